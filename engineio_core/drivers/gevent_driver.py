@@ -1,0 +1,160 @@
+"""The gevent driver: greenlets, cooperative sockets, no monkey-patching required.
+
+All session state is touched from the hub's thread only. Calls from foreign OS threads
+(`send`/`emit` from a plain `threading.Thread` in an app that did not monkey-patch) are handed
+to the hub with `run_callback_threadsafe`, so emitting from a background thread just works.
+Because greenlets switch only where they block, critical sections that do not block need no
+lock: `lock()` is a no-op context manager.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from contextlib import nullcontext
+from typing import Any
+
+import gevent
+import gevent.event
+import gevent.queue
+from gevent import monkey
+
+_real_get_ident = monkey.get_original("_thread", "get_ident")
+FLUSH_GRACE = 5.0
+
+
+class GeventWriter:
+    """Write-through first: a non-blocking send on the raw socket; only what does not fit is
+    queued, and one greenlet drains the queue. Bounded: past `max_bytes` queued the
+    connection is failed with a reason instead of growing memory."""
+
+    __slots__ = (
+        "_sock", "_raw", "_pending", "_pending_bytes", "_busy", "_closed", "_max", "_on_error",
+        "_then",
+    )
+
+    def __init__(self, sock: Any, max_bytes: int, on_error: Callable[[str], None]) -> None:
+        self._sock = sock
+        raw = getattr(sock, "_sock", None)
+        # TLS sockets have no raw fast path: everything goes through the drain greenlet.
+        self._raw = raw if raw is not None and not hasattr(sock, "do_handshake") else None
+        self._pending: deque[bytes | memoryview] = deque()
+        self._pending_bytes = 0
+        self._busy = False
+        self._closed = False
+        self._max = max_bytes
+        self._on_error = on_error
+        self._then: Callable[[], None] | None = None
+
+    @property
+    def buffered(self) -> int:
+        return self._pending_bytes
+
+    def write(self, data: bytes) -> None:
+        if self._closed:
+            return
+        if not self._busy and self._raw is not None:
+            try:
+                sent = self._raw.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError as exc:
+                self._fail(f"send failed: {exc}")
+                return
+            if sent == len(data):
+                return
+            self._pending.append(memoryview(data)[sent:])
+            self._pending_bytes += len(data) - sent
+        else:
+            self._pending.append(data)
+            self._pending_bytes += len(data)
+        if self._max and self._pending_bytes > self._max:
+            self._fail(f"slow consumer: {self._pending_bytes} bytes unsent (bound {self._max})")
+            return
+        if not self._busy:
+            self._busy = True
+            gevent.spawn(self._drain)
+
+    def _drain(self) -> None:
+        try:
+            while self._pending:
+                chunk = self._pending.popleft()
+                self._pending_bytes -= len(chunk)
+                self._sock.sendall(chunk)
+        except OSError as exc:
+            self._fail(f"send failed: {exc}")
+        finally:
+            self._busy = False
+            if self._closed:
+                self._run_then()
+
+    def _fail(self, reason: str) -> None:
+        if not self._closed:
+            self._closed = True
+            self._pending.clear()
+            self._pending_bytes = 0
+            self._on_error(reason)
+        else:
+            self._pending.clear()
+            self._pending_bytes = 0
+
+    def close(self, then: Callable[[], None] | None = None) -> None:
+        """Stop accepting writes; run `then` once what is queued is flushed (at most
+        `FLUSH_GRACE` seconds later, for a peer that stopped reading)."""
+        self._closed = True
+        self._then = then
+        if not self._busy:
+            self._run_then()
+        else:
+            gevent.spawn_later(FLUSH_GRACE, self._force_close)
+
+    def _force_close(self) -> None:
+        self._pending.clear()
+        self._pending_bytes = 0
+        self._run_then()
+
+    def _run_then(self) -> None:
+        then, self._then = self._then, None
+        if then is not None:
+            then()
+
+
+class GeventDriver:
+    name = "gevent"
+
+    def __init__(self) -> None:
+        self._hub: Any = None
+
+    def bind(self) -> None:
+        """Adopt the hub of the thread that serves requests (the first one to call)."""
+        if self._hub is None:
+            self._hub = gevent.get_hub()
+
+    def spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return gevent.spawn(fn, *args, **kwargs)
+
+    def sleep(self, seconds: float = 0) -> None:
+        gevent.sleep(seconds)
+
+    def event(self) -> Any:
+        return gevent.event.Event()
+
+    def lock(self) -> Any:
+        return nullcontext()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def in_loop(self) -> bool:
+        hub = self._hub
+        return hub is None or bool(_real_get_ident() == hub.thread_ident)
+
+    def call_in_loop(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._hub.loop.run_callback_threadsafe(fn, *args)
+
+    def writer(self, sock: Any, max_bytes: int, on_error: Callable[[str], None]) -> GeventWriter:
+        return GeventWriter(sock, max_bytes, on_error)
+
+    def queue(self) -> Any:
+        return gevent.queue.Queue()

@@ -1,0 +1,102 @@
+"""Request validation and the OPEN handshake (PURE).
+
+The checks run in the reference's order so that clients and logs see the same 400 bodies
+(Flask-SocketIO users quote them in bug reports):
+
+1. ``transport`` is not one of the allowed transports → ``Invalid transport``
+2. no ``sid`` and ``EIO`` is not ``4`` → unsupported protocol version
+3. ``j`` (JSONP index) is present but not an integer → ``Invalid JSONP index number``
+4. GET without ``sid``, ``transport=websocket``, no ``Upgrade: websocket`` → ``Invalid websocket upgrade``
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .config import EngineConfig
+from .errors import RemoteProtocolError
+
+UNSUPPORTED_VERSION = (
+    "The client is using an unsupported version of the Socket.IO or Engine.IO protocols"
+)
+MAX_SID_LENGTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class EngineRequest:
+    """What a validated request asks for."""
+
+    method: str
+    transport: str
+    sid: str | None
+    jsonp_index: int | None
+    websocket_upgrade: bool
+
+
+def parse_query(query_string: str) -> dict[str, str]:
+    """The first value of each query parameter; tolerant of junk (junk fails validation later)."""
+    out: dict[str, str] = {}
+    if not query_string:
+        return out
+    for part in query_string.split("&"):
+        if not part:
+            continue
+        key, _, value = part.partition("=")
+        if key not in out:
+            out[key] = _unquote(value)
+    return out
+
+
+def _unquote(value: str) -> str:
+    if "%" not in value and "+" not in value:
+        return value
+    from urllib.parse import unquote_plus
+
+    return unquote_plus(value, errors="replace")
+
+
+def validate_request(
+    method: str, query: Mapping[str, str], upgrade_header: str, cfg: EngineConfig
+) -> EngineRequest:
+    """Validate the Engine.IO query of a GET or POST; raise `RemoteProtocolError` with the
+    reference's exact message otherwise."""
+    transport = query.get("transport", "polling")
+    if transport not in cfg.transports:
+        raise RemoteProtocolError("Invalid transport")
+    sid = query.get("sid")
+    if sid is None and query.get("EIO") != "4":
+        raise RemoteProtocolError(UNSUPPORTED_VERSION)
+    jsonp_index: int | None = None
+    if "j" in query:
+        raw = query["j"]
+        if not (raw.isdigit() and raw.isascii() and len(raw) <= 9):
+            raise RemoteProtocolError("Invalid JSONP index number")
+        jsonp_index = int(raw)
+    websocket_upgrade = upgrade_header.lower() == "websocket"
+    if method == "GET" and sid is None and transport == "websocket" and not websocket_upgrade:
+        raise RemoteProtocolError("Invalid websocket upgrade")
+    if sid is not None and not _plausible_sid(sid):
+        raise RemoteProtocolError(f"Invalid session {sid[:MAX_SID_LENGTH]}")
+    return EngineRequest(method, transport, sid, jsonp_index, websocket_upgrade)
+
+
+def _plausible_sid(sid: str) -> bool:
+    """Our sids are 22 URL-safe base64 characters; anything odd cannot name a session."""
+    return 0 < len(sid) <= MAX_SID_LENGTH and sid.isascii() and sid.isprintable()
+
+
+def open_packet_data(sid: str, upgrades: list[str], cfg: EngineConfig) -> str:
+    """The OPEN packet's JSON, fields in the reference's order:
+    ``{"sid","upgrades","pingTimeout","pingInterval","maxPayload"}``."""
+    return json.dumps(
+        {
+            "sid": sid,
+            "upgrades": upgrades,
+            "pingTimeout": cfg.advertised_ping_timeout_ms,
+            "pingInterval": cfg.advertised_ping_interval_ms,
+            "maxPayload": cfg.max_http_buffer_size,
+        },
+        separators=(",", ":"),
+    )

@@ -1,0 +1,652 @@
+"""`EngineServer`: the session registry, request routing and the timer loop.
+
+This is the driver-agnostic glue between the pure protocol objects (`EngineSession`, packets,
+payloads) and the I/O (WSGI requests, WebSocket sockets, greenlets or threads). Handlers:
+
+- ``connect(eio_sid, environ)``: return False to refuse (HTTP 401 / WebSocket closed)
+- ``message(eio_sid, data)``: ``str`` or ``bytes``, called in the reading greenlet/thread
+- ``disconnect(eio_sid, reason)``: once per session, with one of `Reason`'s values
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import secrets
+import warnings
+import zlib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .config import EngineConfig, build_config
+from .cors import OriginPolicy
+from .drivers import select_driver
+from .drivers.base import Waiter
+from .encoded import EncodedMessage
+from .errors import RemoteProtocolError
+from .events import Closed, MessageReceived, ProbeFailed, ProbeReceived, Reason, SendPing, Upgraded
+from .handshake import open_packet_data, parse_query, validate_request
+from .packets import (
+    CLOSE,
+    NOOP,
+    PING,
+    PROBE_PONG,
+    EnginePacket,
+    PacketType,
+    decode_binary,
+    decode_text,
+)
+from .payload import decode_body, decode_payload, encode_payload, jsonp_wrap
+from .session import EngineSession, OutboxFull
+from .state import State
+from .timers import TimerHeap
+from .transports.websocket import WebSocket, find_socket, negotiate
+
+StartResponse = Callable[..., Any]
+
+_ENCODED_PING = EncodedMessage(PING)
+_ENCODED_NOOP = EncodedMessage(NOOP)
+_ENCODED_CLOSE = EncodedMessage(CLOSE)
+_ENCODED_PROBE_PONG = EncodedMessage(PROBE_PONG)
+
+# Reasons for closing a WebSocket, by who is to blame.
+_WS_CLOSE_NORMAL = 1000
+_WS_CLOSE_POLICY = 1008
+
+
+class Connection:
+    """The I/O side of one session: its pending poll, its WebSocket(s) and its environ."""
+
+    __slots__ = ("session", "environ", "poll_waiter", "ws", "probe_ws", "__weakref__")
+
+    def __init__(self, session: EngineSession, environ: dict[str, Any]) -> None:
+        self.session = session
+        self.environ = environ
+        self.poll_waiter: Waiter | None = None
+        self.ws: WebSocket | None = None
+        self.probe_ws: WebSocket | None = None
+
+
+class EngineServer:
+    """An Engine.IO v4 server. Options keep python-engineio's names (see `EngineConfig`)."""
+
+    reason = Reason
+
+    def __init__(self, **options: Any) -> None:
+        self.config: EngineConfig = build_config(options, self._warn_option)
+        cfg = self.config
+        self.logger: logging.Logger = cfg.logger
+        self.driver = select_driver(cfg.async_mode)
+        self.async_mode = self.driver.name
+        self.origins = OriginPolicy(cfg.cors_allowed_origins, cfg.cors_credentials)
+        self.handlers: dict[str, Callable[..., Any]] = {}
+        self._conns: dict[str, Connection] = {}
+        self._lock = self.driver.lock()
+        self._timers = TimerHeap()
+        self._timer_wake: Waiter | None = None
+        self._timer_task: Any = None
+        self._upgrades = (
+            ["websocket"] if cfg.allow_upgrades and "websocket" in cfg.transports else []
+        )
+
+    # -- public API ------------------------------------------------------------------------
+    @staticmethod
+    def _warn_option(message: str) -> None:
+        warnings.warn(message, UserWarning, stacklevel=4)
+
+    def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
+        """Register a handler for ``connect``, ``message`` or ``disconnect`` (decorator or call)."""
+        if event not in ("connect", "message", "disconnect"):
+            raise ValueError(f"unknown Engine.IO event {event!r}")
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.handlers[event] = fn
+            return fn
+
+        return register(handler) if handler is not None else register
+
+    @property
+    def allow_upgrades(self) -> bool:
+        return self.config.allow_upgrades
+
+    @property
+    def cookie(self) -> Any:
+        return self.config.cookie
+
+    @property
+    def max_http_buffer_size(self) -> int:
+        return self.config.max_http_buffer_size
+
+    def generate_id(self) -> str:
+        """A session id: 128 bits from the OS CSPRNG, URL-safe (22 characters)."""
+        return secrets.token_urlsafe(16)
+
+    def send(self, eio_sid: str, data: str | bytes) -> bool:
+        """Send one message to a session, from any greenlet or thread. False if it is gone."""
+        return self.send_encoded(eio_sid, EncodedMessage.message(data))
+
+    def send_encoded(self, eio_sid: str, message: EncodedMessage) -> bool:
+        """Send a pre-encoded (possibly shared) message. False if the session is gone."""
+        if not self.driver.in_loop():
+            self.driver.call_in_loop(self.send_encoded, eio_sid, message)
+            return True
+        conn = self._conns.get(eio_sid)
+        if conn is None:
+            return False
+        self._deliver(conn, message)
+        return True
+
+    def send_many(self, eio_sids: Iterable[str], message: EncodedMessage) -> None:
+        """Fan one encoded message out to many sessions: one encoding, N appends."""
+        if not self.driver.in_loop():
+            self.driver.call_in_loop(self.send_many, list(eio_sids), message)
+            return
+        conns = self._conns
+        for eio_sid in eio_sids:
+            conn = conns.get(eio_sid)
+            if conn is not None:
+                self._deliver(conn, message)
+
+    def disconnect(self, eio_sid: str | None = None) -> None:
+        """Close one session (or all of them) from the server side."""
+        if not self.driver.in_loop():
+            self.driver.call_in_loop(self.disconnect, eio_sid)
+            return
+        sids = list(self._conns) if eio_sid is None else [eio_sid]
+        for sid in sids:
+            conn = self._conns.get(sid)
+            if conn is not None:
+                self._close(conn, Reason.SERVER_DISCONNECT, send_close=True)
+
+    def transport(self, eio_sid: str) -> str:
+        conn = self._conns.get(eio_sid)
+        if conn is None:
+            raise KeyError(eio_sid)
+        return conn.session.transport
+
+    def is_connected(self, eio_sid: str) -> bool:
+        conn = self._conns.get(eio_sid)
+        return conn is not None and conn.session.is_open
+
+    def get_environ(self, eio_sid: str) -> dict[str, Any] | None:
+        conn = self._conns.get(eio_sid)
+        return conn.environ if conn is not None else None
+
+    @property
+    def session_count(self) -> int:
+        return len(self._conns)
+
+    def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self.driver.spawn(target, *args, **kwargs)
+
+    def sleep(self, seconds: float = 0) -> None:
+        self.driver.sleep(seconds)
+
+    def create_event(self) -> Waiter:
+        return self.driver.event()
+
+    def shutdown(self) -> None:
+        self.disconnect(None)
+
+    # -- WSGI entry --------------------------------------------------------------------------
+    def handle_request(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        self.driver.bind()
+        method = environ.get("REQUEST_METHOD", "GET")
+        origin = environ.get("HTTP_ORIGIN")
+        if origin and not self.origins.allowed(origin, environ):
+            self.logger.info("%s is not an accepted origin.", origin)
+            return self._respond(environ, start_response, 400, _quote("Not an accepted origin."), cors=False)
+        if method == "OPTIONS":
+            return self._respond(environ, start_response, 200, "OK")
+        if method not in ("GET", "POST"):
+            return self._respond(environ, start_response, 405, "Method Not Found")
+        query = parse_query(environ.get("QUERY_STRING", ""))
+        try:
+            req = validate_request(method, query, environ.get("HTTP_UPGRADE", ""), self.config)
+        except RemoteProtocolError as exc:
+            self.logger.info("bad request: %s", exc.message)
+            return self._respond(environ, start_response, exc.status, _quote(exc.message))
+        if req.sid is None:
+            if method != "GET":
+                return self._error(environ, start_response, "Missing session id")
+            if req.transport == "websocket":
+                return self._serve_websocket(environ, start_response, None)
+            return self._handshake(environ, start_response, req.jsonp_index)
+        conn = self._conns.get(req.sid)
+        if conn is None:
+            self.logger.info("Invalid session %s", req.sid)
+            return self._error(environ, start_response, f"Invalid session {req.sid}")
+        if req.transport == "websocket":
+            if not req.websocket_upgrade or method != "GET":
+                return self._error(environ, start_response, "Invalid transport")
+            if conn.session.state is not State.POLLING or conn.probe_ws is not None:
+                return self._error(environ, start_response, "Unexpected websocket upgrade")
+            return self._serve_websocket(environ, start_response, conn)
+        if not conn.session.accepts_polls:
+            return self._error(environ, start_response, "Unexpected HTTP request")
+        if method == "GET":
+            return self._poll(conn, environ, start_response, req.jsonp_index)
+        return self._post(conn, environ, start_response, req.jsonp_index is not None)
+
+    # -- polling -------------------------------------------------------------------------------
+    def _handshake(self, environ: dict[str, Any], start_response: StartResponse, jsonp: int | None) -> Iterable[bytes]:
+        cfg = self.config
+        if cfg.max_sessions and len(self._conns) >= cfg.max_sessions:
+            return self._respond(environ, start_response, 503, _quote("Server at capacity"))
+        eio_sid = self.generate_id()
+        now = self.driver.monotonic()
+        conn = Connection(EngineSession(eio_sid, cfg, now), environ)
+        self._conns[eio_sid] = conn
+        if not self._accept(eio_sid, environ):
+            self._conns.pop(eio_sid, None)
+            return self._respond(environ, start_response, 401, _quote("Unauthorized"))
+        self._schedule(conn)
+        body = "0" + open_packet_data(eio_sid, self._upgrades, cfg)
+        if jsonp is not None:
+            body = jsonp_wrap(jsonp, body)
+        return self._respond(environ, start_response, 200, body, cookie_sid=eio_sid)
+
+    def _poll(self, conn: Connection, environ: dict[str, Any], start_response: StartResponse, jsonp: int | None) -> Iterable[bytes]:
+        session = conn.session
+        if conn.poll_waiter is not None:
+            # Spec: "the server MUST close the session upon duplicate poll requests".
+            self.logger.warning("%s: duplicate poll request, closing the session", session.eio_sid)
+            self._close(conn, Reason.TRANSPORT_ERROR)
+            return self._error(environ, start_response, "Duplicate poll request")
+        if not session.outbox and session.state is State.POLLING:
+            waiter = self.driver.event()
+            conn.poll_waiter = waiter
+            try:
+                waiter.wait(self.config.ping_interval + self.config.ping_timeout)
+            finally:
+                if conn.poll_waiter is waiter:
+                    conn.poll_waiter = None
+        with self._lock:
+            messages = session.drain()
+            segments = [m.polling_segment() for m in messages]
+            if session.state is State.CLOSING:
+                segments.append(_ENCODED_CLOSE.polling_segment())
+                self._finish(conn)
+        if not segments:
+            segments.append(_ENCODED_NOOP.polling_segment())
+        body = encode_payload(segments)
+        if jsonp is not None:
+            body = jsonp_wrap(jsonp, body)
+        return self._respond(environ, start_response, 200, body)
+
+    def _post(self, conn: Connection, environ: dict[str, Any], start_response: StartResponse, jsonp: bool) -> Iterable[bytes]:
+        session = conn.session
+        try:
+            raw = _read_body(environ, self.config.max_http_buffer_size)
+            packets = decode_payload(decode_body(raw, jsonp), self.config.max_decode_packets)
+        except RemoteProtocolError as exc:
+            self.logger.warning("%s: bad POST, closing the session: %s", session.eio_sid, exc.message)
+            self._close(conn, Reason.TRANSPORT_ERROR)
+            return self._error(environ, start_response, f"Bad Request: {exc.message}", close=True)
+        now = self.driver.monotonic()
+        for packet in packets:
+            if not session.is_open:
+                break
+            try:
+                event = session.receive(packet, now)
+            except RemoteProtocolError as exc:
+                self.logger.warning("%s: %s, closing the session", session.eio_sid, exc.message)
+                self._close(conn, Reason.TRANSPORT_ERROR)
+                return self._error(environ, start_response, f"Bad Request: {exc.message}")
+            if event is not None:
+                self._handle_event(conn, event)
+        if packets and packets[-1].type is PacketType.PONG:
+            self._schedule(conn)
+        return self._respond(environ, start_response, 200, "ok")
+
+    # -- websocket -----------------------------------------------------------------------------
+    def _serve_websocket(self, environ: dict[str, Any], start_response: StartResponse, conn: Connection | None) -> Iterable[bytes]:
+        cfg = self.config
+        sock = find_socket(environ)
+        if sock is None:
+            self.logger.warning("WebSocket upgrade requested, but this WSGI server exposes no socket")
+            return self._error(environ, start_response, "Invalid transport")
+        try:
+            headers, deflate = negotiate(environ, cfg.websocket_compression)
+        except RemoteProtocolError as exc:
+            self.logger.info("bad websocket upgrade: %s", exc.message)
+            return self._error(environ, start_response, exc.message)
+        if conn is None and cfg.max_sessions and len(self._conns) >= cfg.max_sessions:
+            return self._respond(environ, start_response, 503, _quote("Server at capacity"))
+        if cfg.cookie and conn is None:
+            eio_sid = self.generate_id()
+            headers.append(("Set-Cookie", _cookie(cfg.cookie, eio_sid)))
+        else:
+            eio_sid = ""
+        write = start_response("101 Switching Protocols", headers)
+        write(b"")
+        holder: list[Connection] = []
+
+        def on_write_error(reason: str) -> None:
+            if holder:
+                self.logger.warning("%s: %s", holder[0].session.eio_sid, reason)
+                self._close(holder[0], Reason.TRANSPORT_ERROR)
+
+        ws = WebSocket(sock, self.driver, deflate, cfg.max_http_buffer_size, cfg.max_outbox_bytes, on_write_error)
+        if conn is None:
+            eio_sid = eio_sid or self.generate_id()
+            conn = Connection(EngineSession(eio_sid, cfg, self.driver.monotonic(), websocket=True), environ)
+            conn.ws = ws
+            holder.append(conn)
+            self._conns[eio_sid] = conn
+            if not self._accept(eio_sid, environ):
+                self._conns.pop(eio_sid, None)
+                ws.close(_WS_CLOSE_POLICY, "Unauthorized")
+                return _ws_done(environ)
+            ws.send(EncodedMessage(EnginePacket(PacketType.OPEN, open_packet_data(eio_sid, [], cfg))))
+            self._schedule(conn)
+        else:
+            holder.append(conn)
+            conn.probe_ws = ws
+        self._websocket_loop(conn, ws)
+        return _ws_done(environ)
+
+    def _websocket_loop(self, conn: Connection, ws: WebSocket) -> None:
+        session = conn.session
+        reason = Reason.TRANSPORT_CLOSE
+        try:
+            for data in ws.messages():
+                packet = decode_text(data) if isinstance(data, str) else decode_binary(data)
+                if conn.ws is ws:
+                    event = session.receive(packet, self.driver.monotonic())
+                    if event is not None:
+                        self._handle_event(conn, event)
+                    elif packet.type is PacketType.PONG:
+                        self._schedule(conn)
+                    if not session.is_open:
+                        return
+                elif not self._probe(conn, ws, packet):
+                    return
+        except RemoteProtocolError as exc:
+            self.logger.warning("%s: %s, closing the connection", session.eio_sid, exc.message)
+            reason = Reason.TRANSPORT_ERROR
+            code = exc.status if 1000 <= exc.status < 5000 and exc.status != 400 else 1002
+            ws.close(code, exc.message)
+        finally:
+            if conn.ws is ws:
+                if session.is_open:
+                    self._close(conn, reason)
+                ws.close()
+            elif conn.probe_ws is ws:
+                conn.probe_ws = None
+                session.probe_failed()
+                ws.close()
+
+    def _probe(self, conn: Connection, ws: WebSocket, packet: EnginePacket) -> bool:
+        """Drive the upgrade handshake on the candidate socket; False ends that socket."""
+        event = conn.session.receive_probe(packet)
+        if isinstance(event, ProbeReceived):
+            ws.send(_ENCODED_PROBE_PONG)
+            self._wake_poll(conn)
+            return True
+        if isinstance(event, Upgraded):
+            with self._lock:
+                conn.ws = ws
+                conn.probe_ws = None
+                backlog = conn.session.drain()
+            for message in backlog:
+                ws.send(message)
+            self._wake_poll(conn)
+            return True
+        assert isinstance(event, ProbeFailed)
+        self.logger.info("%s: %s", conn.session.eio_sid, event.reason)
+        return False
+
+    # -- events, delivery, closing ---------------------------------------------------------
+    def _accept(self, eio_sid: str, environ: dict[str, Any]) -> bool:
+        handler = self.handlers.get("connect")
+        if handler is None:
+            return True
+        try:
+            return handler(eio_sid, environ) is not False
+        except Exception:
+            self.logger.exception("connect handler error")
+            return False
+
+    def _handle_event(self, conn: Connection, event: Any) -> None:
+        if isinstance(event, MessageReceived):
+            handler = self.handlers.get("message")
+            if handler is not None:
+                try:
+                    handler(conn.session.eio_sid, event.data)
+                except Exception:
+                    self.logger.exception("message handler error")
+        elif isinstance(event, Closed):
+            self._after_close(conn, event.reason)
+
+    def _deliver(self, conn: Connection, message: EncodedMessage) -> None:
+        session = conn.session
+        state = session.state
+        if state is State.WEBSOCKET:
+            ws = conn.ws
+            if ws is not None:
+                ws.send(message)
+            return
+        if state is State.POLLING or state is State.PROBING:
+            try:
+                session.queue(message)
+            except OutboxFull as exc:
+                self.logger.warning("%s: %s; closing the session", session.eio_sid, exc)
+                self._close(conn, Reason.TRANSPORT_ERROR)
+                return
+            waiter = conn.poll_waiter
+            if waiter is not None:
+                waiter.set()
+
+    def _wake_poll(self, conn: Connection) -> None:
+        waiter = conn.poll_waiter
+        if waiter is not None:
+            waiter.set()
+
+    def _close(self, conn: Connection, reason: str, send_close: bool = False) -> None:
+        """Close a session (idempotent) and run the disconnect handler once."""
+        session = conn.session
+        if not session.is_open:
+            if session.state is State.CLOSING and not send_close:
+                self._finish(conn)
+            return
+        if send_close and session.state is not State.WEBSOCKET:
+            # Polling: the CLOSE packet goes out with the client's current or next poll; the
+            # session waits in CLOSING for that poll (bounded by the timer).
+            session.close_after_poll(reason, self.driver.monotonic())
+            self._schedule(conn)
+            self._wake_poll(conn)
+            self._after_close(conn, reason)
+            return
+        event = session.close(reason)
+        if send_close and conn.ws is not None:
+            conn.ws.send(_ENCODED_CLOSE)
+        if event is not None:
+            self._after_close(conn, reason)
+
+    def _after_close(self, conn: Connection, reason: str) -> None:
+        """The protocol side is closed: release the I/O and tell the application."""
+        session = conn.session
+        if session.state is State.CLOSED:
+            self._finish(conn)
+        if conn.ws is not None:
+            conn.ws.close(_WS_CLOSE_NORMAL)
+        if conn.probe_ws is not None:
+            conn.probe_ws.close(_WS_CLOSE_NORMAL)
+        handler = self.handlers.get("disconnect")
+        if handler is not None:
+            try:
+                handler(session.eio_sid, reason)
+            except Exception:
+                self.logger.exception("disconnect handler error")
+
+    def _finish(self, conn: Connection) -> None:
+        """Forget the session and end any pending poll."""
+        session = conn.session
+        if session.state is State.CLOSING:
+            session.close(session.close_reason or Reason.SERVER_DISCONNECT)
+        if self._conns.get(session.eio_sid) is conn:
+            del self._conns[session.eio_sid]
+        self._wake_poll(conn)
+
+    # -- timers --------------------------------------------------------------------------------
+    def _schedule(self, conn: Connection) -> None:
+        deadline = conn.session.next_deadline()
+        if self._timers.push(deadline, conn.session.eio_sid):
+            if self._timer_task is None:
+                self._timer_wake = self.driver.event()
+                self._timer_task = self.driver.spawn(self._timer_loop)
+            elif self._timer_wake is not None:
+                self._timer_wake.set()
+
+    def _timer_loop(self) -> None:
+        wake = self._timer_wake
+        assert wake is not None
+        monotonic = self.driver.monotonic
+        while True:
+            now = monotonic()
+            for deadline, key in self._timers.pop_due(now):
+                conn = self._conns.get(str(key))
+                if conn is None or conn.session.next_deadline() != deadline:
+                    continue  # a stale entry: the session moved its deadline or is gone
+                try:
+                    self._on_timer(conn, now)
+                except Exception:
+                    self.logger.exception("timer handling error")
+            nxt = self._timers.next_deadline()
+            timeout = None if nxt is None else max(0.0, nxt - monotonic())
+            wake.wait(timeout)
+            wake.clear()
+
+    def _on_timer(self, conn: Connection, now: float) -> None:
+        session = conn.session
+        was_closing = session.state is State.CLOSING
+        event = session.on_timer(now)
+        if isinstance(event, SendPing):
+            self._deliver(conn, _ENCODED_PING)
+            self._schedule(conn)
+        elif isinstance(event, Closed):
+            if was_closing:
+                self._finish(conn)  # the client never came back for its CLOSE packet
+                return
+            self.logger.info("%s: %s", session.eio_sid, event.reason)
+            self._after_close(conn, event.reason)
+        elif session.is_open or session.state is State.CLOSING:
+            self._schedule(conn)
+
+    # -- HTTP responses ------------------------------------------------------------------------
+    def _error(self, environ: dict[str, Any], start_response: StartResponse, message: str, close: bool = False) -> Iterable[bytes]:
+        return self._respond(environ, start_response, 400, _quote(message), close=close)
+
+    def _respond(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        status: int,
+        body: str,
+        cors: bool = True,
+        cookie_sid: str | None = None,
+        close: bool = False,
+    ) -> Iterable[bytes]:
+        data = body.encode("utf-8")
+        headers = [("Content-Type", "text/plain; charset=UTF-8")]
+        cfg = self.config
+        if cfg.http_compression and len(data) >= cfg.compression_threshold:
+            encoding = _pick_encoding(environ.get("HTTP_ACCEPT_ENCODING", ""))
+            if encoding == "gzip":
+                data = gzip.compress(data, compresslevel=6)
+                headers.append(("Content-Encoding", "gzip"))
+            elif encoding == "deflate":
+                data = zlib.compress(data)
+                headers.append(("Content-Encoding", "deflate"))
+        headers.append(("Content-Length", str(len(data))))
+        if cors:
+            headers.extend(self.origins.headers(environ.get("HTTP_ORIGIN"), environ))
+        if cookie_sid is not None and cfg.cookie:
+            headers.append(("Set-Cookie", _cookie(cfg.cookie, cookie_sid)))
+        if close or environ.get("HTTP_CONNECTION", "").lower() == "close":
+            headers.append(("Connection", "close"))
+        start_response(_STATUS[status], headers)
+        return [data]
+
+
+_STATUS = {
+    200: "200 OK",
+    400: "400 BAD REQUEST",
+    401: "401 UNAUTHORIZED",
+    405: "405 METHOD NOT FOUND",
+    503: "503 SERVICE UNAVAILABLE",
+}
+
+
+def _quote(message: str) -> str:
+    return json.dumps(message)
+
+
+def _pick_encoding(accept: str) -> str | None:
+    for part in accept.split(","):
+        name = part.split(";", 1)[0].strip().lower()
+        if name in ("gzip", "deflate"):
+            return name
+    return None
+
+
+def _cookie(setting: Any, sid: str) -> str:
+    if isinstance(setting, str):
+        return f"{setting}={sid}; path=/; SameSite=Lax"
+    attrs = dict(setting)
+    name = attrs.pop("name", "io")
+    parts = [f"{name}={sid}"]
+    attrs.setdefault("path", "/")
+    attrs.setdefault("SameSite", "Lax")
+    for key, value in attrs.items():
+        if callable(value):
+            value = value()
+        if value is True:
+            parts.append(key)
+        elif value not in (None, False):
+            parts.append(f"{key}={value}")
+    return "; ".join(parts)
+
+
+def _read_body(environ: dict[str, Any], limit: int) -> bytes:
+    """Read a POST body without ever buffering more than `limit` bytes."""
+    stream = environ.get("wsgi.input")
+    length_header = environ.get("CONTENT_LENGTH") or ""
+    if length_header:
+        if not length_header.isdigit() or len(length_header) > 15:
+            raise RemoteProtocolError("invalid Content-Length")
+        length = int(length_header)
+        if length > limit:
+            raise RemoteProtocolError(f"payload of {length} bytes exceeds max_http_buffer_size ({limit})")
+        if stream is None or length == 0:
+            return b""
+        chunks = []
+        remaining = length
+        while remaining > 0:
+            chunk = stream.read(min(remaining, 65536))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+    chunked = environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked" or environ.get("wsgi.input_terminated")
+    if stream is None or not chunked:
+        return b""
+    chunks = []
+    total = 0
+    while True:
+        chunk = stream.read(65536)
+        if not chunk:
+            break
+        total += len(chunk)
+        if total > limit:
+            raise RemoteProtocolError(f"payload exceeds max_http_buffer_size ({limit})")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _ws_done(environ: dict[str, Any]) -> Iterable[bytes]:
+    """What the WSGI app returns once a WebSocket is over: no body (the 101 was sent)."""
+    return []

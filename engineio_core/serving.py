@@ -1,0 +1,45 @@
+"""`serve()`: the production server, gevent's pywsgi with WebSocket support and TCP_NODELAY."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from gevent import pywsgi
+
+
+class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
+    """pywsgi's handler, exposing the client socket for the WebSocket transport and turning
+    Nagle off (a long-poll answer or a frame is one write and must leave at once)."""
+
+    def get_environ(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().get_environ()
+        environ["gevent.socket"] = self.socket
+        return environ
+
+    def handle(self) -> None:
+        try:
+            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except (OSError, AttributeError):
+            pass
+        super().handle()
+
+
+def make_server(
+    app: Callable[..., Any],
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    log_output: bool = False,
+    **kwargs: Any,
+) -> pywsgi.WSGIServer:
+    """A ready (not yet started) gevent WSGI server. `port=0` picks a free port."""
+    kwargs.setdefault("handler_class", WebSocketHandler)
+    if not log_output:
+        kwargs.setdefault("log", None)
+    return pywsgi.WSGIServer((host, port), app, **kwargs)
+
+
+def serve(app: Callable[..., Any], host: str = "127.0.0.1", port: int = 5000, **kwargs: Any) -> None:
+    """Serve `app` forever (SSL: pass ``certfile=``/``keyfile=`` as for pywsgi)."""
+    make_server(app, host, port, **kwargs).serve_forever()

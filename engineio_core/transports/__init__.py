@@ -1,0 +1,1 @@
+"""Transports: HTTP long-polling and WebSocket (wsproto over the server's raw socket)."""

@@ -1,0 +1,197 @@
+"""The WebSocket transport: handshake on top of the WSGI request, wsproto for framing.
+
+The WSGI server parsed the HTTP upgrade request; we validate it, answer ``101`` through
+``start_response`` (gevent's pywsgi, gunicorn and Werkzeug all pass a 101 through untouched)
+and then speak WebSocket on the raw socket the server exposes:
+``werkzeug.socket`` (Werkzeug dev server), ``gunicorn.socket`` (gunicorn), or the socket under
+gevent pywsgi's ``wsgi.input``. wsproto errors never leave this module: they become
+`RemoteProtocolError` with the close code to use.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from wsproto.connection import Connection, ConnectionState, ConnectionType
+from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
+from wsproto.extensions import PerMessageDeflate
+from wsproto.utilities import LocalProtocolError as WsLocalError
+from wsproto.utilities import generate_accept_token
+
+from ..drivers.base import Driver, SocketWriter
+from ..encoded import EncodedMessage
+from ..errors import RemoteProtocolError
+
+RECV_SIZE = 65536
+
+
+class WebSocketClosed(Exception):
+    """Raised by `WebSocket.messages()` consumers when the peer went away."""
+
+
+def find_socket(environ: Mapping[str, Any]) -> Any:
+    """The raw client socket, wherever the WSGI server keeps it (or None)."""
+    for key in ("gevent.socket", "werkzeug.socket", "gunicorn.socket"):
+        sock = environ.get(key)
+        if sock is not None:
+            return sock
+    wsgi_input = environ.get("wsgi.input")
+    rfile = getattr(wsgi_input, "rfile", None)
+    raw = getattr(rfile, "raw", None)
+    return getattr(raw, "_sock", None)
+
+
+def negotiate(
+    environ: Mapping[str, Any], compression: bool
+) -> tuple[list[tuple[str, str]], PerMessageDeflate | None]:
+    """Validate the upgrade request (RFC 6455 §4.2.1) and build the 101 response headers."""
+    if environ.get("REQUEST_METHOD") != "GET":
+        raise RemoteProtocolError("Invalid websocket upgrade")
+    if "upgrade" not in environ.get("HTTP_CONNECTION", "").lower():
+        raise RemoteProtocolError("Invalid websocket upgrade")
+    if environ.get("HTTP_SEC_WEBSOCKET_VERSION", "") != "13":
+        raise RemoteProtocolError("Unsupported websocket version")
+    key = environ.get("HTTP_SEC_WEBSOCKET_KEY", "").strip()
+    try:
+        if len(base64.b64decode(key, validate=True)) != 16:
+            raise ValueError
+    except ValueError:
+        raise RemoteProtocolError("Invalid websocket key") from None
+    accept = generate_accept_token(key.encode("ascii")).decode("ascii")
+    headers = [("Upgrade", "websocket"), ("Connection", "Upgrade"), ("Sec-WebSocket-Accept", accept)]
+    deflate: PerMessageDeflate | None = None
+    if compression:
+        for offer in environ.get("HTTP_SEC_WEBSOCKET_EXTENSIONS", "").split(","):
+            name = offer.split(";", 1)[0].strip()
+            if name != PerMessageDeflate.name:
+                continue
+            candidate = PerMessageDeflate()
+            try:
+                accepted = candidate.accept(offer.strip())
+            except (ValueError, IndexError):
+                continue
+            if accepted is not None and accepted is not False:
+                value = PerMessageDeflate.name
+                if isinstance(accepted, str) and accepted:
+                    value += "; " + accepted
+                headers.append(("Sec-WebSocket-Extensions", value))
+                deflate = candidate
+                break
+    return headers, deflate
+
+
+class WebSocket:
+    """One open WebSocket: reads messages, writes shared frames or per-connection frames."""
+
+    __slots__ = ("_sock", "_conn", "_writer", "_deflate", "_max_message", "closed")
+
+    def __init__(
+        self,
+        sock: Any,
+        driver: Driver,
+        deflate: PerMessageDeflate | None,
+        max_message: int,
+        max_buffered: int,
+        on_error: Callable[[str], None],
+    ) -> None:
+        self._sock = sock
+        self._conn = Connection(ConnectionType.SERVER, extensions=[deflate] if deflate else None)
+        self._writer: SocketWriter = driver.writer(sock, max_buffered, on_error)
+        self._deflate = deflate is not None
+        self._max_message = max_message
+        self.closed = False
+
+    @property
+    def buffered(self) -> int:
+        return self._writer.buffered
+
+    def send(self, message: EncodedMessage) -> None:
+        if self.closed:
+            return
+        if self._deflate:
+            payload = message.ws_payload()
+            event = BytesMessage(data=payload) if isinstance(payload, bytes) else TextMessage(data=payload)
+            try:
+                data = self._conn.send(event)
+            except WsLocalError:
+                return
+            self._writer.write(data)
+        else:
+            self._writer.write(message.ws_frame())
+
+    def messages(self) -> Iterator[str | bytes]:
+        """Complete messages from the peer, until it closes. Raises `RemoteProtocolError`
+        (with a close code in `.status`) for frames that break RFC 6455 or the size limit."""
+        conn = self._conn
+        parts: list[Any] = []
+        size = 0
+        while True:
+            try:
+                data = self._sock.recv(RECV_SIZE)
+            except OSError:
+                return
+            if not data:
+                return
+            try:
+                conn.receive_data(data)
+            except WsLocalError:
+                return
+            for event in conn.events():
+                if isinstance(event, Message):
+                    size += len(event.data)
+                    if size > self._max_message:
+                        raise RemoteProtocolError(
+                            f"message exceeds max_http_buffer_size ({self._max_message} bytes)", 1009
+                        )
+                    if event.message_finished:
+                        if parts:
+                            parts.append(event.data)
+                            joined: str | bytes = (
+                                "".join(parts) if isinstance(event.data, str) else b"".join(parts)
+                            )
+                            parts = []
+                        else:
+                            joined = event.data if isinstance(event.data, str) else bytes(event.data)
+                        size = 0
+                        yield joined
+                    else:
+                        parts.append(event.data)
+                elif isinstance(event, Ping):
+                    self._write_control(event.response())
+                elif isinstance(event, CloseConnection):
+                    if conn.state is ConnectionState.REMOTE_CLOSING:
+                        self._write_control(event.response())
+                        return
+                    # wsproto reports a frame it could not parse as a CloseConnection while
+                    # the connection is still OPEN: that is the peer's protocol error.
+                    raise RemoteProtocolError(f"invalid WebSocket frame: {event.reason}", event.code)
+
+    def _write_control(self, event: Any) -> None:
+        try:
+            data = self._conn.send(event)
+        except WsLocalError:
+            return
+        self._writer.write(data)
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Send a close frame (once) and shut the socket down."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._conn.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
+            try:
+                self._writer.write(self._conn.send(CloseConnection(code=code, reason=reason[:120])))
+            except WsLocalError:
+                pass
+        sock = self._sock
+        self._writer.close(lambda: shutdown(sock))
+
+
+def shutdown(sock: Any) -> None:
+    """End the connection so the WSGI server's own read loop sees EOF."""
+    try:
+        sock.shutdown(2)  # SHUT_RDWR
+    except (OSError, AttributeError):
+        pass

@@ -1,0 +1,434 @@
+"""The default Socket.IO v5 codec: packets as JSON text plus binary attachments.
+
+Spec (socket.io-protocol v5, "Packet encoding / Format")::
+
+    <packet type>[<# of binary attachments>-][<namespace>,][<acknowledgment id>][JSON-stringified payload without binary]
+
+    + binary attachments extracted
+
+Each encoded part travels as its own Engine.IO message: the text part as a text message,
+each attachment as a binary message, in order. :meth:`JSONCodec.encode` returns those parts;
+:meth:`JSONCodec.decoder` returns an incremental :class:`JSONDecoder` (one per connection)
+that is fed the messages one by one and returns a :class:`SocketPacket` when one is complete.
+
+Theory of operation of the decoder (two states):
+
+* **idle** -- a text message is parsed. A ``BINARY_EVENT`` / ``BINARY_ACK`` packet is
+  validated completely (header, JSON, placeholders) and moves the decoder to *collecting*;
+  any other packet is returned at once. A binary message is an error.
+* **collecting** -- binary messages are appended until the announced count is reached; then
+  the placeholders are replaced and the packet is returned (as ``EVENT`` / ``ACK``), back to
+  *idle*. A text message is an error. :meth:`JSONDecoder.reset` returns to *idle*, dropping
+  what was collected (call it when the connection ends: CVE-2026-48804).
+
+Every decoding failure raises :class:`RemoteProtocolError` -- never ``ValueError``,
+``RecursionError`` or anything else -- and resets the decoder to *idle*.
+"""
+
+from __future__ import annotations
+
+import json as _stdlib_json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from .binary import Slot, deconstruct, fill, find_placeholders, has_binary
+from .errors import LocalProtocolError, RemoteProtocolError
+from .packets import (
+    DEFAULT_NAMESPACE,
+    MAX_ACK_ID,
+    PacketType,
+    SocketPacket,
+    namespace_problem,
+    payload_problem,
+)
+
+__all__ = ["Codec", "Decoder", "JSONCodec", "JSONDecoder"]
+
+_DIGITS = re.compile(r"[0-9]*")  # ASCII digits only (str.isdigit() accepts "²", "٣", ...)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_TYPE_BY_CHAR: dict[str, PacketType] = {str(t.value): t for t in PacketType}
+_EVENT_TYPES = frozenset({PacketType.EVENT, PacketType.BINARY_EVENT})
+_DATA_TYPES = frozenset(
+    {PacketType.EVENT, PacketType.ACK, PacketType.BINARY_EVENT, PacketType.BINARY_ACK}
+)
+_BINARY_PACKET_TYPES = frozenset({PacketType.BINARY_EVENT, PacketType.BINARY_ACK})
+# Longest attachment count we convert with int(); anything longer is "too many" anyway.
+_MAX_ATTACHMENT_DIGITS = 6
+
+
+class Decoder(Protocol):
+    """What the server needs from an incremental packet decoder (one per connection)."""
+
+    def feed(self, message: str | bytes) -> SocketPacket | None:
+        """Take one Engine.IO message; return a complete packet or ``None``."""
+        ...
+
+    @property
+    def awaiting_attachments(self) -> int:
+        """How many binary messages the partial packet still waits for (0 if none)."""
+        ...
+
+    def reset(self) -> None:
+        """Drop any partial packet."""
+        ...
+
+
+class Codec(Protocol):
+    """What the server needs from a packet codec (:class:`JSONCodec`, ``MsgPackCodec``)."""
+
+    def encode(self, packet: SocketPacket) -> Sequence[str | bytes]:
+        """The Engine.IO messages that carry ``packet``, in order."""
+        ...
+
+    def decoder(self) -> Decoder:
+        """A new incremental decoder."""
+        ...
+
+
+def _reject_constant(name: str) -> Any:
+    # Python's json accepts NaN / Infinity / -Infinity; JSON (and JSON.parse) do not.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _escape_surrogate(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+class JSONCodec:
+    """The default Socket.IO parser, wire-compatible with the JavaScript ``socket.io-parser``.
+
+    :param json: a module (or object) with ``dumps(obj, separators=...)`` and ``loads(text)``,
+        e.g. ``flask.json``. By default the standard library is used with compact separators,
+        non-ASCII text kept as is (``ensure_ascii=False``, as ``JSON.stringify`` does; lone
+        surrogates are escaped as ``\\udXXX``, also as ``JSON.stringify`` does) and ``NaN`` /
+        ``Infinity`` refused in both directions (``JSON.parse`` rejects them).
+    :param max_attachments: the most binary attachments one packet may announce when decoding
+        (socket.io-parser ``maxAttachments``, default 10; CVE-2026-33151). The encoder refuses
+        to produce more, since the JavaScript client would drop the connection.
+    :param max_ack_id: the largest ack id accepted or produced (default ``2**53 - 1``, the
+        largest integer a JavaScript peer represents exactly).
+
+    Encoding errors raise :class:`LocalProtocolError` (a :class:`TypeError`).
+    """
+
+    __slots__ = (
+        "json",
+        "max_attachments",
+        "max_ack_id",
+        "_dumps",
+        "_loads",
+        "_stdlib",
+        "_max_id_digits",
+    )
+
+    json: Any
+    max_attachments: int
+    max_ack_id: int
+
+    def __init__(
+        self, json: Any = None, max_attachments: int = 10, max_ack_id: int = MAX_ACK_ID
+    ) -> None:
+        if type(max_attachments) is not int or not 0 <= max_attachments < 10**_MAX_ATTACHMENT_DIGITS:
+            raise ValueError(f"max_attachments must be an int in [0, 999999], not {max_attachments!r}")
+        if type(max_ack_id) is not int or max_ack_id < 0:
+            raise ValueError(f"max_ack_id must be a non-negative int, not {max_ack_id!r}")
+        self.json = json
+        self.max_attachments = max_attachments
+        self.max_ack_id = max_ack_id
+        self._max_id_digits = len(str(max_ack_id))
+        self._dumps: Callable[[Any], Any]
+        self._loads: Callable[[str], Any]
+        if json is None:
+            self._stdlib = True
+            self._dumps = _stdlib_json.JSONEncoder(
+                separators=(",", ":"), ensure_ascii=False, allow_nan=False
+            ).encode
+            self._loads = _stdlib_json.JSONDecoder(parse_constant=_reject_constant).decode
+        else:
+            self._stdlib = False
+            module_dumps = json.dumps
+
+            def dumps(data: Any) -> Any:
+                return module_dumps(data, separators=(",", ":"))
+
+            self._dumps = dumps
+            self._loads = json.loads
+
+    def decoder(self) -> JSONDecoder:
+        """A new incremental decoder for one connection."""
+        return JSONDecoder(self)
+
+    # -- encoding ------------------------------------------------------------------------
+
+    def encode(self, packet: SocketPacket) -> list[str | bytes]:
+        """Encode ``packet`` as ``[text, *attachments]``.
+
+        An ``EVENT`` or ``ACK`` whose data contains ``bytes`` / ``bytearray`` / ``memoryview``
+        (anywhere in nested lists, tuples and dicts) is sent as ``BINARY_EVENT`` /
+        ``BINARY_ACK`` with placeholders; a ``BINARY_*`` packet without binary data is sent as
+        plain ``EVENT`` / ``ACK`` (socket.io-parser: "if the object contains binary data ...
+        the array will contain one string with the packet metadata and placeholders").
+
+        Raises :class:`LocalProtocolError` (a :class:`TypeError`) for a packet the protocol
+        cannot carry: un-serialisable data, binary data in another packet type, a payload of
+        the wrong shape, a bad namespace or ack id, too many attachments.
+        """
+        ptype = packet.type
+        if ptype.__class__ is not PacketType:
+            try:
+                ptype = PacketType(ptype)
+            except (ValueError, TypeError):
+                raise LocalProtocolError(f"unknown packet type {ptype!r}") from None
+        namespace = packet.namespace
+        if namespace != DEFAULT_NAMESPACE:
+            problem = namespace_problem(namespace)
+            if problem is not None:
+                raise LocalProtocolError(problem)
+        ack_id = packet.id
+        if ack_id is not None and (type(ack_id) is not int or not 0 <= ack_id <= self.max_ack_id):
+            raise LocalProtocolError(
+                f"ack id must be an int in [0, {self.max_ack_id}], not {ack_id!r:.40}"
+            )
+        data = packet.data
+        has_data = data is not None
+        problem = payload_problem(ptype, data, has_data, ack_id)
+        if problem is not None:
+            raise LocalProtocolError(problem)
+
+        attachments: list[bytes] = []
+        if ptype in _DATA_TYPES:
+            is_event = ptype in _EVENT_TYPES
+            if self._stdlib:
+                # Fast path: the standard library cannot serialise bytes, so data without
+                # binary is encoded in one pass with no extra walk over it.
+                try:
+                    text = self._dumps(data)
+                except (TypeError, ValueError) as exc:
+                    if not has_binary(data):
+                        raise _not_serialisable(exc) from exc
+                    text, attachments = self._encode_binary(data)
+            elif has_binary(data):
+                text, attachments = self._encode_binary(data)
+            else:
+                text = self._dump_checked(data)
+            if attachments:
+                # Spec: "51-["baz",{"_placeholder":true,"num":0}]" -- type, count, "-".
+                head = ("5" if is_event else "6") + str(len(attachments)) + "-"
+            else:
+                head = "2" if is_event else "3"
+        else:
+            head = _TYPE_CHAR[ptype]
+            text = self._dump_checked(data) if has_data else ""
+
+        if text.__class__ is not str:  # a json module may return bytes (orjson does)
+            text = _as_text(text)
+        if not text.isascii() and _SURROGATE.search(text) is not None:
+            # A lone surrogate cannot be sent as UTF-8. It can only occur inside a JSON string,
+            # where JSON.stringify writes it as an escape: do the same.
+            text = _SURROGATE.sub(_escape_surrogate, text)
+        # Spec: "the namespace is only included if it is different from the main namespace".
+        if namespace != DEFAULT_NAMESPACE:
+            head += namespace + ","
+        if ack_id is not None:
+            head += str(ack_id)
+        if attachments:
+            parts: list[str | bytes] = [head + text]
+            parts.extend(attachments)
+            return parts
+        return [head + text]
+
+    def _encode_binary(self, data: Any) -> tuple[str, list[bytes]]:
+        payload, attachments = deconstruct(data)
+        if len(attachments) > self.max_attachments:
+            raise LocalProtocolError(
+                f"data has {len(attachments)} binary attachments, more than max_attachments="
+                f"{self.max_attachments} (the peer's parser would refuse the packet)"
+            )
+        return self._dump_checked(payload), attachments
+
+    def _dump_checked(self, data: Any) -> Any:
+        try:
+            return self._dumps(data)
+        except Exception as exc:  # any json module: translate once, at the seam
+            raise _not_serialisable(exc) from exc
+
+    # -- decoding (used by JSONDecoder) ----------------------------------------------------
+
+    def _decode_text(self, text: str) -> tuple[SocketPacket, int]:
+        """Parse one text message; return the packet and its announced attachment count."""
+        length = len(text)
+        if length == 0:
+            raise RemoteProtocolError("empty packet")
+        ptype = _TYPE_BY_CHAR.get(text[0])
+        if ptype is None:
+            raise RemoteProtocolError(f"unknown packet type {text[0]!r}")
+        pos = 1
+        count = 0
+        end = _DIGITS.match(text, 1).end()  # type: ignore[union-attr]  # "*" always matches
+        has_dash = end < length and text[end] == "-"
+        if ptype in _BINARY_PACKET_TYPES:
+            # Spec: "<packet type>[<# of binary attachments>-]..." -- the count is present
+            # exactly for the binary types, and (socket.io-parser) at least 1.
+            if end == 1 or not has_dash:
+                raise RemoteProtocolError(
+                    f"{ptype.name} packet must announce its attachments as '<count>-' after the type"
+                )
+            if end - 1 > _MAX_ATTACHMENT_DIGITS:
+                raise RemoteProtocolError(
+                    f"too many attachments: a {end - 1}-digit count, at most "
+                    f"{self.max_attachments} allowed"
+                )
+            count = int(text[1:end])
+            if count < 1:
+                raise RemoteProtocolError(f"{ptype.name} packet must announce at least one attachment")
+            if count > self.max_attachments:
+                raise RemoteProtocolError(
+                    f"too many attachments: {count} announced, at most {self.max_attachments} allowed"
+                )
+            pos = end + 1
+        elif end > 1 and has_dash:
+            raise RemoteProtocolError(f"{ptype.name} packet must not announce binary attachments")
+
+        # Spec: "[<namespace>,]" -- a namespace starts with "/" and runs to the next comma (or
+        # to the end: "1/admin," and "1/admin" are the same packet). A "?query" suffix, sent
+        # by old clients, is not part of the namespace.
+        if pos < length and text[pos] == "/":
+            comma = text.find(",", pos)
+            if comma < 0:
+                namespace = text[pos:]
+                pos = length
+            else:
+                namespace = text[pos:comma]
+                pos = comma + 1
+            query = namespace.find("?")
+            if query >= 0:
+                namespace = namespace[:query]
+        else:
+            namespace = DEFAULT_NAMESPACE
+
+        # Spec: "[<acknowledgment id>]" -- decimal digits right before the payload.
+        ack_id: int | None = None
+        end = _DIGITS.match(text, pos).end()  # type: ignore[union-attr]
+        if end > pos:
+            if end - pos > self._max_id_digits:
+                raise RemoteProtocolError(
+                    f"ack id too long: {end - pos} digits, at most {self._max_id_digits} allowed"
+                )
+            ack_id = int(text[pos:end])
+            if ack_id > self.max_ack_id:
+                raise RemoteProtocolError(f"ack id {ack_id} exceeds the maximum {self.max_ack_id}")
+            pos = end
+
+        # Spec: "[JSON-stringified payload without binary]" -- the rest of the message.
+        if pos < length:
+            first = text[pos]
+            if first not in _JSON_STARTS:
+                raise RemoteProtocolError(
+                    f"unexpected {first!r} at offset {pos}: expected a namespace ('/'), an ack "
+                    "id or a JSON payload"
+                )
+            try:
+                data = self._loads(text[pos:])
+            except RecursionError:
+                raise RemoteProtocolError("invalid JSON payload: nested too deeply") from None
+            except Exception as exc:  # any json module: translate once, at the seam
+                raise RemoteProtocolError(f"invalid JSON payload: {str(exc):.120}") from None
+            has_data = True
+        else:
+            data = None
+            has_data = False
+
+        problem = payload_problem(ptype, data, has_data, ack_id)
+        if problem is not None:
+            raise RemoteProtocolError(problem)
+        if count:
+            ptype = PacketType.EVENT if ptype is PacketType.BINARY_EVENT else PacketType.ACK
+        return SocketPacket(ptype, namespace, data, ack_id), count
+
+
+# Characters that may start a JSON text (RFC 8259: optional whitespace, then a value).
+_JSON_STARTS = frozenset('[{"-0123456789tfn \t\r\n')
+_TYPE_CHAR: dict[PacketType, str] = {t: str(t.value) for t in PacketType}
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise LocalProtocolError(f"json module returned invalid UTF-8: {exc}") from exc
+    raise LocalProtocolError(f"json module's dumps() returned {type(value).__name__}, not str")
+
+
+def _not_serialisable(exc: Exception) -> LocalProtocolError:
+    return LocalProtocolError(
+        f"packet data is not JSON serialisable: {str(exc):.200} (binary data is only allowed "
+        "in EVENT and ACK packets)"
+    )
+
+
+class JSONDecoder:
+    """Incremental decoder of :class:`JSONCodec` messages for one connection.
+
+    Feed it every Socket.IO message of the connection in order (``str`` for text messages,
+    ``bytes`` for binary ones). See the module docstring for the two states.
+    """
+
+    __slots__ = ("_codec", "_pending", "_slots", "_expected", "_received")
+
+    def __init__(self, codec: JSONCodec) -> None:
+        self._codec = codec
+        self._pending: SocketPacket | None = None
+        self._slots: list[Slot] = []
+        self._expected = 0
+        self._received: list[bytes] = []
+
+    @property
+    def awaiting_attachments(self) -> int:
+        """How many binary messages the partial packet still waits for (0 when idle)."""
+        if self._pending is None:
+            return 0
+        return self._expected - len(self._received)
+
+    def reset(self) -> None:
+        """Drop a partial binary packet and its attachments (call it on disconnect)."""
+        self._pending = None
+        self._slots = []
+        self._expected = 0
+        self._received = []
+
+    def feed(self, message: str | bytes) -> SocketPacket | None:
+        """Decode one message.
+
+        Returns the complete packet, or ``None`` while a ``BINARY_EVENT`` / ``BINARY_ACK``
+        waits for more attachments. Raises :class:`RemoteProtocolError` for anything invalid
+        (and resets), or :class:`LocalProtocolError` if ``message`` is neither text nor bytes.
+        """
+        if isinstance(message, str):
+            if self._pending is not None:
+                waiting = self.awaiting_attachments
+                self.reset()
+                raise RemoteProtocolError(
+                    f"text message received while {waiting} binary attachment(s) are awaited"
+                )
+            packet, count = self._codec._decode_text(message)
+            if not count:
+                return packet
+            slots = find_placeholders(packet.data, count)
+            self._pending = packet
+            self._slots = slots
+            self._expected = count
+            return None
+        if isinstance(message, (bytes, bytearray, memoryview)):
+            pending = self._pending
+            if pending is None:
+                raise RemoteProtocolError("unexpected binary attachment")
+            received = self._received
+            received.append(message if isinstance(message, bytes) else bytes(message))
+            if len(received) < self._expected:
+                return None
+            fill(self._slots, received)
+            self.reset()
+            return pending
+        raise LocalProtocolError(f"feed() takes str or bytes, not {type(message).__name__}")
