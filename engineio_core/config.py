@@ -85,7 +85,7 @@ def build_config(options: Mapping[str, Any], warn: Callable[[str], None]) -> Eng
                 raise ValueError("No valid transports provided")
             cfg.transports = kept
         elif name == "logger":
-            cfg.logger = _resolve_logger(value, "engineio_core")
+            cfg.logger = resolve_logger(value, "engineio_core")
         elif name in ("max_http_buffer_size", "compression_threshold", "max_decode_packets",
                       "max_outbox_bytes", "max_outbox_messages", "max_sessions"):
             ivalue = int(value)
@@ -104,7 +104,7 @@ def build_config(options: Mapping[str, Any], warn: Callable[[str], None]) -> Eng
     return cfg
 
 
-def _resolve_logger(value: Any, name: str) -> logging.Logger:
+def resolve_logger(value: Any, name: str) -> logging.Logger:
     """True → INFO to stderr, a Logger → itself, False/None → errors only."""
     if isinstance(value, logging.Logger):
         return value

@@ -86,6 +86,8 @@ class EngineServer:
         self._timers = TimerHeap()
         self._timer_wake: Waiter | None = None
         self._timer_task: Any = None
+        self._callbacks: dict[int, tuple[Callable[..., Any], tuple[Any, ...]]] = {}
+        self._callback_seq = 0
         self._upgrades = (
             ["websocket"] if cfg.allow_upgrades and "websocket" in cfg.transports else []
         )
@@ -188,6 +190,18 @@ class EngineServer:
 
     def shutdown(self) -> None:
         self.disconnect(None)
+
+    def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> int:
+        """Run `fn(*args)` after `delay` seconds on the server's one timer loop (no task per
+        call). Returns a handle for `cancel_call`. Call from the loop's thread/greenlet."""
+        self._callback_seq += 1
+        token = self._callback_seq
+        self._callbacks[token] = (fn, args)
+        self._push_timer(self.driver.monotonic() + delay, -token)
+        return token
+
+    def cancel_call(self, token: int) -> None:
+        self._callbacks.pop(token, None)
 
     # -- WSGI entry --------------------------------------------------------------------------
     def handle_request(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -492,8 +506,10 @@ class EngineServer:
 
     # -- timers --------------------------------------------------------------------------------
     def _schedule(self, conn: Connection) -> None:
-        deadline = conn.session.next_deadline()
-        if self._timers.push(deadline, conn.session.eio_sid):
+        self._push_timer(conn.session.next_deadline(), conn.session.eio_sid)
+
+    def _push_timer(self, deadline: float, key: str | int) -> None:
+        if self._timers.push(deadline, key):
             if self._timer_task is None:
                 self._timer_wake = self.driver.event()
                 self._timer_task = self.driver.spawn(self._timer_loop)
@@ -507,6 +523,14 @@ class EngineServer:
         while True:
             now = monotonic()
             for deadline, key in self._timers.pop_due(now):
+                if isinstance(key, int):
+                    callback = self._callbacks.pop(-key, None)
+                    if callback is not None:
+                        try:
+                            callback[0](*callback[1])
+                        except Exception:
+                            self.logger.exception("timer callback error")
+                    continue
                 conn = self._conns.get(str(key))
                 if conn is None or conn.session.next_deadline() != deadline:
                     continue  # a stale entry: the session moved its deadline or is gone

@@ -140,6 +140,8 @@ def namespace_problem(namespace: object) -> str | None:
         return f"namespace must start with '/': {namespace!r}"
     if "," in namespace:
         return f"namespace must not contain ',': {namespace!r}"
+    if not namespace.isascii() and any(0xD800 <= ord(c) <= 0xDFFF for c in namespace):
+        return f"namespace must not contain lone surrogates: {namespace!r}"
     return None
 
 

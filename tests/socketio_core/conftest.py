@@ -13,15 +13,19 @@ import base64
 import json
 import shutil
 import subprocess
-from collections.abc import Callable
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from socketio_core import SocketPacket
-
 REPO = Path(__file__).resolve().parents[2]
+# The rootdir conftest puts tests/ on sys.path, where tests/socketio_core/ (no __init__.py)
+# would be imported as a namespace package named socketio_core, shadowing the real one.
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from socketio_core import SocketPacket  # noqa: E402
 
 JS_RUNNER = r"""
 const jsonParser = require("socket.io-parser");
@@ -80,50 +84,71 @@ process.stdout.write(JSON.stringify(results));
 """
 
 
-def to_wire(value: Any) -> Any:
-    """A JSON-able view of packet data (binaries as ``{"$bin": base64}``)."""
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return {"$bin": base64.b64encode(bytes(value)).decode()}
-    if isinstance(value, (list, tuple)):
-        return [to_wire(v) for v in value]
-    if isinstance(value, dict):
-        return {k: to_wire(v) for k, v in value.items()}
-    return value
+class JSParsers:
+    """Runs jobs through the JavaScript parsers, and converts values to and from their views."""
 
+    def __init__(self, node: str) -> None:
+        self.node = node
 
-def packet_to_wire(packet: SocketPacket) -> dict[str, Any]:
-    """The JSON-able view of a packet as the JavaScript parsers represent it."""
-    out: dict[str, Any] = {"type": int(packet.type), "nsp": packet.namespace}
-    if packet.data is not None:
-        out["data"] = to_wire(packet.data)
-    if packet.id is not None:
-        out["id"] = packet.id
-    return out
+    def run(self, jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run a batch of jobs in one node process.
 
+        A job is ``{"parser": "json"|"msgpack", "op": "encode", "packet": {...}}`` (result
+        ``{"parts": [{"t": text} | {"b": base64}]}``) or ``{"parser": ..., "op": "decode",
+        "messages": [...]}`` (result ``{"packets": [...]}``); a thrown error gives
+        ``{"error": message}``.
+        """
+        proc = subprocess.run(
+            [self.node, "-e", JS_RUNNER],
+            input=json.dumps(jobs),
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        results: list[dict[str, Any]] = json.loads(proc.stdout)
+        assert len(results) == len(jobs)
+        return results
 
-def message_to_wire(message: str | bytes) -> dict[str, str]:
-    if isinstance(message, str):
-        return {"t": message}
-    return {"b": base64.b64encode(message).decode()}
+    @staticmethod
+    def to_wire(value: Any) -> Any:
+        """A JSON-able view of packet data (binaries as ``{"$bin": base64}``)."""
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            return {"$bin": base64.b64encode(bytes(value)).decode()}
+        if isinstance(value, (list, tuple)):
+            return [JSParsers.to_wire(v) for v in value]
+        if isinstance(value, dict):
+            return {k: JSParsers.to_wire(v) for k, v in value.items()}
+        return value
 
+    @staticmethod
+    def packet_to_wire(packet: SocketPacket) -> dict[str, Any]:
+        """The JSON-able view of a packet as the JavaScript parsers represent it."""
+        out: dict[str, Any] = {"type": int(packet.type), "nsp": packet.namespace}
+        if packet.data is not None:
+            out["data"] = JSParsers.to_wire(packet.data)
+        if packet.id is not None:
+            out["id"] = packet.id
+        return out
 
-def message_from_wire(message: dict[str, str]) -> str | bytes:
-    if "t" in message:
-        return message["t"]
-    return base64.b64decode(message["b"])
+    @staticmethod
+    def message_to_wire(message: str | bytes) -> dict[str, str]:
+        if isinstance(message, str):
+            return {"t": message}
+        return {"b": base64.b64encode(message).decode()}
 
-
-JSRun = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+    @staticmethod
+    def message_from_wire(message: dict[str, str]) -> str | bytes:
+        if "t" in message:
+            return message["t"]
+        return base64.b64decode(message["b"])
 
 
 @pytest.fixture(scope="session")
-def js_parsers() -> JSRun:
-    """Run a batch of jobs through the JavaScript parsers; skips when node is missing.
-
-    A job is ``{"parser": "json"|"msgpack", "op": "encode", "packet": {...}}`` (result
-    ``{"parts": [{"t": text} | {"b": base64}]}``) or ``{"parser": ..., "op": "decode",
-    "messages": [...]}`` (result ``{"packets": [...]}``); a thrown error gives ``{"error"}``.
-    """
+def js_parsers() -> JSParsers:
+    """The official JavaScript parsers in a node subprocess; skips when node is missing."""
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not on PATH: cannot cross-check with the JavaScript parsers")
@@ -137,20 +162,4 @@ def js_parsers() -> JSRun:
             f"node_modules lacks {', '.join(missing)}: run `npm install --no-audit --no-fund` "
             f"in {REPO}"
         )
-
-    def run(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        proc = subprocess.run(
-            [node, "-e", JS_RUNNER],
-            input=json.dumps(jobs),
-            capture_output=True,
-            text=True,
-            cwd=REPO,
-            timeout=60,
-            check=False,
-        )
-        assert proc.returncode == 0, proc.stderr
-        results: list[dict[str, Any]] = json.loads(proc.stdout)
-        assert len(results) == len(jobs)
-        return results
-
-    return run
+    return JSParsers(node)

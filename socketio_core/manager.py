@@ -1,0 +1,180 @@
+"""Client managers: who is connected, which rooms they are in, and how an emit reaches them.
+
+`ClientManager` is the small interface the server talks to; `LocalManager` keeps everything
+in this process. The pub/sub manager (Redis) extends `LocalManager`: it applies each operation
+locally and publishes it for the other processes, so the server never knows which one it has.
+
+Method names follow python-socketio's managers (`get_participants`, `sid_from_eio_sid`, …)
+because users and test helpers reach for them through ``socketio.server.manager``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from .acks import AckTracker
+from .packets import PacketType, SocketPacket
+from .rooms import Room, RoomRegistry
+
+if TYPE_CHECKING:
+    from .server import SocketServer
+
+
+def _skip_set(skip_sid: str | Iterable[str] | None) -> frozenset[str]:
+    if skip_sid is None:
+        return frozenset()
+    if isinstance(skip_sid, str):
+        return frozenset((skip_sid,))
+    return frozenset(skip_sid)
+
+
+class ClientManager:
+    """The interface: connect, disconnect, enter/leave/close room, members, emit, acks."""
+
+    server: SocketServer | None = None
+
+    def set_server(self, server: SocketServer) -> None:
+        self.server = server
+
+    def initialize(self) -> None:
+        """Called once the server is running (pub/sub managers start listening here)."""
+
+    # The operations below are implemented by LocalManager.
+    def connect(self, eio_sid: str, namespace: str) -> str:
+        raise NotImplementedError
+
+    def disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
+        raise NotImplementedError
+
+    def enter_room(self, sid: str, namespace: str, room: Room, eio_sid: str | None = None) -> None:
+        raise NotImplementedError
+
+    def leave_room(self, sid: str, namespace: str, room: Room) -> None:
+        raise NotImplementedError
+
+    def close_room(self, room: Room, namespace: str) -> None:
+        raise NotImplementedError
+
+    def emit(
+        self,
+        event: str,
+        data: list[Any],
+        namespace: str,
+        room: Room | list[Room] | None = None,
+        skip_sid: str | Iterable[str] | None = None,
+        callback: Callable[..., Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        raise NotImplementedError
+
+
+class LocalManager(ClientManager):
+    """Rooms and acks in memory, for one process."""
+
+    def __init__(self) -> None:
+        self.rooms = RoomRegistry()
+        self.acks = AckTracker()
+        self._eio_to_sid: dict[tuple[str, str], str] = {}
+
+    # -- connections ---------------------------------------------------------------------------
+    def connect(self, eio_sid: str, namespace: str) -> str:
+        """Register a client in a namespace; returns its new sid."""
+        sid = secrets.token_urlsafe(15)  # 120 random bits, 20 characters
+        self.rooms.connect(namespace, sid, eio_sid)
+        self._eio_to_sid[(eio_sid, namespace)] = sid
+        return sid
+
+    def disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
+        eio_sid = self.rooms.eio_sid(namespace, sid)
+        self.rooms.disconnect(namespace, sid)
+        self.acks.drop(sid)
+        if eio_sid is not None:
+            self._eio_to_sid.pop((eio_sid, namespace), None)
+
+    def is_connected(self, sid: str, namespace: str) -> bool:
+        return self.rooms.is_connected(namespace, sid)
+
+    def sid_from_eio_sid(self, eio_sid: str, namespace: str) -> str | None:
+        return self._eio_to_sid.get((eio_sid, namespace))
+
+    def eio_sid_from_sid(self, sid: str, namespace: str) -> str | None:
+        return self.rooms.eio_sid(namespace, sid)
+
+    def get_namespaces(self) -> list[str]:
+        return self.rooms.namespaces()
+
+    def get_participants(self, namespace: str, room: Room | list[Room]) -> Iterator[tuple[str, str]]:
+        """(sid, eio_sid) of the members of `room` (or of a list of rooms) in this process."""
+        return self.rooms.participants(namespace, room)
+
+    # -- rooms ---------------------------------------------------------------------------------
+    def enter_room(self, sid: str, namespace: str, room: Room, eio_sid: str | None = None) -> None:
+        if self.rooms.is_connected(namespace, sid):
+            self.rooms.enter(namespace, sid, room)
+
+    def leave_room(self, sid: str, namespace: str, room: Room) -> None:
+        self.rooms.leave(namespace, sid, room)
+
+    def close_room(self, room: Room, namespace: str) -> None:
+        self.rooms.close(namespace, room)
+
+    def get_rooms(self, sid: str, namespace: str) -> list[Room]:
+        return self.rooms.rooms_of(namespace, sid)
+
+    # -- emitting --------------------------------------------------------------------------------
+    def emit(
+        self,
+        event: str,
+        data: list[Any],
+        namespace: str,
+        room: Room | list[Room] | None = None,
+        skip_sid: str | Iterable[str] | None = None,
+        callback: Callable[..., Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        server = self.server
+        assert server is not None, "the manager is not attached to a server"
+        recipients = list(self.rooms.participants(namespace, room, _skip_set(skip_sid)))
+        if not recipients:
+            return
+        args = [event, *data]
+        if callback is None:
+            # Encode once; every recipient gets the same encoded messages.
+            parts = server.encode(SocketPacket(PacketType.EVENT, namespace, args))
+            server.deliver(recipients, parts)
+            return
+        for sid, eio_sid in recipients:
+            ack_id = self.acks.register(sid, callback)
+            parts = server.encode(SocketPacket(PacketType.EVENT, namespace, args, ack_id))
+            server.deliver(((sid, eio_sid),), parts)
+
+    def emit_encoded(
+        self,
+        namespace: str,
+        room: Room | list[Room] | None,
+        skip_sid: str | Iterable[str] | None,
+        parts: list[Any],
+    ) -> None:
+        """Deliver already-encoded messages to the local members of `room`."""
+        server = self.server
+        assert server is not None
+        recipients = list(self.rooms.participants(namespace, room, _skip_set(skip_sid)))
+        if recipients:
+            server.deliver(recipients, parts)
+
+    # -- acks --------------------------------------------------------------------------------------
+    def _generate_ack_id(self, sid: str, callback: Callable[..., Any]) -> int:
+        return self.acks.register(sid, callback)
+
+    def trigger_callback(self, sid: str, ack_id: int, data: list[Any]) -> bool:
+        """Run the callback waiting for `ack_id`; False when there is none (logged by caller)."""
+        callback = self.acks.pop(sid, ack_id)
+        if callback is None:
+            return False
+        callback(*data)
+        return True
+
+
+Manager = LocalManager

@@ -1,0 +1,85 @@
+"""Class-based namespaces: events go to ``on_<event>`` methods.
+
+The server-level class receives the sid first (``on_my_event(self, sid, data)``); the Flask
+layer's subclass uses the request context instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .server import SocketServer
+
+
+class Namespace:
+    def __init__(self, namespace: str | None = None) -> None:
+        self.namespace = namespace or "/"
+        self.server: SocketServer | None = None
+
+    def _set_server(self, server: SocketServer) -> None:
+        self.server = server
+
+    def _bound(self) -> SocketServer:
+        if self.server is None:
+            raise RuntimeError("this namespace is not registered with a server")
+        return self.server
+
+    def trigger_event(self, event: str, *args: Any) -> Any:
+        """Dispatch to ``on_<event>``; an event without a method is ignored."""
+        handler = getattr(self, "on_" + event, None)
+        if handler is None:
+            return None
+        return handler(*args)
+
+    def has_handler(self, event: str) -> bool:
+        return callable(getattr(self, "on_" + event, None))
+
+    # Server methods that default to this namespace.
+    def emit(self, event: str, data: Any = None, to: Any = None, room: Any = None,
+             skip_sid: Any = None, namespace: str | None = None,
+             callback: Callable[..., Any] | None = None, ignore_queue: bool = False) -> None:
+        self._bound().emit(event, data, to=to, room=room, skip_sid=skip_sid,
+                           namespace=namespace or self.namespace, callback=callback,
+                           ignore_queue=ignore_queue)
+
+    def send(self, data: Any, to: Any = None, room: Any = None, skip_sid: Any = None,
+             namespace: str | None = None, callback: Callable[..., Any] | None = None,
+             ignore_queue: bool = False) -> None:
+        self._bound().send(data, to=to, room=room, skip_sid=skip_sid,
+                           namespace=namespace or self.namespace, callback=callback,
+                           ignore_queue=ignore_queue)
+
+    def call(self, event: str, data: Any = None, to: Any = None, sid: Any = None,
+             namespace: str | None = None, timeout: float = 60, ignore_queue: bool = False) -> Any:
+        return self._bound().call(event, data, to=to, sid=sid,
+                                  namespace=namespace or self.namespace, timeout=timeout,
+                                  ignore_queue=ignore_queue)
+
+    def enter_room(self, sid: str, room: Any, namespace: str | None = None) -> None:
+        self._bound().enter_room(sid, room, namespace=namespace or self.namespace)
+
+    def leave_room(self, sid: str, room: Any, namespace: str | None = None) -> None:
+        self._bound().leave_room(sid, room, namespace=namespace or self.namespace)
+
+    def close_room(self, room: Any, namespace: str | None = None) -> None:
+        self._bound().close_room(room, namespace=namespace or self.namespace)
+
+    def rooms(self, sid: str, namespace: str | None = None) -> list[Any]:
+        return self._bound().rooms(sid, namespace=namespace or self.namespace)
+
+    def get_session(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
+        return self._bound().get_session(sid, namespace=namespace or self.namespace)
+
+    def save_session(self, sid: str, session: dict[str, Any], namespace: str | None = None) -> None:
+        self._bound().save_session(sid, session, namespace=namespace or self.namespace)
+
+    @contextmanager
+    def session(self, sid: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
+        with self._bound().session(sid, namespace=namespace or self.namespace) as sess:
+            yield sess
+
+    def disconnect(self, sid: str, namespace: str | None = None) -> None:
+        self._bound().disconnect(sid, namespace=namespace or self.namespace)

@@ -1,0 +1,596 @@
+"""`SocketServer`: Socket.IO v5 over `engineio_core.EngineServer`.
+
+Driver-agnostic glue: it decodes what the engine hands it, dispatches to handlers (each event
+in its own greenlet/thread, started in arrival order), and routes emits through the client
+manager, which encodes each packet once for all of its recipients.
+
+Handler signatures (as python-socketio's): ``connect(sid, environ, auth)`` (or
+``connect(sid, environ)``), ``disconnect(sid, reason)`` (or ``disconnect(sid)``), events
+``handler(sid, *args)``; the return value of an event handler is the ACK when the client
+asked for one. Catch-all rules: ``'*'`` event handlers get the event name first, ``'*'``
+namespace handlers get the namespace first.
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from engineio_core import EncodedMessage, EngineServer, Reason
+from engineio_core.config import resolve_logger
+
+from .codec import Codec, Decoder, JSONCodec
+from .errors import RemoteProtocolError
+from .exceptions import ConnectionRefusedError, DisconnectedError, TimeoutError
+from .manager import ClientManager, LocalManager
+from .msgpack_codec import MsgPackCodec
+from .namespace import Namespace
+from .packets import RESERVED_EVENTS, PacketType, SocketPacket
+
+# Most messages a client's connect handler may cause to be held for it before it is accepted.
+MAX_HELD_MESSAGES = 10_000
+_NO_HANDLER = object()
+
+
+class ClientState:
+    """What the Socket.IO layer keeps per Engine.IO connection."""
+
+    __slots__ = ("eio_sid", "environ", "decoder", "namespaces", "sessions", "connect_timer")
+
+    def __init__(self, eio_sid: str, environ: dict[str, Any], decoder: Decoder) -> None:
+        self.eio_sid = eio_sid
+        self.environ = environ
+        self.decoder = decoder
+        self.namespaces: dict[str, str] = {}  # namespace -> sid
+        self.sessions: dict[str, dict[str, Any]] = {}
+        self.connect_timer: int | None = None
+
+
+class SocketServer:
+    """A Socket.IO v5 server. Options keep python-socketio's names; engine options
+    (``ping_interval``, ``cors_allowed_origins``, …) are passed to the `EngineServer`."""
+
+    reason = Reason
+
+    def __init__(
+        self,
+        client_manager: ClientManager | None = None,
+        logger: Any = False,
+        serializer: Any = "default",
+        json: Any = None,
+        async_handlers: bool = True,
+        always_connect: bool = False,
+        namespaces: Any = None,
+        connect_timeout: float = 45,
+        engineio_logger: Any = False,
+        **kwargs: Any,
+    ) -> None:
+        self.eio = EngineServer(logger=engineio_logger, **kwargs)
+        self.eio.on("connect", self._handle_eio_connect)
+        self.eio.on("message", self._handle_eio_message)
+        self.eio.on("disconnect", self._handle_eio_disconnect)
+        self.logger: logging.Logger = resolve_logger(logger, "socketio_core")
+        self.async_mode = self.eio.async_mode
+        self.async_handlers = async_handlers
+        self.always_connect = always_connect
+        self.namespaces = namespaces if namespaces is not None else ["/"]
+        self.connect_timeout = float(connect_timeout)
+        self.codec: Codec = _make_codec(serializer, json)
+        self.json = json
+        self.manager: ClientManager = client_manager or LocalManager()
+        self.manager.set_server(self)
+        self._manager_initialized = False
+        self.handlers: dict[str, dict[str, Callable[..., Any]]] = {}
+        self.namespace_handlers: dict[str, Namespace] = {}
+        self.environ: dict[str, dict[str, Any]] = {}
+        self._clients: dict[str, ClientState] = {}
+        self._held: dict[str, list[EncodedMessage]] = {}  # sid -> messages held until accepted
+        self._lock = self.eio.driver.lock()
+
+    # -- registration ----------------------------------------------------------------------
+    def on(self, event: str, handler: Callable[..., Any] | None = None, namespace: str | None = None) -> Any:
+        namespace = namespace or "/"
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.handlers.setdefault(namespace, {})[event] = fn
+            return fn
+
+        return register(handler) if handler is not None else register
+
+    def event(self, *args: Any, **kwargs: Any) -> Any:
+        """``@sio.event`` or ``@sio.event(namespace='/x')``: the function name is the event."""
+        if len(args) == 1 and not kwargs and callable(args[0]):
+            return self.on(args[0].__name__)(args[0])
+
+        def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+            return self.on(fn.__name__, **kwargs)(fn)  # type: ignore[no-any-return]
+
+        return register
+
+    def register_namespace(self, namespace_handler: Namespace) -> None:
+        if not isinstance(namespace_handler, Namespace):
+            raise ValueError("Not a namespace instance")
+        namespace_handler._set_server(self)
+        self.namespace_handlers[namespace_handler.namespace] = namespace_handler
+
+    # -- emitting ----------------------------------------------------------------------------
+    def encode(self, packet: SocketPacket) -> list[EncodedMessage]:
+        """A packet's Engine.IO messages, encoded once, shareable by every recipient."""
+        return [EncodedMessage.message(part) for part in self.codec.encode(packet)]
+
+    def deliver(self, recipients: Iterable[tuple[str, str]], parts: Sequence[EncodedMessage]) -> None:
+        """Send encoded messages to (sid, eio_sid) recipients; hold them for clients whose
+        connect handler has not accepted yet (they are sent right after the CONNECT ack)."""
+        held = self._held
+        eio_sids = []
+        for sid, eio_sid in recipients:
+            if held and sid in held:
+                queue = held[sid]
+                queue.extend(parts)
+                if len(queue) > MAX_HELD_MESSAGES:
+                    self.logger.warning("%s: too many messages held before connect; disconnecting", sid)
+                    held.pop(sid, None)
+                    self.eio.disconnect(eio_sid)
+                continue
+            eio_sids.append(eio_sid)
+        if not eio_sids:
+            return
+        send_many = self.eio.send_many
+        for part in parts:
+            send_many(eio_sids, part)
+
+    def emit(
+        self,
+        event: str,
+        data: Any = None,
+        to: Any = None,
+        room: Any = None,
+        skip_sid: Any = None,
+        namespace: str | None = None,
+        callback: Callable[..., Any] | None = None,
+        ignore_queue: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        """Emit to a sid, a room, a list of rooms, or everyone in the namespace. A tuple
+        `data` is several arguments."""
+        driver = self.eio.driver
+        if not driver.in_loop():
+            driver.call_in_loop(
+                lambda: self.emit(event, data, to, room, skip_sid, namespace, callback, ignore_queue)
+            )
+            return
+        args = _args(data)
+        self.manager.emit(
+            event, args, namespace or "/", room=to if to is not None else room,
+            skip_sid=skip_sid, callback=callback, ignore_queue=ignore_queue,
+        )
+
+    def send(self, data: Any, to: Any = None, room: Any = None, skip_sid: Any = None,
+             namespace: str | None = None, callback: Callable[..., Any] | None = None,
+             ignore_queue: bool = False, **kwargs: Any) -> None:
+        self.emit("message", data, to=to, room=room, skip_sid=skip_sid, namespace=namespace,
+                  callback=callback, ignore_queue=ignore_queue)
+
+    def call(self, event: str, data: Any = None, to: Any = None, sid: Any = None,
+             namespace: str | None = None, timeout: float = 60, ignore_queue: bool = False,
+             **kwargs: Any) -> Any:
+        """Emit to one client and wait for its acknowledgement; `TimeoutError` after `timeout`."""
+        target = to if to is not None else sid
+        if target is None:
+            raise ValueError("Cannot use call() to broadcast.")
+        namespace = namespace or "/"
+        waiter = self.eio.create_event()
+        box: list[tuple[Any, ...]] = []
+
+        def on_ack(*args: Any) -> None:
+            box.append(args)
+            waiter.set()
+
+        self.emit(event, data, to=target, namespace=namespace, callback=on_ack, ignore_queue=ignore_queue)
+        if not waiter.wait(timeout):
+            if isinstance(self.manager, LocalManager):
+                self.manager.acks.drop_callback(target, on_ack)
+            raise TimeoutError()
+        args = box[0]
+        if len(args) == 0:
+            return None
+        return args[0] if len(args) == 1 else args
+
+    # -- rooms ---------------------------------------------------------------------------------
+    def enter_room(self, sid: str, room: Any, namespace: str | None = None) -> None:
+        self._in_loop(self.manager.enter_room, sid, namespace or "/", room)
+
+    def leave_room(self, sid: str, room: Any, namespace: str | None = None) -> None:
+        self._in_loop(self.manager.leave_room, sid, namespace or "/", room)
+
+    def close_room(self, room: Any, namespace: str | None = None) -> None:
+        self._in_loop(self.manager.close_room, room, namespace or "/")
+
+    def rooms(self, sid: str, namespace: str | None = None) -> list[Any]:
+        """The rooms of a client, its own sid room included."""
+        manager = self.manager
+        assert isinstance(manager, LocalManager)
+        return manager.get_rooms(sid, namespace or "/")
+
+    def _in_loop(self, fn: Callable[..., Any], *args: Any) -> None:
+        driver = self.eio.driver
+        if driver.in_loop():
+            fn(*args)
+        else:
+            driver.call_in_loop(fn, *args)
+
+    # -- sessions and introspection --------------------------------------------------------
+    def _client_of(self, sid: str, namespace: str) -> ClientState | None:
+        manager = self.manager
+        eio_sid = manager.eio_sid_from_sid(sid, namespace) if isinstance(manager, LocalManager) else None
+        return self._clients.get(eio_sid) if eio_sid is not None else None
+
+    def get_session(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
+        namespace = namespace or "/"
+        client = self._client_of(sid, namespace)
+        if client is None:
+            raise KeyError(f"Session {sid} not found")
+        return client.sessions.setdefault(namespace, {})
+
+    def save_session(self, sid: str, session: dict[str, Any], namespace: str | None = None) -> None:
+        namespace = namespace or "/"
+        client = self._client_of(sid, namespace)
+        if client is None:
+            raise KeyError(f"Session {sid} not found")
+        client.sessions[namespace] = session
+
+    @contextmanager
+    def session(self, sid: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
+        sess = self.get_session(sid, namespace)
+        yield sess
+        self.save_session(sid, sess, namespace)
+
+    def transport(self, sid: str, namespace: str | None = None) -> str:
+        client = self._client_of(sid, namespace or "/")
+        if client is None:
+            raise KeyError(sid)
+        return self.eio.transport(client.eio_sid)
+
+    def get_environ(self, sid: str, namespace: str | None = None) -> dict[str, Any] | None:
+        client = self._client_of(sid, namespace or "/")
+        return client.environ if client is not None else None
+
+    def is_connected(self, sid: str, namespace: str | None = None) -> bool:
+        namespace = namespace or "/"
+        client = self._client_of(sid, namespace)
+        return client is not None and sid not in self._held and namespace in client.namespaces
+
+    def disconnect(self, sid: str, namespace: str | None = None, ignore_queue: bool = False, **kwargs: Any) -> None:
+        """Disconnect a client from one namespace (server side)."""
+        namespace = namespace or "/"
+        if not self.eio.driver.in_loop():
+            self.eio.driver.call_in_loop(self.disconnect, sid, namespace, ignore_queue)
+            return
+        client = self._client_of(sid, namespace)
+        if client is None or client.namespaces.get(namespace) != sid:
+            remote = getattr(self.manager, "disconnect_remote", None)
+            if remote is not None and not ignore_queue:
+                remote(sid, namespace)
+            return
+        self._send_packet(client.eio_sid, SocketPacket(PacketType.DISCONNECT, namespace))
+        self._disconnect_namespace(client, namespace, sid, Reason.SERVER_DISCONNECT)
+
+    # -- WSGI / lifecycle ----------------------------------------------------------------------
+    def handle_request(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if not self._manager_initialized:
+            self._manager_initialized = True
+            self.manager.initialize()
+        return self.eio.handle_request(environ, start_response)
+
+    def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self.eio.start_background_task(target, *args, **kwargs)
+
+    def sleep(self, seconds: float = 0) -> None:
+        self.eio.sleep(seconds)
+
+    def shutdown(self) -> None:
+        self.eio.shutdown()
+
+    # -- sending (internal, also used by the Flask test client) --------------------------------
+    def _send_packet(self, eio_sid: str, packet: SocketPacket) -> None:
+        for part in self.encode(packet):
+            self.eio.send_encoded(eio_sid, part)
+
+    def _send_eio_packet(self, eio_sid: str, message: EncodedMessage) -> None:
+        self.eio.send_encoded(eio_sid, message)
+
+    # -- engine events -------------------------------------------------------------------------
+    def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> bool:
+        if not self._manager_initialized:
+            self._manager_initialized = True
+            self.manager.initialize()
+        client = ClientState(eio_sid, environ, self.codec.decoder())
+        self._clients[eio_sid] = client
+        self.environ[eio_sid] = environ
+        if self.connect_timeout > 0:
+            # Spec: a client that does not connect to a namespace in time is disconnected.
+            client.connect_timer = self.eio.call_later(self.connect_timeout, self._connect_timed_out, eio_sid)
+        return True
+
+    def _connect_timed_out(self, eio_sid: str) -> None:
+        client = self._clients.get(eio_sid)
+        if client is not None and not client.namespaces:
+            self.logger.info("%s: no CONNECT within %ss, closing", eio_sid, self.connect_timeout)
+            self.eio.disconnect(eio_sid)
+
+    def _handle_eio_message(self, eio_sid: str, data: str | bytes) -> None:
+        client = self._clients.get(eio_sid)
+        if client is None:
+            return
+        if isinstance(data, bytes) and not client.namespaces and not client.decoder.awaiting_attachments:
+            self._protocol_error(client, "binary message before CONNECT")
+            return
+        try:
+            packet = client.decoder.feed(data)
+        except RemoteProtocolError as exc:
+            self._protocol_error(client, exc.reason)
+            return
+        if packet is None:
+            return
+        ptype = packet.type
+        if ptype is PacketType.EVENT or ptype is PacketType.BINARY_EVENT:
+            self._handle_event(client, packet)
+        elif ptype is PacketType.ACK or ptype is PacketType.BINARY_ACK:
+            self._handle_ack(client, packet)
+        elif ptype is PacketType.CONNECT:
+            self._handle_connect(client, packet.namespace, packet.data)
+        elif ptype is PacketType.DISCONNECT:
+            sid = client.namespaces.get(packet.namespace)
+            if sid is not None:
+                self._disconnect_namespace(client, packet.namespace, sid, Reason.CLIENT_DISCONNECT)
+        else:
+            self._protocol_error(client, f"unexpected {ptype.name} packet from a client")
+
+    def _handle_eio_disconnect(self, eio_sid: str, reason: str) -> None:
+        client = self._clients.get(eio_sid)
+        if client is None:
+            return
+        if client.connect_timer is not None:
+            self.eio.cancel_call(client.connect_timer)
+        for namespace, sid in list(client.namespaces.items()):
+            self._disconnect_namespace(client, namespace, sid, reason)
+        client.decoder.reset()
+        self._clients.pop(eio_sid, None)
+        self.environ.pop(eio_sid, None)
+
+    def _protocol_error(self, client: ClientState, reason: str) -> None:
+        """Spec: an invalid packet MUST close the connection. Only this client is affected."""
+        self.logger.warning("%s: invalid packet (%s); disconnecting", client.eio_sid, reason)
+        client.decoder.reset()
+        self.eio.disconnect(client.eio_sid)
+
+    # -- namespaces ----------------------------------------------------------------------------
+    def _namespace_allowed(self, namespace: str) -> bool:
+        return (
+            namespace in self.handlers
+            or namespace in self.namespace_handlers
+            or "*" in self.handlers
+            or "*" in self.namespace_handlers
+            or self.namespaces == "*"
+            or (isinstance(self.namespaces, (list, tuple, set)) and namespace in self.namespaces)
+        )
+
+    def _handle_connect(self, client: ClientState, namespace: str, auth: Any) -> None:
+        if namespace in client.namespaces or not self._namespace_allowed(namespace):
+            message = "Invalid namespace" if namespace not in client.namespaces else "Already connected"
+            self.logger.info("%s: connect to %s refused: %s", client.eio_sid, namespace, message)
+            self._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT_ERROR, namespace, {"message": message}))
+            return
+        if client.connect_timer is not None:
+            self.eio.cancel_call(client.connect_timer)
+            client.connect_timer = None
+        sid = self.manager.connect(client.eio_sid, namespace)
+        client.namespaces[namespace] = sid
+        if self.always_connect:
+            self._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT, namespace, {"sid": sid}))
+        else:
+            self._held[sid] = []
+        self._dispatch(self._run_connect, client, namespace, sid, auth)
+
+    def _run_connect(self, client: ClientState, namespace: str, sid: str, auth: Any) -> None:
+        refusal: dict[str, Any] | None = None
+        try:
+            result = self._trigger_connect(namespace, sid, client.environ, auth)
+            if result is False:
+                refusal = {"message": "Connection rejected by server"}
+        except ConnectionRefusedError as exc:
+            refusal = exc.error_args
+        except builtins.ConnectionRefusedError:
+            refusal = {"message": "Connection refused by server"}
+        except Exception:
+            self.logger.exception("connect handler error")
+            refusal = {"message": "Connection rejected by server"}
+        if client.namespaces.get(namespace) != sid:
+            return  # the client went away meanwhile
+        if refusal is not None:
+            self._held.pop(sid, None)
+            if self.always_connect:
+                self._send_packet(client.eio_sid, SocketPacket(PacketType.DISCONNECT, namespace))
+            else:
+                self._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT_ERROR, namespace, refusal))
+            self.manager.disconnect(sid, namespace)
+            client.namespaces.pop(namespace, None)
+            client.sessions.pop(namespace, None)
+            return
+        if not self.always_connect:
+            self._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT, namespace, {"sid": sid}))
+            held = self._held.pop(sid, None)
+            if held:
+                for part in held:
+                    self.eio.send_encoded(client.eio_sid, part)
+
+    def _disconnect_namespace(self, client: ClientState, namespace: str, sid: str, reason: str) -> None:
+        if client.namespaces.get(namespace) != sid:
+            return
+        was_accepted = self._held.pop(sid, None) is None
+        del client.namespaces[namespace]
+        try:
+            if was_accepted:
+                self._trigger_disconnect(namespace, sid, reason)
+        finally:
+            self.manager.disconnect(sid, namespace)
+            client.sessions.pop(namespace, None)
+
+    # -- events and acks ---------------------------------------------------------------------
+    def _handle_event(self, client: ClientState, packet: SocketPacket) -> None:
+        namespace = packet.namespace
+        sid = client.namespaces.get(namespace)
+        if sid is None or sid in self._held:
+            self.logger.warning("%s is not connected to namespace %s", client.eio_sid, namespace)
+            return
+        data = packet.data
+        event = data[0]
+        if event in RESERVED_EVENTS:
+            self.logger.warning("%s: ignoring reserved event name %r from the client", sid, event)
+            return
+        if self.async_handlers:
+            self.eio.driver.spawn(self._run_event, client.eio_sid, sid, namespace, event, data[1:], packet.id)
+        else:
+            self._run_event(client.eio_sid, sid, namespace, event, data[1:], packet.id)
+
+    def _run_event(self, eio_sid: str, sid: str, namespace: str, event: str, args: list[Any], ack_id: int | None) -> None:
+        try:
+            result = self._trigger_event(event, namespace, sid, *args)
+        except Exception:
+            self.logger.exception("event handler error (%s)", event)
+            return
+        if ack_id is not None:
+            if result is _NO_HANDLER or result is None:
+                ack_args: list[Any] = []
+            elif isinstance(result, tuple):
+                ack_args = list(result)
+            else:
+                ack_args = [result]
+            self._send_packet(eio_sid, SocketPacket(PacketType.ACK, namespace, ack_args, ack_id))
+
+    def _handle_ack(self, client: ClientState, packet: SocketPacket) -> None:
+        sid = client.namespaces.get(packet.namespace)
+        if sid is None or packet.id is None:
+            return
+        try:
+            handled = self.manager.trigger_callback(sid, packet.id, list(packet.data or []))  # type: ignore[attr-defined]
+        except Exception:
+            self.logger.exception("ack callback error")
+            return
+        if not handled:
+            self.logger.warning("Unknown callback received, ignoring.")
+
+    def _dispatch(self, fn: Callable[..., Any], *args: Any) -> None:
+        if self.async_handlers:
+            self.eio.driver.spawn(fn, *args)
+        else:
+            fn(*args)
+
+    # -- handler lookup (the reference's order) -----------------------------------------------
+    def _trigger_event(self, event: str, namespace: str, *args: Any) -> Any:
+        """Exact event → ``'*'`` event → ``'*'`` namespace (exact, then ``'*'``) → class
+        namespace → class namespace ``'*'``. Returns `_NO_HANDLER` when nobody handles it."""
+        special = event in ("connect", "disconnect")
+        handlers = self.handlers.get(namespace)
+        if handlers is not None:
+            handler = handlers.get(event)
+            if handler is not None:
+                return handler(*args)
+            if not special and "*" in handlers:
+                return handlers["*"](event, *args)
+        star = self.handlers.get("*")
+        if star is not None:
+            handler = star.get(event)
+            if handler is not None:
+                return handler(namespace, *args)
+            if not special and "*" in star:
+                return star["*"](event, namespace, *args)
+        ns_handler = self.namespace_handlers.get(namespace) or self.namespace_handlers.get("*")
+        if ns_handler is not None and ns_handler.has_handler(event):
+            return ns_handler.trigger_event(event, *args)
+        return _NO_HANDLER
+
+    def _trigger_connect(self, namespace: str, sid: str, environ: dict[str, Any], auth: Any) -> Any:
+        handler = self._find_special("connect", namespace)
+        if handler is None:
+            return None
+        fn, prefix = handler
+        if _accepts(fn, len(prefix) + 3):
+            return fn(*prefix, sid, environ, auth)
+        return fn(*prefix, sid, environ)
+
+    def _trigger_disconnect(self, namespace: str, sid: str, reason: str) -> Any:
+        handler = self._find_special("disconnect", namespace)
+        if handler is None:
+            return None
+        fn, prefix = handler
+        try:
+            if _accepts(fn, len(prefix) + 2):
+                return fn(*prefix, sid, reason)
+            return fn(*prefix, sid)
+        except Exception:
+            self.logger.exception("disconnect handler error")
+            return None
+
+    def _find_special(self, event: str, namespace: str) -> tuple[Callable[..., Any], tuple[Any, ...]] | None:
+        handlers = self.handlers.get(namespace)
+        if handlers is not None and event in handlers:
+            return handlers[event], ()
+        star = self.handlers.get("*")
+        if star is not None and event in star:
+            return star[event], (namespace,)
+        ns_handler = self.namespace_handlers.get(namespace) or self.namespace_handlers.get("*")
+        if ns_handler is not None:
+            method = getattr(ns_handler, "on_" + event, None)
+            if method is not None:
+                return method, ()
+        return None
+
+
+def _args(data: Any) -> list[Any]:
+    if data is None:
+        return []
+    if isinstance(data, tuple):
+        return list(data)
+    return [data]
+
+
+_ARITY_CACHE: dict[Any, bool] = {}
+
+
+def _accepts(fn: Callable[..., Any], count: int) -> bool:
+    """Can `fn` take `count` positional arguments? (Legacy handlers omit auth / reason.)"""
+    key = (getattr(fn, "__func__", fn), count)
+    cached = _ARITY_CACHE.get(key)
+    if cached is not None:
+        return cached
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        result = True
+    else:
+        if any(p.kind is p.VAR_POSITIONAL for p in params):
+            result = True
+        else:
+            positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            result = len(positional) >= count
+    if len(_ARITY_CACHE) < 4096:
+        _ARITY_CACHE[key] = result
+    return result
+
+
+def _make_codec(serializer: Any, json: Any) -> Codec:
+    if serializer in ("default", None):
+        return JSONCodec(json=json)
+    if serializer == "msgpack":
+        return MsgPackCodec()
+    if hasattr(serializer, "encode") and hasattr(serializer, "decoder"):
+        return serializer  # type: ignore[no-any-return]
+    raise ValueError(f"invalid serializer {serializer!r}: use 'default', 'msgpack' or a codec")
+
+
+__all__ = ["ClientState", "ConnectionRefusedError", "DisconnectedError", "SocketServer", "TimeoutError"]
