@@ -53,6 +53,8 @@ _ENCODED_PROBE_PONG = EncodedMessage(PROBE_PONG)
 # Reasons for closing a WebSocket, by who is to blame.
 _WS_CLOSE_NORMAL = 1000
 _WS_CLOSE_POLICY = 1008
+# Upper bound on waiting for a closing WebSocket's flush (the gevent writer gives up after 5 s).
+_WS_CLOSE_WAIT = 10.0
 
 
 class Connection:
@@ -191,6 +193,18 @@ class EngineServer:
     def shutdown(self) -> None:
         self.disconnect(None)
 
+    def attach_virtual(self, eio_sid: str, environ: dict[str, Any], sink: Any) -> None:
+        """Register an in-memory session whose messages go to ``sink.send(EncodedMessage)``
+        (the Flask test client: no sockets, no timers, same delivery path as a WebSocket)."""
+        conn = Connection(EngineSession(eio_sid, self.config, self.driver.monotonic(), websocket=True), environ)
+        conn.ws = sink
+        self._conns[eio_sid] = conn
+
+    def detach_virtual(self, eio_sid: str) -> None:
+        conn = self._conns.pop(eio_sid, None)
+        if conn is not None:
+            conn.session.close(Reason.CLIENT_DISCONNECT)
+
     def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> int:
         """Run `fn(*args)` after `delay` seconds on the server's one timer loop (no task per
         call). Returns a handle for `cancel_call`. Call from the loop's thread/greenlet."""
@@ -265,7 +279,13 @@ class EngineServer:
         session = conn.session
         if conn.poll_waiter is not None:
             # Spec: "the server MUST close the session upon duplicate poll requests".
+            # The pending poll ends with the CLOSE packet (engine.io-protocol test-suite).
             self.logger.warning("%s: duplicate poll request, closing the session", session.eio_sid)
+            with self._lock:
+                try:
+                    session.queue(_ENCODED_CLOSE)
+                except OutboxFull:
+                    pass
             self._close(conn, Reason.TRANSPORT_ERROR)
             return self._error(environ, start_response, "Duplicate poll request")
         if not session.outbox and session.state is State.POLLING:
@@ -292,12 +312,17 @@ class EngineServer:
     def _post(self, conn: Connection, environ: dict[str, Any], start_response: StartResponse, jsonp: bool) -> Iterable[bytes]:
         session = conn.session
         try:
+            if _media_type(environ) == "application/octet-stream":
+                # v4 polling payloads are text (binary is base64 in them); engine.io refuses
+                # binary POSTs too (CVE-2026-59725).
+                raise RemoteProtocolError("binary (application/octet-stream) POST body")
             raw = _read_body(environ, self.config.max_http_buffer_size)
             packets = decode_payload(decode_body(raw, jsonp), self.config.max_decode_packets)
         except RemoteProtocolError as exc:
             self.logger.warning("%s: bad POST, closing the session: %s", session.eio_sid, exc.message)
             self._close(conn, Reason.TRANSPORT_ERROR)
-            return self._error(environ, start_response, f"Bad Request: {exc.message}", close=True)
+            # The body is the reference's (c.1); the details went to the log.
+            return self._error(environ, start_response, "Bad Request", close=True)
         now = self.driver.monotonic()
         for packet in packets:
             if not session.is_open:
@@ -307,7 +332,7 @@ class EngineServer:
             except RemoteProtocolError as exc:
                 self.logger.warning("%s: %s, closing the session", session.eio_sid, exc.message)
                 self._close(conn, Reason.TRANSPORT_ERROR)
-                return self._error(environ, start_response, f"Bad Request: {exc.message}")
+                return self._error(environ, start_response, "Bad Request")
             if event is not None:
                 self._handle_event(conn, event)
         if packets and packets[-1].type is PacketType.PONG:
@@ -352,13 +377,20 @@ class EngineServer:
             if not self._accept(eio_sid, environ):
                 self._conns.pop(eio_sid, None)
                 ws.close(_WS_CLOSE_POLICY, "Unauthorized")
+                ws.wait_closed(_WS_CLOSE_WAIT)
                 return _ws_done(environ)
             ws.send(EncodedMessage(EnginePacket(PacketType.OPEN, open_packet_data(eio_sid, [], cfg))))
             self._schedule(conn)
         else:
             holder.append(conn)
             conn.probe_ws = ws
-        self._websocket_loop(conn, ws)
+        try:
+            self._websocket_loop(conn, ws)
+        finally:
+            # Hand the connection back to the WSGI server only once it is flushed and shut
+            # down (see `WebSocket.wait_closed`).
+            ws.close()
+            ws.wait_closed(_WS_CLOSE_WAIT)
         return _ws_done(environ)
 
     def _websocket_loop(self, conn: Connection, ws: WebSocket) -> None:
@@ -634,6 +666,11 @@ def _cookie(setting: Any, sid: str) -> str:
     return "; ".join(parts)
 
 
+def _media_type(environ: dict[str, Any]) -> str:
+    content_type: str = environ.get("CONTENT_TYPE") or ""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
 def _read_body(environ: dict[str, Any], limit: int) -> bytes:
     """Read a POST body without ever buffering more than `limit` bytes."""
     stream = environ.get("wsgi.input")
@@ -661,7 +698,9 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes:
     chunks = []
     total = 0
     while True:
-        chunk = stream.read(65536)
+        # Never ask for more than one byte past the limit: a chunked reader blocks until it
+        # has what was asked for, so a bigger read would wait for (and buffer) the excess.
+        chunk = stream.read(min(65536, limit + 1 - total))
         if not chunk:
             break
         total += len(chunk)

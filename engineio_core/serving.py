@@ -18,6 +18,12 @@ class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
         environ["gevent.socket"] = self.socket
         return environ
 
+    def handle_one_response(self) -> None:
+        super().handle_one_response()
+        if self.code == 101:
+            # The connection was a WebSocket: never read what follows on it as HTTP.
+            self.close_connection = True
+
     def handle(self) -> None:
         try:
             self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

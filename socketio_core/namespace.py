@@ -6,6 +6,7 @@ layer's subclass uses the request context instead.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -28,10 +29,14 @@ class Namespace:
         return self.server
 
     def trigger_event(self, event: str, *args: Any) -> Any:
-        """Dispatch to ``on_<event>``; an event without a method is ignored."""
+        """Dispatch to ``on_<event>``; an event without a method is ignored. Legacy
+        ``on_connect(sid, environ)`` and ``on_disconnect(sid)`` are called without the
+        trailing auth / reason."""
         handler = getattr(self, "on_" + event, None)
         if handler is None:
             return None
+        if event in ("connect", "disconnect") and args:
+            args = trim_args(handler, args)
         return handler(*args)
 
     def has_handler(self, event: str) -> bool:
@@ -83,3 +88,15 @@ class Namespace:
 
     def disconnect(self, sid: str, namespace: str | None = None) -> None:
         self._bound().disconnect(sid, namespace=namespace or self.namespace)
+
+
+def trim_args(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Drop trailing arguments that `fn` cannot take (legacy handler signatures)."""
+    try:
+        params = list(inspect.signature(fn, follow_wrapped=False).parameters.values())
+    except (TypeError, ValueError):
+        return args
+    if any(p.kind is p.VAR_POSITIONAL for p in params):
+        return args
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return args[: len(positional)]

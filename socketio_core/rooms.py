@@ -18,15 +18,15 @@ class RoomRegistry:
     def __init__(self) -> None:
         # namespace -> room -> {sid: eio_sid}; dicts keep insertion (join) order.
         self._rooms: dict[str, dict[Room, dict[str, str]]] = {}
-        # (namespace, sid) -> set of rooms
-        self._memberships: dict[tuple[str, str], set[Room]] = {}
+        # (namespace, sid) -> rooms, in the order they were entered
+        self._memberships: dict[tuple[str, str], dict[Room, None]] = {}
         # (namespace, sid) -> eio_sid
         self._eio_sids: dict[tuple[str, str], str] = {}
 
     # -- connection ----------------------------------------------------------------------------
     def connect(self, namespace: str, sid: str, eio_sid: str) -> None:
         self._eio_sids[(namespace, sid)] = eio_sid
-        self._memberships[(namespace, sid)] = set()
+        self._memberships[(namespace, sid)] = {}
         self.enter(namespace, sid, None)
         self.enter(namespace, sid, sid)
 
@@ -51,7 +51,7 @@ class RoomRegistry:
         if room is not None and room != sid and isinstance(room, str) and self._is_sid_room(namespace, room):
             raise ValueError(f"cannot enter room {room!r}: it is another client's sid room")
         self._rooms.setdefault(namespace, {}).setdefault(room, {})[sid] = eio_sid
-        self._memberships[key].add(room)
+        self._memberships[key][room] = None
 
     def leave(self, namespace: str, sid: str, room: Room) -> None:
         ns_rooms = self._rooms.get(namespace)
@@ -66,7 +66,7 @@ class RoomRegistry:
                     del self._rooms[namespace]
         rooms = self._memberships.get((namespace, sid))
         if rooms is not None:
-            rooms.discard(room)
+            rooms.pop(room, None)
 
     def close(self, namespace: str, room: Room) -> list[str]:
         """Remove every member from `room`; returns the sids that were in it."""

@@ -14,7 +14,7 @@ namespace handlers get the namespace first.
 from __future__ import annotations
 
 import builtins
-import inspect
+import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -28,7 +28,7 @@ from .errors import RemoteProtocolError
 from .exceptions import ConnectionRefusedError, DisconnectedError, TimeoutError
 from .manager import ClientManager, LocalManager
 from .msgpack_codec import MsgPackCodec
-from .namespace import Namespace
+from .namespace import Namespace, trim_args
 from .packets import RESERVED_EVENTS, PacketType, SocketPacket
 
 # Most messages a client's connect handler may cause to be held for it before it is accepted.
@@ -326,15 +326,17 @@ class SocketServer:
         client = self._clients.get(eio_sid)
         if client is None:
             return
-        if isinstance(data, bytes) and not client.namespaces and not client.decoder.awaiting_attachments:
-            self._protocol_error(client, "binary message before CONNECT")
-            return
         try:
             packet = client.decoder.feed(data)
         except RemoteProtocolError as exc:
             self._protocol_error(client, exc.reason)
             return
         if packet is None:
+            # A BINARY_EVENT / BINARY_ACK waits for its attachments. Only a client connected
+            # to a namespace may make us hold attachments (CVE-2026-48804). (A binary message
+            # is not always an attachment: with msgpack it is a whole packet, CONNECT included.)
+            if not client.namespaces and client.decoder.awaiting_attachments:
+                self._protocol_error(client, "binary packet before CONNECT")
             return
         ptype = packet.type
         if ptype is PacketType.EVENT or ptype is PacketType.BINARY_EVENT:
@@ -519,9 +521,7 @@ class SocketServer:
         if handler is None:
             return None
         fn, prefix = handler
-        if _accepts(fn, len(prefix) + 3):
-            return fn(*prefix, sid, environ, auth)
-        return fn(*prefix, sid, environ)
+        return fn(*trim_args(fn, (*prefix, sid, environ, auth)))
 
     def _trigger_disconnect(self, namespace: str, sid: str, reason: str) -> Any:
         handler = self._find_special("disconnect", namespace)
@@ -529,14 +529,13 @@ class SocketServer:
             return None
         fn, prefix = handler
         try:
-            if _accepts(fn, len(prefix) + 2):
-                return fn(*prefix, sid, reason)
-            return fn(*prefix, sid)
+            return fn(*trim_args(fn, (*prefix, sid, reason)))
         except Exception:
             self.logger.exception("disconnect handler error")
             return None
 
     def _find_special(self, event: str, namespace: str) -> tuple[Callable[..., Any], tuple[Any, ...]] | None:
+        """The connect/disconnect handler and the arguments that go before the sid."""
         handlers = self.handlers.get(namespace)
         if handlers is not None and event in handlers:
             return handlers[event], ()
@@ -544,10 +543,8 @@ class SocketServer:
         if star is not None and event in star:
             return star[event], (namespace,)
         ns_handler = self.namespace_handlers.get(namespace) or self.namespace_handlers.get("*")
-        if ns_handler is not None:
-            method = getattr(ns_handler, "on_" + event, None)
-            if method is not None:
-                return method, ()
+        if ns_handler is not None and ns_handler.has_handler(event):
+            return functools.partial(ns_handler.trigger_event, event), ()
         return None
 
 
@@ -557,30 +554,6 @@ def _args(data: Any) -> list[Any]:
     if isinstance(data, tuple):
         return list(data)
     return [data]
-
-
-_ARITY_CACHE: dict[Any, bool] = {}
-
-
-def _accepts(fn: Callable[..., Any], count: int) -> bool:
-    """Can `fn` take `count` positional arguments? (Legacy handlers omit auth / reason.)"""
-    key = (getattr(fn, "__func__", fn), count)
-    cached = _ARITY_CACHE.get(key)
-    if cached is not None:
-        return cached
-    try:
-        params = list(inspect.signature(fn).parameters.values())
-    except (TypeError, ValueError):
-        result = True
-    else:
-        if any(p.kind is p.VAR_POSITIONAL for p in params):
-            result = True
-        else:
-            positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-            result = len(positional) >= count
-    if len(_ARITY_CACHE) < 4096:
-        _ARITY_CACHE[key] = result
-    return result
 
 
 def _make_codec(serializer: Any, json: Any) -> Codec:

@@ -31,7 +31,7 @@ class GeventWriter:
 
     __slots__ = (
         "_sock", "_raw", "_pending", "_pending_bytes", "_busy", "_closed", "_max", "_on_error",
-        "_then",
+        "_then", "_drainer",
     )
 
     def __init__(self, sock: Any, max_bytes: int, on_error: Callable[[str], None]) -> None:
@@ -46,6 +46,7 @@ class GeventWriter:
         self._max = max_bytes
         self._on_error = on_error
         self._then: Callable[[], None] | None = None
+        self._drainer: Any = None
 
     @property
     def buffered(self) -> int:
@@ -74,7 +75,7 @@ class GeventWriter:
             return
         if not self._busy:
             self._busy = True
-            gevent.spawn(self._drain)
+            self._drainer = gevent.spawn(self._drain)
 
     def _drain(self) -> None:
         try:
@@ -112,6 +113,11 @@ class GeventWriter:
     def _force_close(self) -> None:
         self._pending.clear()
         self._pending_bytes = 0
+        drainer = self._drainer
+        if drainer is not None and not drainer.dead:
+            # Stop the drain blocked on a peer that does not read, before the socket is shut
+            # down and handed back (closing it under a waiting greenlet aborts libev).
+            drainer.kill(block=True, timeout=1)
         self._run_then()
 
     def _run_then(self) -> None:

@@ -85,7 +85,7 @@ def negotiate(
 class WebSocket:
     """One open WebSocket: reads messages, writes shared frames or per-connection frames."""
 
-    __slots__ = ("_sock", "_conn", "_writer", "_deflate", "_max_message", "closed")
+    __slots__ = ("_sock", "_conn", "_writer", "_deflate", "_max_message", "closed", "_done")
 
     def __init__(
         self,
@@ -102,6 +102,7 @@ class WebSocket:
         self._deflate = deflate is not None
         self._max_message = max_message
         self.closed = False
+        self._done = driver.event()  # set once the socket is shut down (after the flush)
 
     @property
     def buffered(self) -> int:
@@ -185,8 +186,19 @@ class WebSocket:
                 self._writer.write(self._conn.send(CloseConnection(code=code, reason=reason[:120])))
             except WsLocalError:
                 pass
-        sock = self._sock
-        self._writer.close(lambda: shutdown(sock))
+        sock, done = self._sock, self._done
+
+        def finished() -> None:
+            shutdown(sock)
+            done.set()
+
+        self._writer.close(finished)
+
+    def wait_closed(self, timeout: float) -> bool:
+        """Block until `close()` has flushed and shut the socket down. The WSGI server must not
+        get the connection back before that: it would parse WebSocket frames as HTTP, or close
+        the socket under the writer that is still flushing it."""
+        return self._done.wait(timeout)
 
 
 def shutdown(sock: Any) -> None:

@@ -1,0 +1,102 @@
+"""The context-aware functions: usable inside Socket.IO handlers, where the sid and the
+namespace of the current client are known from ``flask.request``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask
+
+
+def _socketio() -> Any:
+    return flask.current_app.extensions["socketio"]
+
+
+def emit(event: str, *args: Any, **kwargs: Any) -> None:
+    """Emit to the client of the current event (or to ``to``/``room``, or everyone with
+    ``broadcast=True``). Keyword arguments: namespace, callback, broadcast, to, room,
+    include_self, skip_sid, ignore_queue."""
+    namespace = kwargs["namespace"] if "namespace" in kwargs else flask.request.namespace  # type: ignore[attr-defined]
+    callback = kwargs.get("callback")
+    broadcast = kwargs.get("broadcast")
+    to = kwargs.get("to")
+    if to is None:
+        to = kwargs.get("room")
+    if to is None and not broadcast:
+        to = flask.request.sid  # type: ignore[attr-defined]
+    return _socketio().emit(  # type: ignore[no-any-return]
+        event, *args, namespace=namespace, to=to,
+        include_self=kwargs.get("include_self", True), skip_sid=kwargs.get("skip_sid"),
+        callback=callback, ignore_queue=kwargs.get("ignore_queue", False),
+    )
+
+
+def call(event: str, *args: Any, **kwargs: Any) -> Any:
+    """Emit to a client (by default the current one) and wait for its acknowledgement."""
+    namespace = kwargs["namespace"] if "namespace" in kwargs else flask.request.namespace  # type: ignore[attr-defined]
+    to = kwargs.get("to")
+    if to is None:
+        to = kwargs.get("room")
+    if to is None:
+        to = flask.request.sid  # type: ignore[attr-defined]
+    return _socketio().call(event, *args, namespace=namespace, to=to,
+                            timeout=kwargs.get("timeout", 60),
+                            ignore_queue=kwargs.get("ignore_queue", False))
+
+
+def send(message: Any, **kwargs: Any) -> None:
+    """Send an unnamed message (``json=True``: event ``'json'``) to the current client, a
+    room (``to``) or everyone (``broadcast=True``)."""
+    json = kwargs.get("json", False)
+    namespace = kwargs["namespace"] if "namespace" in kwargs else flask.request.namespace  # type: ignore[attr-defined]
+    callback = kwargs.get("callback")
+    broadcast = kwargs.get("broadcast")
+    to = kwargs.get("to")
+    if to is None:
+        to = kwargs.get("room")
+    if to is None and not broadcast:
+        to = flask.request.sid  # type: ignore[attr-defined]
+    return _socketio().send(  # type: ignore[no-any-return]
+        message, json=json, namespace=namespace, to=to,
+        include_self=kwargs.get("include_self", True), skip_sid=kwargs.get("skip_sid"),
+        callback=callback, ignore_queue=kwargs.get("ignore_queue", False),
+    )
+
+
+def join_room(room: Any, sid: str | None = None, namespace: str | None = None) -> None:
+    socketio = _socketio()
+    sid = sid or flask.request.sid  # type: ignore[attr-defined]
+    namespace = namespace or flask.request.namespace  # type: ignore[attr-defined]
+    socketio.server.enter_room(sid, room, namespace=namespace)
+
+
+def leave_room(room: Any, sid: str | None = None, namespace: str | None = None) -> None:
+    socketio = _socketio()
+    sid = sid or flask.request.sid  # type: ignore[attr-defined]
+    namespace = namespace or flask.request.namespace  # type: ignore[attr-defined]
+    socketio.server.leave_room(sid, room, namespace=namespace)
+
+
+def close_room(room: Any, namespace: str | None = None) -> None:
+    socketio = _socketio()
+    namespace = namespace or flask.request.namespace  # type: ignore[attr-defined]
+    socketio.server.close_room(room, namespace=namespace)
+
+
+def rooms(sid: str | None = None, namespace: str | None = None) -> list[Any]:
+    """The rooms of a client (the current one by default), its own sid room included."""
+    socketio = _socketio()
+    sid = sid or flask.request.sid  # type: ignore[attr-defined]
+    namespace = namespace or flask.request.namespace  # type: ignore[attr-defined]
+    return socketio.server.rooms(sid, namespace=namespace)  # type: ignore[no-any-return]
+
+
+def disconnect(sid: str | None = None, namespace: str | None = None, silent: bool = False) -> None:
+    """Disconnect a client (the current one by default) from a namespace. `silent` is
+    accepted for compatibility and ignored, as in Flask-SocketIO 5."""
+    socketio = _socketio()
+    sid = sid or flask.request.sid  # type: ignore[attr-defined]
+    namespace = namespace or flask.request.namespace  # type: ignore[attr-defined]
+    socketio.server.disconnect(sid, namespace=namespace)
+
+

@@ -1,0 +1,334 @@
+"""`SocketIO`: the Flask extension, drop-in compatible with Flask-SocketIO 5.x."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import flask
+from flask.ctx import RequestContext
+from flask.sessions import SessionMixin
+
+from engineio_core import Reason
+from socketio_core.exceptions import ConnectionRefusedError
+from socketio_core.namespace import trim_args
+from socketio_core.server import SocketServer
+
+from .middleware import SocketIOMiddleware
+
+_OWN_OPTIONS = ("manage_session", "message_queue", "channel", "path", "resource")
+
+
+class _ManagedSession(dict, SessionMixin):  # type: ignore[type-arg]
+    """A per-connection fork of the Flask session (``manage_session=True``): changes made in
+    Socket.IO handlers stay with the connection and never reach the cookie."""
+
+
+class SocketIO:
+    """Create the Socket.IO server for a Flask app (now, or later with `init_app`).
+
+    Options are Flask-SocketIO's own (``manage_session``, ``message_queue``, ``channel``,
+    ``path``/``resource``), the Socket.IO server's (``logger``, ``json``, ``async_handlers``,
+    ``always_connect``, ``namespaces``, ``serializer``, ``client_manager``,
+    ``connect_timeout``, ``engineio_logger``) and the Engine.IO server's
+    (``ping_interval``, ``ping_timeout``, ``max_http_buffer_size``, ``cors_allowed_origins``, …).
+    """
+
+    reason = Reason
+
+    def __init__(self, app: flask.Flask | None = None, **kwargs: Any) -> None:
+        self.server: SocketServer | None = None
+        self.server_options: dict[str, Any] = {}
+        self.wsgi_server: Any = None
+        self.handlers: list[tuple[str, Callable[..., Any], str]] = []
+        self.namespace_handlers: list[Any] = []
+        self.exception_handlers: dict[str, Callable[..., Any]] = {}
+        self.default_exception_handler: Callable[..., Any] | None = None
+        self.manage_session = True
+        self.async_mode: str | None = None
+        self.sockio_mw: SocketIOMiddleware | None = None
+        self._werkzeug_server: Any = None
+        if app is not None or "message_queue" in kwargs:
+            self.init_app(app, **kwargs)
+        else:
+            self.server_options.update(kwargs)
+
+    # -- set-up ------------------------------------------------------------------------------
+    def init_app(self, app: flask.Flask | None, **kwargs: Any) -> None:
+        if app is not None:
+            if not hasattr(app, "extensions"):
+                app.extensions = {}  # pragma: no cover - very old Flask
+            app.extensions["socketio"] = self
+        self.server_options.update(kwargs)
+        options = dict(self.server_options)
+        self.manage_session = options.pop("manage_session", self.manage_session)
+        url = options.pop("message_queue", None)
+        channel = options.pop("channel", "flask-socketio")
+        if "client_manager" not in options and url:
+            from socketio_core.pubsub import manager_for_url
+
+            options["client_manager"] = manager_for_url(
+                url, channel=channel, write_only=app is None, logger=options.get("logger")
+            )
+        path = options.pop("path", None) or options.pop("resource", None) or "socket.io"
+        options.pop("resource", None)
+        path = path.lstrip("/")
+        if options.get("json") is flask.json and app is not None:
+            options["json"] = _FlaskSafeJSON(app)
+        if options.get("async_mode") is None and os.environ.get("FLASK_RUN_FROM_CLI") == "true":
+            options["async_mode"] = "threading"
+        self.server = SocketServer(**options)
+        self.async_mode = self.server.async_mode
+        for message, handler, namespace in self.handlers:
+            self.server.on(message, handler, namespace=namespace)
+        for namespace_handler in self.namespace_handlers:
+            self.server.register_namespace(namespace_handler)
+        if app is not None:
+            self.sockio_mw = SocketIOMiddleware(self.server, app, socketio_path=path)
+            app.wsgi_app = self.sockio_mw  # type: ignore[method-assign]
+
+    # -- handler registration ----------------------------------------------------------------
+    def on(self, message: str, namespace: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator for an event handler. ``'*'`` catches every event (the handler gets the
+        event name first); ``namespace='*'`` catches every namespace."""
+        namespace = namespace or "/"
+
+        def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
+            @wraps(handler)
+            def _handler(*raw: Any) -> Any:
+                items = list(raw)
+                real_message = items.pop(0) if message == "*" else message
+                real_namespace = items.pop(0) if namespace == "*" else namespace
+                sid = items.pop(0)
+                args = ([real_message] if message == "*" else []) + items
+                return self._handle_event(handler, real_message, real_namespace, sid, *args)
+
+            if self.server is not None:
+                self.server.on(message, _handler, namespace=namespace)
+            else:
+                self.handlers.append((message, _handler, namespace))
+            return handler
+
+        return decorator
+
+    def event(self, *args: Any, **kwargs: Any) -> Any:
+        """``@socketio.event`` / ``@socketio.event(namespace=...)``: the name is the event."""
+        if len(args) == 1 and not kwargs and callable(args[0]):
+            return self.on(args[0].__name__)(args[0])
+
+        def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
+            return self.on(handler.__name__, *args, **kwargs)(handler)
+
+        return decorator
+
+    def on_event(self, message: str, handler: Callable[..., Any], namespace: str | None = None) -> None:
+        self.on(message, namespace=namespace)(handler)
+
+    def on_error(self, namespace: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        namespace = namespace or "/"
+
+        def decorator(exception_handler: Callable[..., Any]) -> Callable[..., Any]:
+            if not callable(exception_handler):
+                raise ValueError("exception_handler must be callable")
+            self.exception_handlers[namespace] = exception_handler
+            return exception_handler
+
+        return decorator
+
+    def on_error_default(self, exception_handler: Callable[..., Any]) -> Callable[..., Any]:
+        if not callable(exception_handler):
+            raise ValueError("exception_handler must be callable")
+        self.default_exception_handler = exception_handler
+        return exception_handler
+
+    def on_namespace(self, namespace_handler: Any) -> None:
+        from .namespace import Namespace
+
+        if not isinstance(namespace_handler, Namespace):
+            raise ValueError("Not a namespace instance.")
+        if namespace_handler.socketio is not None and namespace_handler.socketio is not self:
+            raise ValueError("Namespace already registered with another SocketIO")
+        namespace_handler._set_socketio(self)
+        if self.server is not None:
+            self.server.register_namespace(namespace_handler)
+        else:
+            self.namespace_handlers.append(namespace_handler)
+
+    # -- emitting ----------------------------------------------------------------------------
+    def emit(self, event: str, *args: Any, **kwargs: Any) -> None:
+        """Emit from anywhere (handlers, background tasks, threads): to everyone in the
+        namespace unless ``to``/``room`` names a sid, a room or a list of rooms."""
+        namespace = kwargs.pop("namespace", None) or "/"
+        to = kwargs.pop("to", None)
+        room = kwargs.pop("room", None)
+        to = to if to is not None else room
+        include_self = kwargs.pop("include_self", True)
+        skip_sid = kwargs.pop("skip_sid", None)
+        kwargs.pop("broadcast", None)
+        if not include_self and not skip_sid:
+            skip_sid = flask.request.sid  # type: ignore[attr-defined]
+        callback = kwargs.pop("callback", None)
+        if callback is not None:
+            callback = self._context_callback(callback)
+        ignore_queue = kwargs.pop("ignore_queue", False)
+        self._server().emit(event, _data(args), to=to, skip_sid=skip_sid, namespace=namespace,
+                            callback=callback, ignore_queue=ignore_queue)
+
+    def call(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        """Emit to one client and wait for its acknowledgement (``TimeoutError`` after
+        ``timeout`` seconds, default 60)."""
+        namespace = kwargs.pop("namespace", None) or "/"
+        to = kwargs.pop("to", None)
+        room = kwargs.pop("room", None)
+        to = to if to is not None else room
+        timeout = kwargs.pop("timeout", 60)
+        ignore_queue = kwargs.pop("ignore_queue", False)
+        server = self._server()
+        if not server.async_handlers:
+            raise RuntimeError("Cannot use call() when async_handlers is False.")
+        return server.call(event, _data(args), to=to, namespace=namespace, timeout=timeout,
+                           ignore_queue=ignore_queue)
+
+    def send(self, data: Any, json: bool = False, namespace: str | None = None, to: Any = None,
+             callback: Callable[..., Any] | None = None, include_self: bool = True,
+             skip_sid: Any = None, **kwargs: Any) -> None:
+        """Send an unnamed message (event ``'message'``, or ``'json'`` with ``json=True``)."""
+        to = to if to is not None else kwargs.pop("room", None)
+        event = "json" if json else "message"
+        self.emit(event, data, namespace=namespace, to=to, include_self=include_self,
+                  skip_sid=skip_sid, callback=callback, **kwargs)
+
+    def close_room(self, room: Any, namespace: str | None = None) -> None:
+        self._server().close_room(room, namespace=namespace or "/")
+
+    def _context_callback(self, callback: Callable[..., Any]) -> Callable[..., Any]:
+        """Run an ack callback inside the request context of the handler that emitted."""
+        if not flask.has_request_context() or getattr(flask.request, "sid", None) is None:
+            return callback
+        sid = flask.request.sid  # type: ignore[attr-defined]
+        namespace = flask.request.namespace  # type: ignore[attr-defined]
+
+        def _callback_wrapper(*args: Any) -> Any:
+            return self._handle_event(callback, None, namespace, sid, *args)
+
+        return _callback_wrapper
+
+    # -- running -------------------------------------------------------------------------------
+    def run(self, app: flask.Flask, host: str | None = None, port: int | None = None, **kwargs: Any) -> None:
+        """Run the server: gevent's pywsgi in production (WebSocket included), the Werkzeug
+        development server in threading mode."""
+        from .running import run
+
+        run(self, app, host, port, **kwargs)
+
+    def stop(self) -> None:
+        """Stop a server started with `run()` (callable from a handler or another thread)."""
+        from .running import stop
+
+        stop(self)
+
+    def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Start `target` in a greenlet/thread; the returned object has ``join()``."""
+        return self._server().start_background_task(target, *args, **kwargs)
+
+    def sleep(self, seconds: float = 0) -> None:
+        self._server().sleep(seconds)
+
+    def test_client(self, app: flask.Flask, namespace: str | None = None, query_string: str | None = None,
+                    headers: dict[str, str] | None = None, auth: Any = None,
+                    flask_test_client: Any = None) -> Any:
+        from .testing import SocketIOTestClient
+
+        return SocketIOTestClient(app, self, namespace=namespace, query_string=query_string,
+                                  headers=headers, auth=auth, flask_test_client=flask_test_client)
+
+    # -- dispatch ------------------------------------------------------------------------------
+    def _server(self) -> SocketServer:
+        if self.server is None:
+            raise RuntimeError("SocketIO is not initialised: call init_app() first")
+        return self.server
+
+    def _handle_event(self, handler: Callable[..., Any], message: str | None, namespace: str,
+                      sid: str, *args: Any) -> Any:
+        """Run a handler inside the app and request context of its connection."""
+        server = self._server()
+        environ = server.get_environ(sid, namespace)
+        if environ is None:
+            # The client is gone (or this sid was never ours).
+            return "", 400
+        app = environ["flask.app"]
+        saved = environ.get("saved_session") if self.manage_session else None
+        if saved is not None:
+            # With the session given, pushing skips opening (and verifying) the cookie.
+            ctx = RequestContext(app, environ, session=saved)
+        else:
+            ctx = app.request_context(environ)
+        ctx.push()
+        try:
+            if self.manage_session and saved is None:
+                # The first handler of this connection forks the HTTP session.
+                saved = environ["saved_session"] = _ManagedSession(flask.session)
+                _replace_session(ctx, saved)
+            request = flask.request
+            request.sid = sid  # type: ignore[attr-defined]
+            request.namespace = namespace  # type: ignore[attr-defined]
+            request.event = {"message": message, "args": args}  # type: ignore[attr-defined]
+            try:
+                if message == "connect":
+                    auth = args[1] if len(args) > 1 else None
+                    ret = handler(*trim_args(handler, (auth,)))
+                elif message == "disconnect":
+                    ret = handler(*trim_args(handler, args[:1]))
+                else:
+                    ret = handler(*args)
+            except ConnectionRefusedError:
+                raise
+            except Exception as exc:
+                err_handler = self.exception_handlers.get(namespace, self.default_exception_handler)
+                if err_handler is None:
+                    raise
+                return err_handler(exc)
+            if not self.manage_session:
+                session = flask.session
+                if getattr(session, "modified", True):
+                    app.session_interface.save_session(app, session, app.response_class())
+            return ret
+        finally:
+            ctx.pop()
+
+
+def _replace_session(ctx: RequestContext, session: SessionMixin) -> None:
+    if isinstance(getattr(type(ctx), "session", None), property):
+        ctx._session = session  # Flask >= 3.1 keeps it behind a read-only property
+    else:
+        ctx.session = session
+
+
+class _FlaskSafeJSON:
+    """``json=flask.json``: the app's JSON provider, usable outside a request."""
+
+    def __init__(self, app: flask.Flask) -> None:
+        self._app = app
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        if flask.has_app_context():
+            return flask.json.dumps(obj, **kwargs)
+        with self._app.app_context():
+            return flask.json.dumps(obj, **kwargs)
+
+    def loads(self, text: str | bytes, **kwargs: Any) -> Any:
+        if flask.has_app_context():
+            return flask.json.loads(text, **kwargs)
+        with self._app.app_context():
+            return flask.json.loads(text, **kwargs)
+
+
+def _data(args: tuple[Any, ...]) -> Any:
+    """Several positional arguments are several event arguments; one tuple is expanded."""
+    if not args:
+        return None
+    if len(args) == 1:
+        return args[0]
+    return args

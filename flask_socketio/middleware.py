@@ -1,0 +1,32 @@
+"""The WSGI middleware that puts Socket.IO in front of the Flask app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import flask
+
+from engineio_core import WSGIApp
+from socketio_core.server import SocketServer
+
+
+class SocketIOMiddleware(WSGIApp):
+    """Routes ``/socket.io/`` to the Socket.IO server and everything else to the Flask app.
+    The environ of a Socket.IO request is copied (it outlives the request) and carries
+    ``flask.app`` so handlers can rebuild the app and request contexts."""
+
+    def __init__(self, socketio_app: SocketServer, app: flask.Flask, socketio_path: str = "socket.io") -> None:
+        self.flask_app = app
+        super().__init__(socketio_app, app.wsgi_app, engineio_path=socketio_path)  # type: ignore[arg-type]
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith(self.engineio_path) or path + "/" == self.engineio_path:
+            environ = environ.copy()
+            environ["flask.app"] = self.flask_app
+            return self.engineio_app.handle_request(environ, start_response)
+        if self.wsgi_app is None:  # pragma: no cover
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"Not Found"]
+        return self.wsgi_app(environ, start_response)  # type: ignore[no-any-return]

@@ -1,0 +1,109 @@
+"""`SocketIO.run()` and `stop()`: gevent's pywsgi in production, Werkzeug in threading mode."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import flask
+
+UNSAFE_WERKZEUG = (
+    "The Werkzeug web server is not designed to run in production. Pass "
+    "allow_unsafe_werkzeug=True to the run() method to disable this error."
+)
+
+
+def run(socketio: Any, app: flask.Flask, host: str | None = None, port: int | None = None, **kwargs: Any) -> None:
+    if host is None:
+        host = "127.0.0.1"
+    if port is None:
+        server_name = app.config.get("SERVER_NAME")
+        if server_name and ":" in server_name:
+            port = int(server_name.rsplit(":", 1)[1])
+        else:
+            port = 5000
+    debug = kwargs.pop("debug", app.debug)
+    log_output = kwargs.pop("log_output", debug)
+    use_reloader = kwargs.pop("use_reloader", debug)
+    extra_files = kwargs.pop("extra_files", None)
+    reloader_options = dict(kwargs.pop("reloader_options", {}) or {})
+    if extra_files:
+        reloader_options["extra_files"] = extra_files
+    allow_unsafe_werkzeug = kwargs.pop("allow_unsafe_werkzeug", False)
+    app.debug = debug
+    if socketio.server is None:
+        socketio.init_app(app)
+    if socketio.async_mode == "threading":
+        _run_werkzeug(socketio, app, host, port, debug, use_reloader, reloader_options,
+                      allow_unsafe_werkzeug, log_output, kwargs)
+    else:
+        _run_gevent(socketio, app, host, port, debug, use_reloader, reloader_options, log_output, kwargs)
+
+
+def _run_werkzeug(socketio: Any, app: flask.Flask, host: str, port: int, debug: bool, use_reloader: bool,
+                  reloader_options: dict[str, Any], allow_unsafe_werkzeug: bool, log_output: bool,
+                  kwargs: dict[str, Any]) -> None:
+    import logging
+
+    from werkzeug.serving import is_running_from_reloader, make_server, run_simple
+
+    if not (sys.stdin is not None and sys.stdin.isatty()) and not allow_unsafe_werkzeug:
+        raise RuntimeError(UNSAFE_WERKZEUG)
+    if allow_unsafe_werkzeug:
+        logging.getLogger("flask_socketio").warning(
+            "Werkzeug appears to be used in a production deployment. Consider switching to a "
+            "production web server instead."
+        )
+    ssl_context = kwargs.pop("ssl_context", None)
+    certfile, keyfile = kwargs.pop("certfile", None), kwargs.pop("keyfile", None)
+    if ssl_context is None and certfile:
+        ssl_context = (certfile, keyfile)
+    if not log_output:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    if use_reloader:
+        run_simple(host, port, app, use_reloader=True, use_debugger=debug, threaded=True,
+                   ssl_context=ssl_context, **reloader_options, **kwargs)
+        return
+    server = make_server(host, port, app, threaded=True, ssl_context=ssl_context)
+    socketio._werkzeug_server = server
+    if not is_running_from_reloader():
+        scheme = "https" if ssl_context else "http"
+        print(f" * Serving Flask-SocketIO app {app.name!r} on {scheme}://{host}:{server.server_port}")
+    server.serve_forever()
+
+
+def _run_gevent(socketio: Any, app: flask.Flask, host: str, port: int, debug: bool, use_reloader: bool,
+                reloader_options: dict[str, Any], log_output: bool, kwargs: dict[str, Any]) -> None:
+    from engineio_core.serving import make_server
+
+    if debug and socketio.sockio_mw is not None:
+        from werkzeug.debug import DebuggedApplication
+
+        socketio.sockio_mw.wsgi_app = DebuggedApplication(socketio.sockio_mw.wsgi_app, evalex=True)
+    socketio.wsgi_server = make_server(app, host, port, log_output=log_output, **kwargs)
+    if use_reloader:
+        from gevent import monkey
+        from werkzeug._reloader import run_with_reloader
+
+        monkey.patch_thread()
+        monkey.patch_time()
+        run_with_reloader(socketio.wsgi_server.serve_forever, **reloader_options)
+    else:
+        socketio.wsgi_server.serve_forever()
+
+
+def stop(socketio: Any) -> None:
+    if socketio.wsgi_server is not None:
+        server = socketio.wsgi_server
+        driver = socketio.server.eio.driver if socketio.server is not None else None
+        if driver is not None and not driver.in_loop():
+            driver.call_in_loop(server.stop)
+        else:
+            server.stop()
+        return
+    if socketio._werkzeug_server is not None:
+        import threading
+
+        threading.Thread(target=socketio._werkzeug_server.shutdown, daemon=True).start()
+        return
+    raise RuntimeError("Cannot stop unknown web server")

@@ -1,0 +1,181 @@
+"""`SocketIOTestClient`: an in-memory Socket.IO client for tests. No sockets, no sleeps.
+
+Each client is a *virtual* Engine.IO session: the server delivers to it exactly as it
+delivers to a WebSocket (same encoding, same fan-out), and the client decodes what arrives
+with the same codec. Handlers run synchronously (``async_handlers`` is turned off, as the
+reference's test client does), so after ``emit()`` returns, everything the handler emitted
+is in ``get_received()``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+import flask
+from werkzeug.test import EnvironBuilder
+
+from engineio_core import EncodedMessage
+from engineio_core import PacketType as EnginePacketType
+from socketio_core.packets import PacketType, SocketPacket
+
+
+class _Sink:
+    """Stands where a WebSocket would: the server calls ``send(EncodedMessage)``."""
+
+    __slots__ = ("client",)
+
+    def __init__(self, client: SocketIOTestClient) -> None:
+        self.client = client
+
+    def send(self, message: EncodedMessage) -> None:
+        if message.packet.type is EnginePacketType.MESSAGE:
+            self.client._receive(message.packet.data)
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        self.client._engine_closed()
+
+
+class SocketIOTestClient:
+    """Connects at construction (unless the connect handler refuses)."""
+
+    clients: dict[str, SocketIOTestClient] = {}
+
+    def __init__(self, app: flask.Flask, socketio: Any, namespace: str | None = None,
+                 query_string: str | None = None, headers: dict[str, str] | None = None,
+                 auth: Any = None, flask_test_client: Any = None) -> None:
+        from socketio_core.manager import LocalManager
+
+        self.app = app
+        self.socketio = socketio
+        server = socketio.server
+        if server is None:
+            raise RuntimeError("SocketIO is not initialised")
+        if not isinstance(server.manager, LocalManager) or getattr(server.manager, "is_pubsub", False):
+            raise RuntimeError("Test client cannot be used with a message queue")
+        self.server = server
+        server.async_handlers = False
+        self.eio_sid = uuid.uuid4().hex
+        SocketIOTestClient.clients[self.eio_sid] = self
+        self.flask_test_client = flask_test_client
+        self.queue: dict[str, list[dict[str, Any]]] = {}
+        self.acks: dict[int, Any] = {}
+        self.connected: dict[str, bool] = {}
+        self.callback_counter = 0
+        self._decoder = server.codec.decoder()
+        self._engine_open = False
+        self.connect(namespace=namespace, query_string=query_string, headers=headers, auth=auth)
+
+    # -- connection ----------------------------------------------------------------------------
+    def connect(self, namespace: str | None = None, query_string: str | None = None,
+                headers: dict[str, str] | None = None, auth: Any = None) -> None:
+        namespace = namespace or "/"
+        if not self._engine_open:
+            environ = self._environ(query_string, headers)
+            self.server.eio.attach_virtual(self.eio_sid, environ, _Sink(self))
+            self.server._handle_eio_connect(self.eio_sid, environ)
+            self._engine_open = True
+        self.queue.setdefault(namespace, [])
+        self._send(SocketPacket(PacketType.CONNECT, namespace, auth))
+
+    def _environ(self, query_string: str | None, headers: dict[str, str] | None) -> dict[str, Any]:
+        url = "/socket.io"
+        if query_string:
+            url += query_string if query_string.startswith("?") else "?" + query_string
+        parts = urlsplit(url)
+        builder = EnvironBuilder(path=parts.path, query_string=parts.query, headers=headers)
+        try:
+            environ: dict[str, Any] = builder.get_environ()
+        finally:
+            builder.close()
+        if self.flask_test_client is not None:
+            adder = getattr(self.flask_test_client, "_add_cookies_to_wsgi", None)
+            if adder is not None:
+                adder(environ)
+        environ["flask.app"] = self.app
+        return environ
+
+    def disconnect(self, namespace: str | None = None) -> None:
+        namespace = namespace or "/"
+        if not self.is_connected(namespace):
+            raise RuntimeError("not connected")
+        self._send(SocketPacket(PacketType.DISCONNECT, namespace))
+        self.connected[namespace] = False
+        if not any(self.connected.values()):
+            self._close_engine()
+
+    def is_connected(self, namespace: str | None = None) -> bool:
+        return self.connected.get(namespace or "/", False)
+
+    # -- sending -------------------------------------------------------------------------------
+    def emit(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        """Emit an event; with ``callback=True`` return the ACK (one value, a list of
+        several, or ``[]``)."""
+        namespace = kwargs.pop("namespace", None) or "/"
+        if not self.is_connected(namespace):
+            raise RuntimeError("not connected")
+        callback = kwargs.pop("callback", False)
+        ack_id = None
+        if callback:
+            self.callback_counter += 1
+            ack_id = self.callback_counter
+        self._send(SocketPacket(PacketType.EVENT, namespace, [event, *args], ack_id))
+        if ack_id is not None:
+            result = self.acks.pop(ack_id, None)
+            if result is not None:
+                args_back = result["args"]
+                return args_back[0] if len(args_back) == 1 else args_back
+        return None
+
+    def send(self, data: Any, json: bool = False, callback: bool = False, namespace: str | None = None) -> Any:
+        return self.emit("json" if json else "message", data, callback=callback, namespace=namespace)
+
+    def get_received(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Return and clear what this client received in a namespace:
+        ``[{'name', 'args', 'namespace'}]`` (for ``message``/``json`` events, ``args`` is
+        the single payload)."""
+        namespace = namespace or "/"
+        if not self.is_connected(namespace) and namespace not in self.queue:
+            raise RuntimeError("not connected")
+        received = self.queue.get(namespace, [])
+        self.queue[namespace] = []
+        return received
+
+    # -- plumbing --------------------------------------------------------------------------------
+    def _send(self, packet: SocketPacket) -> None:
+        # Encode as a real client would (un-serialisable data raises TypeError here), then
+        # hand each wire message to the server as the engine would.
+        for part in self.server.codec.encode(packet):
+            self.server._handle_eio_message(self.eio_sid, part)
+
+    def _receive(self, data: str | bytes) -> None:
+        packet = self._decoder.feed(data)
+        if packet is None:
+            return
+        namespace = packet.namespace
+        ptype = packet.type
+        if ptype is PacketType.EVENT or ptype is PacketType.BINARY_EVENT:
+            name, args = packet.data[0], packet.data[1:]
+            if name in ("message", "json"):
+                payload: Any = args[0] if args else None
+            else:
+                payload = list(args)
+            self.queue.setdefault(namespace, []).append({"name": name, "args": payload, "namespace": namespace})
+        elif ptype is PacketType.ACK or ptype is PacketType.BINARY_ACK:
+            self.acks[packet.id] = {"args": list(packet.data or []), "namespace": namespace}  # type: ignore[index]
+        elif ptype is PacketType.CONNECT:
+            self.connected[namespace] = True
+        elif ptype is PacketType.CONNECT_ERROR or ptype is PacketType.DISCONNECT:
+            self.connected[namespace] = False
+
+    def _engine_closed(self) -> None:
+        for namespace in list(self.connected):
+            self.connected[namespace] = False
+
+    def _close_engine(self) -> None:
+        if self._engine_open:
+            self._engine_open = False
+            self.server._handle_eio_disconnect(self.eio_sid, self.server.reason.CLIENT_DISCONNECT)
+            self.server.eio.detach_virtual(self.eio_sid)
+            SocketIOTestClient.clients.pop(self.eio_sid, None)
