@@ -28,7 +28,7 @@ class EngineConfig:
     allow_upgrades: bool = True
     http_compression: bool = True
     compression_threshold: int = 1024
-    websocket_compression: bool = True
+    websocket_compression: bool = False
     cookie: CookieSetting = None
     cors_allowed_origins: CorsSetting = None
     cors_credentials: bool = True

@@ -347,7 +347,7 @@ class EngineServer:
             self.logger.warning("WebSocket upgrade requested, but this WSGI server exposes no socket")
             return self._error(environ, start_response, "Invalid transport")
         try:
-            headers, deflate = negotiate(environ, cfg.websocket_compression)
+            headers, deflate = negotiate(environ, cfg.websocket_compression, cfg.max_http_buffer_size)
         except RemoteProtocolError as exc:
             self.logger.info("bad websocket upgrade: %s", exc.message)
             return self._error(environ, start_response, exc.message)
@@ -367,7 +367,8 @@ class EngineServer:
                 self.logger.warning("%s: %s", holder[0].session.eio_sid, reason)
                 self._close(holder[0], Reason.TRANSPORT_ERROR)
 
-        ws = WebSocket(sock, self.driver, deflate, cfg.max_http_buffer_size, cfg.max_outbox_bytes, on_write_error)
+        ws = WebSocket(sock, self.driver, deflate, cfg.max_http_buffer_size, cfg.max_outbox_bytes,
+                       on_write_error, cfg.compression_threshold)
         if conn is None:
             eio_sid = eio_sid or self.generate_id()
             conn = Connection(EngineSession(eio_sid, cfg, self.driver.monotonic(), websocket=True), environ)

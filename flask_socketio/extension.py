@@ -17,6 +17,7 @@ from socketio_core.namespace import trim_args
 from socketio_core.server import SocketServer
 
 from .middleware import SocketIOMiddleware
+from .request_context import request_context
 
 _OWN_OPTIONS = ("manage_session", "message_queue", "channel", "path", "resource")
 
@@ -66,10 +67,13 @@ class SocketIO:
         self.manage_session = options.pop("manage_session", self.manage_session)
         url = options.pop("message_queue", None)
         channel = options.pop("channel", "flask-socketio")
-        if "client_manager" not in options and url:
+        if "client_manager" not in kwargs and url:
             from socketio_core.pubsub import manager_for_url
 
-            options["client_manager"] = manager_for_url(
+            # Kept in server_options, as Flask-SocketIO does (users and tests read
+            # ``server_options['client_manager'].write_only``). A later init_app(app) makes a
+            # new manager, so an emit-only constructor's write-only one is never reused.
+            options["client_manager"] = self.server_options["client_manager"] = manager_for_url(
                 url, channel=channel, write_only=app is None, logger=options.get("logger")
             )
         path = options.pop("path", None) or options.pop("resource", None) or "socket.io"
@@ -260,18 +264,15 @@ class SocketIO:
             return "", 400
         app = environ["flask.app"]
         saved = environ.get("saved_session") if self.manage_session else None
-        if saved is not None:
-            # With the session given, pushing skips opening (and verifying) the cookie.
-            ctx = RequestContext(app, environ, session=saved)
-        else:
-            ctx = app.request_context(environ)
+        # With the session given, pushing skips opening (and verifying) the cookie.
+        ctx = request_context(app, environ, saved)
         ctx.push()
         try:
             if self.manage_session and saved is None:
                 # The first handler of this connection forks the HTTP session.
                 saved = environ["saved_session"] = _ManagedSession(flask.session)
                 _replace_session(ctx, saved)
-            request = flask.request
+            request = ctx.request
             request.sid = sid  # type: ignore[attr-defined]
             request.namespace = namespace  # type: ignore[attr-defined]
             request.event = {"message": message, "args": args}  # type: ignore[attr-defined]

@@ -11,12 +11,14 @@ gevent pywsgi's ``wsgi.input``. wsproto errors never leave this module: they bec
 from __future__ import annotations
 
 import base64
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
 from wsproto.extensions import PerMessageDeflate
+from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError as WsLocalError
 from wsproto.utilities import generate_accept_token
 
@@ -44,7 +46,7 @@ def find_socket(environ: Mapping[str, Any]) -> Any:
 
 
 def negotiate(
-    environ: Mapping[str, Any], compression: bool
+    environ: Mapping[str, Any], compression: bool, max_message: int = 1_000_000
 ) -> tuple[list[tuple[str, str]], PerMessageDeflate | None]:
     """Validate the upgrade request (RFC 6455 §4.2.1) and build the 101 response headers."""
     if environ.get("REQUEST_METHOD") != "GET":
@@ -67,7 +69,7 @@ def negotiate(
             name = offer.split(";", 1)[0].strip()
             if name != PerMessageDeflate.name:
                 continue
-            candidate = PerMessageDeflate()
+            candidate = BoundedDeflate(max_message)
             try:
                 accepted = candidate.accept(offer.strip())
             except (ValueError, IndexError):
@@ -82,10 +84,57 @@ def negotiate(
     return headers, deflate
 
 
+class BoundedDeflate(PerMessageDeflate):
+    """permessage-deflate whose inflation stops at `max_message` bytes per message.
+
+    wsproto inflates a frame in one call with no output bound, so a few KB of compressed
+    zeros would expand to gigabytes before any size check could run (a "zip bomb"). Here each
+    inflate call may produce at most what the message still has room for; one byte more
+    closes the connection with 1009 (message too big)."""
+
+    def __init__(self, max_message: int) -> None:
+        super().__init__()
+        self.max_message = max_message
+        self._inflated = 0
+
+    def _inflate(self, data: bytes) -> bytes | CloseReason:
+        assert self._decompressor is not None
+        room = self.max_message - self._inflated
+        try:
+            out = self._decompressor.decompress(data, room + 1)
+        except zlib.error:
+            return CloseReason.INVALID_FRAME_PAYLOAD_DATA
+        self._inflated += len(out)
+        if self._inflated > self.max_message or self._decompressor.unconsumed_tail:
+            return CloseReason.MESSAGE_TOO_BIG
+        return out
+
+    def frame_inbound_payload_data(self, proto: Any, data: bytes) -> bytes | CloseReason:
+        if not self._inbound_compressed or not self._inbound_is_compressible:
+            return data
+        return self._inflate(bytes(data))
+
+    def frame_inbound_complete(self, proto: Any, fin: bool) -> bytes | CloseReason | None:
+        if not fin:
+            return None
+        if not (self._inbound_is_compressible and self._inbound_compressed):
+            self._inbound_compressed = None
+            self._inflated = 0
+            return None
+        tail = self._inflate(b"\x00\x00\xff\xff")
+        self._inflated = 0
+        if isinstance(tail, CloseReason):
+            return tail
+        if self.client_no_context_takeover:
+            self._decompressor = None
+        self._inbound_compressed = None
+        return tail
+
+
 class WebSocket:
     """One open WebSocket: reads messages, writes shared frames or per-connection frames."""
 
-    __slots__ = ("_sock", "_conn", "_writer", "_deflate", "_max_message", "closed", "_done")
+    __slots__ = ("_sock", "_conn", "_writer", "_compress_from", "_max_message", "closed", "_done")
 
     def __init__(
         self,
@@ -95,11 +144,14 @@ class WebSocket:
         max_message: int,
         max_buffered: int,
         on_error: Callable[[str], None],
+        compression_threshold: int = 1024,
     ) -> None:
         self._sock = sock
         self._conn = Connection(ConnectionType.SERVER, extensions=[deflate] if deflate else None)
         self._writer: SocketWriter = driver.writer(sock, max_buffered, on_error)
-        self._deflate = deflate is not None
+        # RFC 7692 lets each message choose: below the threshold a message goes out
+        # uncompressed, as the shared pre-built frame; at or above it, deflated by wsproto.
+        self._compress_from = compression_threshold if deflate is not None else None
         self._max_message = max_message
         self.closed = False
         self._done = driver.event()  # set once the socket is shut down (after the flush)
@@ -111,7 +163,8 @@ class WebSocket:
     def send(self, message: EncodedMessage) -> None:
         if self.closed:
             return
-        if self._deflate:
+        threshold = self._compress_from
+        if threshold is not None and len(message.packet.data) >= threshold:
             payload = message.ws_payload()
             event = BytesMessage(data=payload) if isinstance(payload, bytes) else TextMessage(data=payload)
             try:
@@ -167,6 +220,10 @@ class WebSocket:
                         return
                     # wsproto reports a frame it could not parse as a CloseConnection while
                     # the connection is still OPEN: that is the peer's protocol error.
+                    if event.code == CloseReason.MESSAGE_TOO_BIG:
+                        raise RemoteProtocolError(
+                            f"inflated message exceeds max_http_buffer_size ({self._max_message} bytes)", 1009
+                        )
                     raise RemoteProtocolError(f"invalid WebSocket frame: {event.reason}", event.code)
 
     def _write_control(self, event: Any) -> None:
