@@ -22,7 +22,7 @@ from typing import Any
 from .config import EngineConfig, build_config
 from .cors import OriginPolicy
 from .drivers import select_driver
-from .drivers.base import Waiter
+from .drivers.base import PEER_GONE, Waiter
 from .encoded import EncodedMessage
 from .errors import RemoteProtocolError
 from .events import Closed, MessageReceived, ProbeFailed, ProbeReceived, Reason, SendPing, Upgraded
@@ -364,7 +364,8 @@ class EngineServer:
 
         def on_write_error(reason: str) -> None:
             if holder:
-                self.logger.warning("%s: %s", holder[0].session.eio_sid, reason)
+                log = self.logger.info if reason == PEER_GONE else self.logger.warning
+                log("%s: %s", holder[0].session.eio_sid, reason)
                 self._close(holder[0], Reason.TRANSPORT_ERROR)
 
         ws = WebSocket(sock, self.driver, deflate, cfg.max_http_buffer_size, cfg.max_outbox_bytes,

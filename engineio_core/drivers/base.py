@@ -5,6 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
+PEER_GONE = "peer closed the connection"
+
+
+def send_failure(exc: OSError) -> str:
+    """Why a write failed; a peer that went away is `PEER_GONE` (routine, logged quietly)."""
+    if isinstance(exc, (BrokenPipeError, ConnectionResetError)):
+        return PEER_GONE
+    return f"send failed: {exc}"
+
 
 class Waiter(Protocol):
     def set(self) -> None: ...

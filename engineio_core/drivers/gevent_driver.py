@@ -20,6 +20,8 @@ import gevent.event
 import gevent.queue
 from gevent import monkey
 
+from .base import send_failure
+
 _real_get_ident = monkey.get_original("_thread", "get_ident")
 FLUSH_GRACE = 5.0
 
@@ -61,7 +63,7 @@ class GeventWriter:
             except BlockingIOError:
                 sent = 0
             except OSError as exc:
-                self._fail(f"send failed: {exc}")
+                self._fail(send_failure(exc))
                 return
             if sent == len(data):
                 return
@@ -84,7 +86,7 @@ class GeventWriter:
                 self._pending_bytes -= len(chunk)
                 self._sock.sendall(chunk)
         except OSError as exc:
-            self._fail(f"send failed: {exc}")
+            self._fail(send_failure(exc))
         finally:
             self._busy = False
             if self._closed:

@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .base import send_failure
+
 
 class ThreadWriter:
     __slots__ = ("_sock", "_lock", "_closed", "_on_error")
@@ -32,7 +34,7 @@ class ThreadWriter:
         except OSError as exc:
             if not self._closed:
                 self._closed = True
-                self._on_error(f"send failed: {exc}")
+                self._on_error(send_failure(exc))
 
     def close(self, then: Callable[[], None] | None = None) -> None:
         self._closed = True
