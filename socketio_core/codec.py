@@ -30,6 +30,7 @@ from __future__ import annotations
 import json as _stdlib_json
 import re
 from collections.abc import Callable, Sequence
+from json import encoder as _json_encoder
 from typing import Any, Protocol
 
 from .binary import Slot, deconstruct, fill, find_placeholders, has_binary
@@ -39,6 +40,7 @@ from .packets import (
     MAX_ACK_ID,
     PacketType,
     SocketPacket,
+    make_packet,
     namespace_problem,
     payload_problem,
 )
@@ -55,6 +57,11 @@ _DATA_TYPES = frozenset(
 _BINARY_PACKET_TYPES = frozenset({PacketType.BINARY_EVENT, PacketType.BINARY_ACK})
 # Longest attachment count we convert with int(); anything longer is "too many" anyway.
 _MAX_ATTACHMENT_DIGITS = 6
+_JSON_WHITESPACE = " \t\n\r"
+_EVENT = PacketType.EVENT
+_ACK = PacketType.ACK
+# CPython's C encoder factory (absent on some other interpreters).
+_c_make_encoder: Any = getattr(_json_encoder, "c_make_encoder", None)
 
 
 class Decoder(Protocol):
@@ -118,6 +125,7 @@ class JSONCodec:
         "max_ack_id",
         "_dumps",
         "_loads",
+        "_raw_decode",
         "_stdlib",
         "_max_id_digits",
     )
@@ -129,8 +137,13 @@ class JSONCodec:
     def __init__(
         self, json: Any = None, max_attachments: int = 10, max_ack_id: int = MAX_ACK_ID
     ) -> None:
-        if type(max_attachments) is not int or not 0 <= max_attachments < 10**_MAX_ATTACHMENT_DIGITS:
-            raise ValueError(f"max_attachments must be an int in [0, 999999], not {max_attachments!r}")
+        if (
+            type(max_attachments) is not int
+            or not 0 <= max_attachments < 10**_MAX_ATTACHMENT_DIGITS
+        ):
+            raise ValueError(
+                f"max_attachments must be an int in [0, 999999], not {max_attachments!r}"
+            )
         if type(max_ack_id) is not int or max_ack_id < 0:
             raise ValueError(f"max_ack_id must be a non-negative int, not {max_ack_id!r}")
         self.json = json
@@ -139,12 +152,37 @@ class JSONCodec:
         self._max_id_digits = len(str(max_ack_id))
         self._dumps: Callable[[Any], Any]
         self._loads: Callable[[str], Any]
+        self._raw_decode: Callable[[str, int], tuple[Any, int]] | None = None
         if json is None:
             self._stdlib = True
-            self._dumps = _stdlib_json.JSONEncoder(
+            std_encoder = _stdlib_json.JSONEncoder(
                 separators=(",", ":"), ensure_ascii=False, allow_nan=False
-            ).encode
-            self._loads = _stdlib_json.JSONDecoder(parse_constant=_reject_constant).decode
+            )
+            self._dumps = std_encoder.encode
+            if _c_make_encoder is not None:
+                # One C encoder for the codec's lifetime instead of one per call (what
+                # JSONEncoder.encode does). Created without circular-reference markers, it keeps
+                # no state between calls; circular data ends in a RecursionError, translated
+                # like any other encoding error.
+                c_encode = _c_make_encoder(
+                    None,
+                    std_encoder.default,
+                    _json_encoder.encode_basestring,
+                    None,
+                    ":",
+                    ",",
+                    False,
+                    False,
+                    False,
+                )
+
+                def dumps_fast(data: Any) -> str:
+                    return "".join(c_encode(data, 0))
+
+                self._dumps = dumps_fast
+            std_decoder = _stdlib_json.JSONDecoder(parse_constant=_reject_constant)
+            self._loads = std_decoder.decode
+            self._raw_decode = std_decoder.raw_decode
         else:
             self._stdlib = False
             module_dumps = json.dumps
@@ -192,9 +230,16 @@ class JSONCodec:
             )
         data = packet.data
         has_data = data is not None
-        problem = payload_problem(ptype, data, has_data, ack_id)
-        if problem is not None:
-            raise LocalProtocolError(problem)
+        if not (
+            data.__class__ is list
+            and (
+                (ptype is _EVENT and data and data[0].__class__ is str)
+                or (ptype is _ACK and ack_id is not None)
+            )
+        ):
+            problem = payload_problem(ptype, data, has_data, ack_id)
+            if problem is not None:
+                raise LocalProtocolError(problem)
 
         attachments: list[bytes] = []
         if ptype in _DATA_TYPES:
@@ -204,12 +249,14 @@ class JSONCodec:
                 # binary is encoded in one pass with no extra walk over it.
                 try:
                     text = self._dumps(data)
-                except (TypeError, ValueError) as exc:
-                    if not has_binary(data):
+                except (TypeError, ValueError, RecursionError) as exc:
+                    payload, attachments = deconstruct(data)
+                    if not attachments:  # it failed for another reason
                         raise _not_serialisable(exc) from exc
-                    text, attachments = self._encode_binary(data)
+                    text = self._dump_attachments(payload, attachments)
             elif has_binary(data):
-                text, attachments = self._encode_binary(data)
+                payload, attachments = deconstruct(data)
+                text = self._dump_attachments(payload, attachments)
             else:
                 text = self._dump_checked(data)
             if attachments:
@@ -219,6 +266,10 @@ class JSONCodec:
                 head = "2" if is_event else "3"
         else:
             head = _TYPE_CHAR[ptype]
+            if has_data and has_binary(data):
+                raise LocalProtocolError(
+                    f"binary data is only allowed in EVENT and ACK packets, not {ptype.name}"
+                )
             text = self._dump_checked(data) if has_data else ""
 
         if text.__class__ is not str:  # a json module may return bytes (orjson does)
@@ -238,14 +289,14 @@ class JSONCodec:
             return parts
         return [head + text]
 
-    def _encode_binary(self, data: Any) -> tuple[str, list[bytes]]:
-        payload, attachments = deconstruct(data)
+    def _dump_attachments(self, payload: Any, attachments: list[bytes]) -> Any:
+        """The JSON text of a deconstructed payload, checking the attachment count."""
         if len(attachments) > self.max_attachments:
             raise LocalProtocolError(
                 f"data has {len(attachments)} binary attachments, more than max_attachments="
                 f"{self.max_attachments} (the peer's parser would refuse the packet)"
             )
-        return self._dump_checked(payload), attachments
+        return self._dump_checked(payload)
 
     def _dump_checked(self, data: Any) -> Any:
         try:
@@ -281,7 +332,9 @@ class JSONCodec:
                 )
             count = int(text[1:end])
             if count < 1:
-                raise RemoteProtocolError(f"{ptype.name} packet must announce at least one attachment")
+                raise RemoteProtocolError(
+                    f"{ptype.name} packet must announce at least one attachment"
+                )
             if count > self.max_attachments:
                 raise RemoteProtocolError(
                     f"too many attachments: {count} announced, at most {self.max_attachments} allowed"
@@ -329,7 +382,14 @@ class JSONCodec:
                     "id or a JSON payload"
                 )
             try:
-                data = self._loads(text[pos:])
+                raw_decode = self._raw_decode
+                if raw_decode is not None and first not in _JSON_WHITESPACE:
+                    # Parse in place (no copy of the payload); trailing JSON whitespace is fine.
+                    data, end = raw_decode(text, pos)
+                    if end != length and text[end:].strip(_JSON_WHITESPACE):
+                        raise ValueError(f"Extra data at offset {end}")
+                else:
+                    data = self._loads(text[pos:])
             except RecursionError:
                 raise RemoteProtocolError("invalid JSON payload: nested too deeply") from None
             except Exception as exc:  # any json module: translate once, at the seam
@@ -339,12 +399,20 @@ class JSONCodec:
             data = None
             has_data = False
 
-        problem = payload_problem(ptype, data, has_data, ack_id)
-        if problem is not None:
-            raise RemoteProtocolError(problem)
-        if count:
-            ptype = PacketType.EVENT if ptype is PacketType.BINARY_EVENT else PacketType.ACK
-        return SocketPacket(ptype, namespace, data, ack_id), count
+        # The common cases inline (a named event; an ack), the full rules otherwise.
+        if not (
+            data.__class__ is list
+            and (
+                (ptype is _EVENT and data and data[0].__class__ is str)
+                or (ptype is _ACK and ack_id is not None)
+            )
+        ):
+            problem = payload_problem(ptype, data, has_data, ack_id)
+            if problem is not None:
+                raise RemoteProtocolError(problem)
+        if count:  # decoded binary packets are reported as EVENT / ACK
+            ptype = _EVENT if ptype is PacketType.BINARY_EVENT else _ACK
+        return make_packet(ptype, namespace, data, ack_id), count
 
 
 # Characters that may start a JSON text (RFC 8259: optional whitespace, then a value).
@@ -362,10 +430,7 @@ def _as_text(value: Any) -> str:
 
 
 def _not_serialisable(exc: Exception) -> LocalProtocolError:
-    return LocalProtocolError(
-        f"packet data is not JSON serialisable: {str(exc):.200} (binary data is only allowed "
-        "in EVENT and ACK packets)"
-    )
+    return LocalProtocolError(f"packet data is not JSON serialisable: {str(exc):.200}")
 
 
 class JSONDecoder:

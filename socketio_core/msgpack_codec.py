@@ -21,17 +21,23 @@ Peer quirks handled on decode:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import msgpack
 
 from .errors import LocalProtocolError, RemoteProtocolError
-from .packets import MAX_ACK_ID, PacketType, SocketPacket, payload_problem
+from .packets import MAX_ACK_ID, PacketType, SocketPacket, make_packet, payload_problem
 
 __all__ = ["MsgPackCodec", "MsgPackDecoder"]
 
 _NOTEPACK_EXT = 0  # notepack.io: ArrayBuffer / typed array, and (as fixext 1) undefined
 _NOTEPACK_UNDEFINED = b"\x00"
+_EVENT = PacketType.EVENT
+_ACK = PacketType.ACK
+# The type written on the wire: BINARY_EVENT / BINARY_ACK travel as EVENT / ACK.
+_WIRE_TYPE: dict[PacketType, int] = {t: t.value for t in PacketType}
+_WIRE_TYPE[PacketType.BINARY_EVENT] = PacketType.EVENT.value
+_WIRE_TYPE[PacketType.BINARY_ACK] = PacketType.ACK.value
 _PACKET_TYPES: dict[int, PacketType] = {
     t.value: t for t in PacketType if t not in (PacketType.BINARY_EVENT, PacketType.BINARY_ACK)
 }
@@ -42,6 +48,24 @@ def notepack_ext_hook(code: int, data: bytes) -> Any:
     if code == _NOTEPACK_EXT:
         return None if data == _NOTEPACK_UNDEFINED else bytes(data)
     return msgpack.ExtType(code, data)
+
+
+def _raise_header_problem(obj: dict[Any, Any], raw_type: Any, ptype: PacketType | None) -> NoReturn:
+    """Raise the precise error for a packet map with a bad "type" or "nsp"."""
+    # strict_map_key lets str and bin keys through; only str keys name the fields.
+    for key in obj:
+        if type(key) is not str:
+            raise RemoteProtocolError(f"packet map keys must be strings, got {key!r:.40}")
+    if ptype is None:
+        if type(raw_type) is int and raw_type in (PacketType.BINARY_EVENT, PacketType.BINARY_ACK):
+            raise RemoteProtocolError(
+                f"packet type {raw_type} ({PacketType(raw_type).name}) is not used by the "
+                "msgpack parser"
+            )
+        raise RemoteProtocolError(f"invalid packet type {raw_type!r:.40}")
+    if "nsp" not in obj:
+        raise RemoteProtocolError('packet without "nsp"')
+    raise RemoteProtocolError(f'"nsp" must be a string, not {type(obj["nsp"]).__name__}')
 
 
 class MsgPackCodec:
@@ -84,27 +108,33 @@ class MsgPackCodec:
         shape for the packet type, a bad namespace or ack id.
         """
         ptype = packet.type
-        try:
-            ptype = PacketType(ptype)
-        except (ValueError, TypeError):
-            raise LocalProtocolError(f"unknown packet type {ptype!r}") from None
+        if ptype.__class__ is not PacketType:
+            try:
+                ptype = PacketType(ptype)
+            except (ValueError, TypeError):
+                raise LocalProtocolError(f"unknown packet type {ptype!r}") from None
         namespace = packet.namespace
-        if not isinstance(namespace, str) or not namespace.startswith("/"):
-            raise LocalProtocolError(f"namespace must be a str starting with '/', not {namespace!r}")
+        if namespace != "/" and (not isinstance(namespace, str) or not namespace.startswith("/")):
+            raise LocalProtocolError(
+                f"namespace must be a str starting with '/', not {namespace!r}"
+            )
         ack_id = packet.id
         if ack_id is not None and (type(ack_id) is not int or not 0 <= ack_id <= self.max_ack_id):
             raise LocalProtocolError(
                 f"ack id must be an int in [0, {self.max_ack_id}], not {ack_id!r:.40}"
             )
         data = packet.data
-        problem = payload_problem(ptype, data, data is not None, ack_id)
-        if problem is not None:
-            raise LocalProtocolError(problem)
-        if ptype is PacketType.BINARY_EVENT:
-            ptype = PacketType.EVENT
-        elif ptype is PacketType.BINARY_ACK:
-            ptype = PacketType.ACK
-        obj: dict[str, Any] = {"type": int(ptype)}
+        if not (
+            data.__class__ is list
+            and (
+                (ptype is _EVENT and data and data[0].__class__ is str)
+                or (ptype is _ACK and ack_id is not None)
+            )
+        ):
+            problem = payload_problem(ptype, data, data is not None, ack_id)
+            if problem is not None:
+                raise LocalProtocolError(problem)
+        obj: dict[str, Any] = {"type": _WIRE_TYPE[ptype]}
         if data is not None:
             # No "data": nil for an absent payload: the JavaScript parser accepts only a
             # missing data member for DISCONNECT ("decoded.data === undefined").
@@ -113,7 +143,13 @@ class MsgPackCodec:
         if ack_id is not None:
             obj["id"] = ack_id
         try:
-            encoded: bytes = msgpack.packb(obj, use_bin_type=True, default=self.default)
+            # msgpack >= 1.0 packs bytes as bin (use_bin_type=True) by default; keyword
+            # arguments cost a few hundred ns per call, so pass only what differs.
+            default = self.default
+            if default is None:
+                encoded: bytes = msgpack.packb(obj)
+            else:
+                encoded = msgpack.packb(obj, default=default)
         except Exception as exc:  # translate once, at the seam
             raise LocalProtocolError(
                 f"packet data is not msgpack serialisable: {str(exc):.200}"
@@ -143,10 +179,13 @@ class MsgPackDecoder:
         Raises :class:`RemoteProtocolError` for anything that is not a valid packet, or
         :class:`LocalProtocolError` if ``message`` is neither text nor bytes.
         """
-        if isinstance(message, str):
-            raise RemoteProtocolError("unexpected text message: the msgpack parser sends binary only")
-        if not isinstance(message, (bytes, bytearray, memoryview)):
-            raise LocalProtocolError(f"feed() takes str or bytes, not {type(message).__name__}")
+        if message.__class__ is not bytes:
+            if isinstance(message, str):
+                raise RemoteProtocolError(
+                    "unexpected text message: the msgpack parser sends binary only"
+                )
+            if not isinstance(message, (bytes, bytearray, memoryview)):
+                raise LocalProtocolError(f"feed() takes str or bytes, not {type(message).__name__}")
         codec = self._codec
         try:
             # unpackb bounds every str/bin/array/map/ext length by the message length.
@@ -162,25 +201,12 @@ class MsgPackDecoder:
             raise RemoteProtocolError(f"invalid msgpack: {reason:.120}") from None
         if type(obj) is not dict:
             raise RemoteProtocolError(f"packet must be a msgpack map, not {type(obj).__name__}")
-        for key in obj:
-            if type(key) is not str:
-                raise RemoteProtocolError(f"packet map keys must be strings, got {key!r:.40}")
 
         raw_type = obj.get("type")
-        ptype = _PACKET_TYPES.get(raw_type) if type(raw_type) is int else None
-        if ptype is None:
-            if raw_type in (PacketType.BINARY_EVENT, PacketType.BINARY_ACK) and type(raw_type) is int:
-                raise RemoteProtocolError(
-                    f"packet type {raw_type} ({PacketType(raw_type).name}) is not used by the "
-                    "msgpack parser"
-                )
-            raise RemoteProtocolError(f"invalid packet type {raw_type!r:.40}")
-
-        if "nsp" not in obj:
-            raise RemoteProtocolError('packet without "nsp"')
-        namespace = obj["nsp"]
-        if type(namespace) is not str:
-            raise RemoteProtocolError(f'"nsp" must be a string, not {type(namespace).__name__}')
+        ptype = _PACKET_TYPES.get(raw_type) if raw_type.__class__ is int else None
+        namespace = obj.get("nsp")
+        if ptype is None or type(namespace) is not str:
+            _raise_header_problem(obj, raw_type, ptype)
         if not namespace.startswith("/"):
             raise RemoteProtocolError(f"namespace must start with '/': {namespace!r:.40}")
         query = namespace.find("?")
@@ -193,7 +219,15 @@ class MsgPackDecoder:
                 f"ack id must be an integer in [0, {codec.max_ack_id}], got {ack_id!r:.40}"
             )
         data = obj.get("data")
-        problem = payload_problem(ptype, data, data is not None, ack_id)
-        if problem is not None:
-            raise RemoteProtocolError(problem)
-        return SocketPacket(ptype, namespace, data, ack_id)
+        # The common cases inline (a named event; an ack), the full rules otherwise.
+        if not (
+            data.__class__ is list
+            and (
+                (ptype is _EVENT and data and data[0].__class__ is str)
+                or (ptype is _ACK and ack_id is not None)
+            )
+        ):
+            problem = payload_problem(ptype, data, data is not None, ack_id)
+            if problem is not None:
+                raise RemoteProtocolError(problem)
+        return make_packet(ptype, namespace, data, ack_id)

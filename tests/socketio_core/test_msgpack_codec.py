@@ -49,7 +49,10 @@ ROUNDTRIP = [
     (P.event("e", id=2**53 - 1), None),
     (P.ack(4), None),
     (P.ack(4, "ok", [1, {"a": None}], namespace="/n"), None),
-    (P.event("bin", b"\x00\xff", {"nested": [b"", bytearray(b"ba"), memoryview(b"mv")]}, id=3), None),
+    (
+        P.event("bin", b"\x00\xff", {"nested": [b"", bytearray(b"ba"), memoryview(b"mv")]}, id=3),
+        None,
+    ),
     (P(T.BINARY_EVENT, data=["bin", b"x"], id=1), P(T.EVENT, data=["bin", b"x"], id=1)),
     (P(T.BINARY_ACK, data=[b"x"], id=1), P(T.ACK, data=[b"x"], id=1)),
     (P(T.EVENT, data=("tuple", (1, 2))), P(T.EVENT, data=["tuple", [1, 2]])),
@@ -95,7 +98,9 @@ def test_python_socketio_style_nil_data_and_extra_keys() -> None:
     assert decode(pack({"type": 1, "data": None, "nsp": "/"})) == P.disconnect()
     assert decode(pack({"type": 0, "data": None, "nsp": "/a"})) == P.connect("/a")
     assert decode(pack({"type": 2, "data": ["x"], "nsp": "/", "id": None})) == P.event("x")
-    assert decode(pack({"type": 2, "data": ["x"], "nsp": "/", "options": {"compress": True}})) == P.event("x")
+    assert decode(
+        pack({"type": 2, "data": ["x"], "nsp": "/", "options": {"compress": True}})
+    ) == P.event("x")
 
 
 def test_namespace_query_is_stripped() -> None:
@@ -112,7 +117,9 @@ def test_ext_types() -> None:
     assert notepack_ext_hook(0, b"\x00") is None  # documented ambiguity
     assert notepack_ext_hook(0, b"\x00\x00") == b"\x00\x00"
     custom = MsgPackCodec(ext_hook=lambda code, data: ("ext", code, data))
-    assert decode(body, custom) == P.event("x", ("ext", 0, b"\x00"), ("ext", 0, b"abc"), ("ext", 5, b"xy"))
+    assert decode(body, custom) == P.event(
+        "x", ("ext", 0, b"\x00"), ("ext", 0, b"abc"), ("ext", 5, b"xy")
+    )
 
 
 def test_timestamps_and_default_hook() -> None:
@@ -183,7 +190,10 @@ BAD: list[tuple[bytes | str, str]] = [
     (pack({"type": 2.0, "nsp": "/", "data": ["x"]}), "invalid packet type 2.0"),
     (pack({"type": 7, "nsp": "/"}), "invalid packet type 7"),
     (pack({"type": -1, "nsp": "/"}), "invalid packet type -1"),
-    (pack({"type": 5, "nsp": "/", "data": ["x"]}), "packet type 5 (BINARY_EVENT) is not used by the msgpack parser"),
+    (
+        pack({"type": 5, "nsp": "/", "data": ["x"]}),
+        "packet type 5 (BINARY_EVENT) is not used by the msgpack parser",
+    ),
     (pack({"type": 6, "nsp": "/", "data": [], "id": 1}), "packet type 6 (BINARY_ACK) is not used"),
     (pack({"type": 2, "data": ["x"]}), 'packet without "nsp"'),
     (pack({"type": 2, "nsp": 1, "data": ["x"]}), '"nsp" must be a string, not int'),
@@ -191,7 +201,10 @@ BAD: list[tuple[bytes | str, str]] = [
     (pack({"type": 2, "nsp": b"/", "data": ["x"]}), '"nsp" must be a string, not bytes'),
     (pack({"type": 2, "nsp": "admin", "data": ["x"]}), "namespace must start with '/'"),
     (pack({"type": 2, "nsp": "", "data": ["x"]}), "namespace must start with '/'"),
-    (pack({"type": 2, "nsp": "/", "data": ["x"], "id": -1}), "ack id must be an integer in [0, 9007199254740991], got -1"),
+    (
+        pack({"type": 2, "nsp": "/", "data": ["x"], "id": -1}),
+        "ack id must be an integer in [0, 9007199254740991], got -1",
+    ),
     (pack({"type": 2, "nsp": "/", "data": ["x"], "id": 1.5}), "got 1.5"),
     (pack({"type": 2, "nsp": "/", "data": ["x"], "id": True}), "got True"),
     (pack({"type": 2, "nsp": "/", "data": ["x"], "id": "1"}), "got '1'"),
@@ -201,7 +214,10 @@ BAD: list[tuple[bytes | str, str]] = [
     (pack({"type": 2, "nsp": "/", "data": {}}), "EVENT payload must be an array, not object"),
     (pack({"type": 2, "nsp": "/", "data": "x"}), "EVENT payload must be an array, not string"),
     (pack({"type": 2, "nsp": "/", "data": [1]}), "EVENT name must be a string, not number"),
-    (pack({"type": 2, "nsp": "/", "data": [{"toString": "foo"}]}), "EVENT name must be a string, not object"),
+    (
+        pack({"type": 2, "nsp": "/", "data": [{"toString": "foo"}]}),
+        "EVENT name must be a string, not object",
+    ),
     (pack({"type": 2, "nsp": "/", "data": [b"x"]}), "EVENT name must be a string, not binary"),
     (pack({"type": 3, "nsp": "/", "data": []}), "ACK packet without an ack id"),
     (pack({"type": 3, "nsp": "/", "id": 1}), "ACK packet without payload"),
@@ -210,7 +226,10 @@ BAD: list[tuple[bytes | str, str]] = [
     (pack({"type": 0, "nsp": "/", "id": 1}), "CONNECT packet must not carry an ack id"),
     (pack({"type": 1, "nsp": "/", "data": {}}), "DISCONNECT packet must not carry a payload"),
     (pack({"type": 4, "nsp": "/"}), "CONNECT_ERROR packet without payload"),
-    (pack({"type": 4, "nsp": "/", "data": 1}), "CONNECT_ERROR payload must be an object or a string"),
+    (
+        pack({"type": 4, "nsp": "/", "data": 1}),
+        "CONNECT_ERROR payload must be an object or a string",
+    ),
 ]
 
 
@@ -230,7 +249,9 @@ def test_ext_hook_errors_become_remote_protocol_errors() -> None:
         raise KeyError(code)
 
     with pytest.raises(RemoteProtocolError, match="invalid msgpack"):
-        decode(b"\x83\xa4type\x02\xa3nsp\xa1/\xa4data\x92\xa1x\xd5\x05xy", MsgPackCodec(ext_hook=hook))
+        decode(
+            b"\x83\xa4type\x02\xa3nsp\xa1/\xa4data\x92\xa1x\xd5\x05xy", MsgPackCodec(ext_hook=hook)
+        )
 
 
 def test_decoder_interface() -> None:
@@ -282,25 +303,34 @@ def _js_packet(packet: SocketPacket, js: Any) -> dict[str, Any]:
     return out
 
 
+@pytest.mark.node
 def test_js_decodes_our_encoding(js_parsers: Any) -> None:
     codec = MsgPackCodec()
     jobs = [
-        {"parser": "msgpack", "op": "decode", "messages": [js_parsers.message_to_wire(m) for m in codec.encode(p)]}
+        {
+            "parser": "msgpack",
+            "op": "decode",
+            "messages": [js_parsers.message_to_wire(m) for m in codec.encode(p)],
+        }
         for p in INTEROP
     ]
-    for packet, result in zip(INTEROP, js_parsers.run(jobs)):
+    for packet, result in zip(INTEROP, js_parsers.run(jobs), strict=True):
         assert result == {"packets": [js_parsers.packet_to_wire(packet)]}
 
 
+@pytest.mark.node
 def test_we_decode_js_encoding(js_parsers: Any) -> None:
-    jobs = [{"parser": "msgpack", "op": "encode", "packet": _js_packet(p, js_parsers)} for p in INTEROP]
+    jobs = [
+        {"parser": "msgpack", "op": "encode", "packet": _js_packet(p, js_parsers)} for p in INTEROP
+    ]
     codec = MsgPackCodec()
-    for packet, result in zip(INTEROP, js_parsers.run(jobs)):
+    for packet, result in zip(INTEROP, js_parsers.run(jobs), strict=True):
         (message,) = [js_parsers.message_from_wire(m) for m in result["parts"]]
         assert decode(message) == packet
         assert codec.encode(packet) == [message]  # byte for byte
 
 
+@pytest.mark.node
 def test_we_decode_browser_style_packets(js_parsers: Any) -> None:
     """A browser sends typed arrays (ext type 0), undefined and the client's `options`."""
     packet = {
@@ -315,6 +345,7 @@ def test_we_decode_browser_style_packets(js_parsers: Any) -> None:
     assert decode(message) == P.event("up", b"\x01\x02\x03", None, {"a": b""}, id=9)
 
 
+@pytest.mark.node
 def test_js_rejects_what_we_reject(js_parsers: Any) -> None:
     samples = [
         pack({"type": 5, "nsp": "/", "data": ["x"]}),
@@ -323,8 +354,11 @@ def test_js_rejects_what_we_reject(js_parsers: Any) -> None:
         pack({"type": 1, "nsp": "/", "data": {}}),
         pack({"type": 2, "nsp": "/", "data": ["x"], "id": 1.5}),
     ]
-    jobs = [{"parser": "msgpack", "op": "decode", "messages": [js_parsers.message_to_wire(s)]} for s in samples]
-    for sample, result in zip(samples, js_parsers.run(jobs)):
+    jobs = [
+        {"parser": "msgpack", "op": "decode", "messages": [js_parsers.message_to_wire(s)]}
+        for s in samples
+    ]
+    for sample, result in zip(samples, js_parsers.run(jobs), strict=True):
         assert "error" in result
         with pytest.raises(RemoteProtocolError):
             decode(sample)
