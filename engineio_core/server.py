@@ -324,6 +324,7 @@ class EngineServer:
             # The body is the reference's (c.1); the details went to the log.
             return self._error(environ, start_response, "Bad Request", close=True)
         now = self.driver.monotonic()
+        deadline = session.next_deadline()
         for packet in packets:
             if not session.is_open:
                 break
@@ -335,7 +336,10 @@ class EngineServer:
                 return self._error(environ, start_response, "Bad Request")
             if event is not None:
                 self._handle_event(conn, event)
-        if packets and packets[-1].type is PacketType.PONG:
+        # A PONG moved the heartbeat, wherever it was in the payload (the client batches, e.g.
+        # "3\x1e4msg"): tell the timer loop. An out-of-sequence PONG moves nothing and pushes
+        # nothing, so a PONG flood cannot grow the timer heap.
+        if session.is_open and session.next_deadline() != deadline:
             self._schedule(conn)
         return self._respond(environ, start_response, 200, "ok")
 
@@ -402,11 +406,15 @@ class EngineServer:
             for data in ws.messages():
                 packet = decode_text(data) if isinstance(data, str) else decode_binary(data)
                 if conn.ws is ws:
+                    if packet.type is PacketType.PONG:
+                        deadline = session.next_deadline()
+                        session.receive(packet, self.driver.monotonic())
+                        if session.next_deadline() != deadline:  # not out of sequence
+                            self._schedule(conn)
+                        continue
                     event = session.receive(packet, self.driver.monotonic())
                     if event is not None:
                         self._handle_event(conn, event)
-                    elif packet.type is PacketType.PONG:
-                        self._schedule(conn)
                     if not session.is_open:
                         return
                 elif not self._probe(conn, ws, packet):
@@ -478,7 +486,8 @@ class EngineServer:
             return
         if state is State.POLLING or state is State.PROBING:
             try:
-                session.queue(message)
+                with self._lock:  # a no-op under gevent; pairs with the drain in _poll
+                    session.queue(message)
             except OutboxFull as exc:
                 self.logger.warning("%s: %s; closing the session", session.eio_sid, exc)
                 self._close(conn, Reason.TRANSPORT_ERROR)

@@ -17,8 +17,8 @@ from typing import Any
 
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
-from wsproto.extensions import PerMessageDeflate
-from wsproto.frame_protocol import CloseReason
+from wsproto.extensions import Extension, PerMessageDeflate
+from wsproto.frame_protocol import CloseReason, RsvBits
 from wsproto.utilities import LocalProtocolError as WsLocalError
 from wsproto.utilities import generate_accept_token
 
@@ -131,6 +131,31 @@ class BoundedDeflate(PerMessageDeflate):
         return tail
 
 
+class FrameSizeGuard(Extension):
+    """Refuses a data frame whose *header* announces more than a message may hold (close 1009),
+    before any of its payload is read or buffered (CVE-2026-48809: reject before buffering).
+    Without it a peer announcing 2**40 bytes was answered only once the limit's worth of
+    payload had actually arrived. Not negotiated: it only inspects inbound frame headers.
+    Compressed frames get a little slack (deflate may expand incompressible data slightly);
+    their inflated size is bounded by `BoundedDeflate`."""
+
+    name = "x-frame-size-guard"
+
+    def __init__(self, max_message: int, compressed: bool) -> None:
+        self.limit = max_message + (max_message // 64 + 1024 if compressed else 0)
+
+    def enabled(self) -> bool:
+        return True
+
+    def offer(self) -> bool:
+        return False
+
+    def frame_inbound_header(self, proto: Any, opcode: Any, rsv: RsvBits, payload_length: int) -> CloseReason | RsvBits:
+        if payload_length > self.limit:
+            return CloseReason.MESSAGE_TOO_BIG
+        return RsvBits(False, False, False)
+
+
 class WebSocket:
     """One open WebSocket: reads messages, writes shared frames or per-connection frames."""
 
@@ -147,7 +172,8 @@ class WebSocket:
         compression_threshold: int = 1024,
     ) -> None:
         self._sock = sock
-        self._conn = Connection(ConnectionType.SERVER, extensions=[deflate] if deflate else None)
+        guard = FrameSizeGuard(max_message, deflate is not None)
+        self._conn = Connection(ConnectionType.SERVER, extensions=[deflate, guard] if deflate else [guard])
         self._writer: SocketWriter = driver.writer(sock, max_buffered, on_error)
         # RFC 7692 lets each message choose: below the threshold a message goes out
         # uncompressed, as the shared pre-built frame; at or above it, deflated by wsproto.
@@ -222,7 +248,7 @@ class WebSocket:
                     # the connection is still OPEN: that is the peer's protocol error.
                     if event.code == CloseReason.MESSAGE_TOO_BIG:
                         raise RemoteProtocolError(
-                            f"inflated message exceeds max_http_buffer_size ({self._max_message} bytes)", 1009
+                            f"message exceeds max_http_buffer_size ({self._max_message} bytes)", 1009
                         )
                     raise RemoteProtocolError(f"invalid WebSocket frame: {event.reason}", event.code)
 
