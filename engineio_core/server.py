@@ -60,7 +60,7 @@ _WS_CLOSE_WAIT = 10.0
 class Connection:
     """The I/O side of one session: its pending poll, its WebSocket(s) and its environ."""
 
-    __slots__ = ("session", "environ", "poll_waiter", "ws", "probe_ws", "__weakref__")
+    __slots__ = ("session", "environ", "poll_waiter", "posting", "ws", "probe_ws", "__weakref__")
 
     def __init__(self, session: EngineSession, environ: dict[str, Any]) -> None:
         self.session = session
@@ -68,6 +68,7 @@ class Connection:
         self.poll_waiter: Waiter | None = None
         self.ws: WebSocket | None = None
         self.probe_ws: WebSocket | None = None
+        self.posting = False
 
 
 class EngineServer:
@@ -310,6 +311,18 @@ class EngineServer:
         return self._respond(environ, start_response, 200, body)
 
     def _post(self, conn: Connection, environ: dict[str, Any], start_response: StartResponse, jsonp: bool) -> Iterable[bytes]:
+        if conn.posting:
+            # Spec: "the server MUST close the session upon concurrent POST requests".
+            self.logger.warning("%s: concurrent POST requests, closing the session", conn.session.eio_sid)
+            self._close(conn, Reason.TRANSPORT_ERROR)
+            return self._error(environ, start_response, "Bad Request", close=True)
+        conn.posting = True
+        try:
+            return self._post_payload(conn, environ, start_response, jsonp)
+        finally:
+            conn.posting = False
+
+    def _post_payload(self, conn: Connection, environ: dict[str, Any], start_response: StartResponse, jsonp: bool) -> Iterable[bytes]:
         session = conn.session
         try:
             if _media_type(environ) == "application/octet-stream":
@@ -697,9 +710,10 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes:
         chunks = []
         remaining = length
         while remaining > 0:
-            chunk = stream.read(min(remaining, 65536))
+            chunk = _read_chunk(stream, min(remaining, 65536))
             if not chunk:
-                break
+                # Never decode a truncated payload (its last packet would be cut short).
+                raise RemoteProtocolError(f"POST body ended {remaining} bytes short of its Content-Length")
             chunks.append(chunk)
             remaining -= len(chunk)
         return b"".join(chunks)
@@ -711,7 +725,7 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes:
     while True:
         # Never ask for more than one byte past the limit: a chunked reader blocks until it
         # has what was asked for, so a bigger read would wait for (and buffer) the excess.
-        chunk = stream.read(min(65536, limit + 1 - total))
+        chunk = _read_chunk(stream, min(65536, limit + 1 - total))
         if not chunk:
             break
         total += len(chunk)
@@ -719,6 +733,17 @@ def _read_body(environ: dict[str, Any], limit: int) -> bytes:
             raise RemoteProtocolError(f"payload exceeds max_http_buffer_size ({limit})")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _read_chunk(stream: Any, size: int) -> bytes:
+    """One read of the request body. A peer that hangs up mid-body or sends a malformed chunked
+    encoding makes the WSGI server's input raise (pywsgi: ``OSError``, ``ValueError``): that
+    is the peer's protocol error, never a 500 (found by scripts/fuzz_live.py)."""
+    try:
+        data: bytes = stream.read(size)
+    except (OSError, ValueError) as exc:
+        raise RemoteProtocolError(f"unreadable POST body: {exc}") from None
+    return data
 
 
 def _ws_done(environ: dict[str, Any]) -> Iterable[bytes]:

@@ -688,3 +688,24 @@ def test_max_sessions() -> None:
         assert post(served.port, sid, "1").status == 200
         h.wait_disconnect(sid)
         assert http(served.port, "GET").status == 200  # room again
+
+
+def test_concurrent_posts_close_the_session(harness: EngineHarness, port: int) -> None:
+    """Spec: a second POST while one is still being read closes the session (engine.io's
+    "data request overlap from client")."""
+    other = handshake(port)
+    sid = handshake(port)
+    first = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        first.sendall(
+            f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
+            "Host: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\n4h".encode()
+        )
+        harness.wait(lambda: getattr(harness.eio._conns.get(sid), "posting", False))
+        resp = post(port, sid, "4second")
+        assert (resp.status, error_body(resp)) == (400, "Bad Request")
+        assert_closed(harness, port, sid)
+    finally:
+        first.close()
+    assert all(data != "second" for _, data in harness.messages)
+    harness.assert_alive(port, other)
