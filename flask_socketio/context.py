@@ -12,6 +12,25 @@ def _socketio() -> Any:
     return flask.current_app.extensions["socketio"]
 
 
+def _sender(socketio: Any, namespace: str) -> str:
+    """The sid of the current client in `namespace`. Sids are per namespace: emitting to
+    another namespace (``emit(..., namespace='/chat')`` in a ``'/'`` handler, as the
+    getting-started guide shows) addresses the same client's sid there. A client that is not
+    connected to that namespace keeps its current sid, which matches nobody there."""
+    sid: str = flask.request.sid  # type: ignore[attr-defined]
+    current = flask.request.namespace  # type: ignore[attr-defined]
+    if namespace == current:
+        return sid
+    manager = getattr(socketio.server, "manager", None)
+    find_eio = getattr(manager, "eio_sid_from_sid", None)
+    find_sid = getattr(manager, "sid_from_eio_sid", None)
+    if find_eio is None or find_sid is None:
+        return sid
+    eio_sid = find_eio(sid, current)
+    other = find_sid(eio_sid, namespace) if eio_sid is not None else None
+    return other or sid
+
+
 def emit(event: str, *args: Any, **kwargs: Any) -> None:
     """Emit to the client of the current event (or to ``to``/``room``, or everyone with
     ``broadcast=True``). Keyword arguments: namespace, callback, broadcast, to, room,
@@ -22,9 +41,10 @@ def emit(event: str, *args: Any, **kwargs: Any) -> None:
     to = kwargs.get("to")
     if to is None:
         to = kwargs.get("room")
+    socketio = _socketio()
     if to is None and not broadcast:
-        to = flask.request.sid  # type: ignore[attr-defined]
-    return _socketio().emit(  # type: ignore[no-any-return]
+        to = _sender(socketio, namespace)
+    return socketio.emit(  # type: ignore[no-any-return]
         event, *args, namespace=namespace, to=to,
         include_self=kwargs.get("include_self", True), skip_sid=kwargs.get("skip_sid"),
         callback=callback, ignore_queue=kwargs.get("ignore_queue", False),
@@ -37,9 +57,10 @@ def call(event: str, *args: Any, **kwargs: Any) -> Any:
     to = kwargs.get("to")
     if to is None:
         to = kwargs.get("room")
+    socketio = _socketio()
     if to is None:
-        to = flask.request.sid  # type: ignore[attr-defined]
-    return _socketio().call(event, *args, namespace=namespace, to=to,
+        to = _sender(socketio, namespace)
+    return socketio.call(event, *args, namespace=namespace, to=to,
                             timeout=kwargs.get("timeout", 60),
                             ignore_queue=kwargs.get("ignore_queue", False))
 
@@ -54,9 +75,10 @@ def send(message: Any, **kwargs: Any) -> None:
     to = kwargs.get("to")
     if to is None:
         to = kwargs.get("room")
+    socketio = _socketio()
     if to is None and not broadcast:
-        to = flask.request.sid  # type: ignore[attr-defined]
-    return _socketio().send(  # type: ignore[no-any-return]
+        to = _sender(socketio, namespace)
+    return socketio.send(  # type: ignore[no-any-return]
         message, json=json, namespace=namespace, to=to,
         include_self=kwargs.get("include_self", True), skip_sid=kwargs.get("skip_sid"),
         callback=callback, ignore_queue=kwargs.get("ignore_queue", False),

@@ -51,6 +51,9 @@ class SocketIO:
         self.async_mode: str | None = None
         self.sockio_mw: SocketIOMiddleware | None = None
         self._werkzeug_server: Any = None
+        # Set by the test client while it drives the server synchronously: handler
+        # exceptions that no error handler takes are collected here and re-raised in the test.
+        self._unhandled_errors: list[BaseException] | None = None
         if app is not None or "message_queue" in kwargs:
             self.init_app(app, **kwargs)
         else:
@@ -289,6 +292,8 @@ class SocketIO:
             except Exception as exc:
                 err_handler = self.exception_handlers.get(namespace, self.default_exception_handler)
                 if err_handler is None:
+                    if self._unhandled_errors is not None:
+                        self._unhandled_errors.append(exc)
                     raise
                 return err_handler(exc)
             if not self.manage_session:

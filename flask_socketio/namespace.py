@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from socketio_core.namespace import Namespace as _CoreNamespace
+from socketio_core.namespace import trim_args
 
 
 class Namespace(_CoreNamespace):
@@ -16,6 +17,13 @@ class Namespace(_CoreNamespace):
 
     def _set_socketio(self, socketio: Any) -> None:
         self.socketio = socketio
+
+    def has_handler(self, event: str) -> bool:
+        """A subclass that overrides `trigger_event` gets every event (Flask-SocketIO calls
+        ``trigger_event`` whether or not an ``on_<event>`` method exists)."""
+        if type(self).trigger_event is not Namespace.trigger_event:
+            return True
+        return super().has_handler(event)
 
     def trigger_event(self, event: str, *args: Any) -> Any:
         """Called by the server with the sid first; runs ``on_<event>`` in the request
@@ -31,6 +39,10 @@ class Namespace(_CoreNamespace):
 
             def handler(*a: Any) -> Any:
                 try:
+                    if event == "disconnect":
+                        # This wrapper takes *a, so the caller cannot see that a legacy
+                        # ``on_disconnect(self)`` takes no reason: trim here.
+                        a = trim_args(original, a)
                     return original(*a)
                 except Exception as exc:
                     return error_hook(exc)

@@ -10,6 +10,8 @@ is in ``get_received()``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -100,10 +102,12 @@ class SocketIOTestClient:
         namespace = namespace or "/"
         if not self.is_connected(namespace):
             raise RuntimeError("not connected")
-        self._send(SocketPacket(PacketType.DISCONNECT, namespace))
-        self.connected[namespace] = False
-        if not any(self.connected.values()):
-            self._close_engine()
+        try:
+            self._send(SocketPacket(PacketType.DISCONNECT, namespace))
+        finally:
+            self.connected[namespace] = False
+            if not any(self.connected.values()):
+                self._close_engine()
 
     def is_connected(self, namespace: str | None = None) -> bool:
         return self.connected.get(namespace or "/", False)
@@ -146,8 +150,24 @@ class SocketIOTestClient:
     def _send(self, packet: SocketPacket) -> None:
         # Encode as a real client would (un-serialisable data raises TypeError here), then
         # hand each wire message to the server as the engine would.
-        for part in self.server.codec.encode(packet):
-            self.server._handle_eio_message(self.eio_sid, part)
+        parts = self.server.codec.encode(packet)
+        with self._raising_handler_errors():
+            for part in parts:
+                self.server._handle_eio_message(self.eio_sid, part)
+
+    @contextmanager
+    def _raising_handler_errors(self) -> Iterator[None]:
+        """Re-raise, in the test, the first exception of a handler that no error handler
+        took (the server only logs it), as Flask-SocketIO's test client does."""
+        errors: list[BaseException] = []
+        previous = self.socketio._unhandled_errors
+        self.socketio._unhandled_errors = errors
+        try:
+            yield
+        finally:
+            self.socketio._unhandled_errors = previous
+        if errors:
+            raise errors[0]
 
     def _receive(self, data: str | bytes) -> None:
         packet = self._decoder.feed(data)
@@ -176,6 +196,9 @@ class SocketIOTestClient:
     def _close_engine(self) -> None:
         if self._engine_open:
             self._engine_open = False
-            self.server._handle_eio_disconnect(self.eio_sid, self.server.reason.CLIENT_DISCONNECT)
-            self.server.eio.detach_virtual(self.eio_sid)
-            SocketIOTestClient.clients.pop(self.eio_sid, None)
+            try:
+                with self._raising_handler_errors():
+                    self.server._handle_eio_disconnect(self.eio_sid, self.server.reason.CLIENT_DISCONNECT)
+            finally:
+                self.server.eio.detach_virtual(self.eio_sid)
+                SocketIOTestClient.clients.pop(self.eio_sid, None)
