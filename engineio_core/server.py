@@ -41,7 +41,14 @@ from .payload import decode_body, decode_payload, encode_payload, jsonp_wrap
 from .session import EngineSession, OutboxFull
 from .state import State
 from .timers import TimerHeap
-from .transports.websocket import WebSocket, find_socket, negotiate
+from .transports.websocket import (
+    WebSocket,
+    WebSocketFinished,
+    _wrote_own_handshake,
+    find_socket,
+    negotiate,
+    send_switching_protocols,
+)
 
 StartResponse = Callable[..., Any]
 
@@ -375,8 +382,7 @@ class EngineServer:
             headers.append(("Set-Cookie", _cookie(cfg.cookie, eio_sid)))
         else:
             eio_sid = ""
-        write = start_response("101 Switching Protocols", headers)
-        write(b"")
+        send_switching_protocols(environ, start_response, sock, headers)
         holder: list[Connection] = []
 
         def on_write_error(reason: str) -> None:
@@ -747,5 +753,10 @@ def _read_chunk(stream: Any, size: int) -> bytes:
 
 
 def _ws_done(environ: dict[str, Any]) -> Iterable[bytes]:
-    """What the WSGI app returns once a WebSocket is over: no body (the 101 was sent)."""
+    """What the WSGI app returns once a WebSocket is over: no body (the 101 was sent).
+
+    Werkzeug's dev server would still write a response after the app returns; ending with a
+    `ConnectionError` makes it treat the connection as dropped (silently), which it now is."""
+    if _wrote_own_handshake(environ):
+        raise WebSocketFinished("WebSocket session over")
     return []

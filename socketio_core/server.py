@@ -129,13 +129,19 @@ class SocketServer:
         eio_sids = []
         for sid, eio_sid in recipients:
             if held and sid in held:
-                queue = held[sid]
-                queue.extend(parts)
-                if len(queue) > MAX_HELD_MESSAGES:
-                    self.logger.warning("%s: too many messages held before connect; disconnecting", sid)
-                    held.pop(sid, None)
-                    self.eio.disconnect(eio_sid)
-                continue
+                # Under the lock: `_run_connect` may be flushing this queue in another thread.
+                with self._lock:
+                    queue = held.get(sid)
+                    if queue is not None:
+                        queue.extend(parts)
+                        overflow = len(queue) > MAX_HELD_MESSAGES
+                        if overflow:
+                            held.pop(sid, None)
+                if queue is not None:
+                    if overflow:
+                        self.logger.warning("%s: too many messages held before connect; disconnecting", sid)
+                        self.eio.disconnect(eio_sid)
+                    continue
             eio_sids.append(eio_sid)
         if not eio_sids:
             return
@@ -193,7 +199,8 @@ class SocketServer:
         self.emit(event, data, to=target, namespace=namespace, callback=on_ack, ignore_queue=ignore_queue)
         if not waiter.wait(timeout):
             if isinstance(self.manager, LocalManager):
-                self.manager.acks.drop_callback(target, on_ack)
+                # From a foreign thread under gevent: the ack table belongs to the loop.
+                self._in_loop(self.manager.drop_callback, target, on_ack)
             raise TimeoutError()
         args = box[0]
         if len(args) == 0:
@@ -387,15 +394,13 @@ class SocketServer:
             self.logger.info("%s: connect to %s refused: %s", client.eio_sid, namespace, message)
             self._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT_ERROR, namespace, {"message": message}))
             return
-        if client.connect_timer is not None:
-            self.eio.cancel_call(client.connect_timer)
-            client.connect_timer = None
-        sid = self.manager.connect(client.eio_sid, namespace)
-        client.namespaces[namespace] = sid
+        with self._lock:  # threading: no broadcast may reach the new sid before it is held
+            sid = self.manager.connect(client.eio_sid, namespace)
+            client.namespaces[namespace] = sid
+            if not self.always_connect:
+                self._held[sid] = []
         if self.always_connect:
             self._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT, namespace, {"sid": sid}))
-        else:
-            self._held[sid] = []
         self._dispatch(self._run_connect, client, namespace, sid, auth)
 
     def _run_connect(self, client: ClientState, namespace: str, sid: str, auth: Any) -> None:
@@ -413,8 +418,14 @@ class SocketServer:
             refusal = {"message": "Connection rejected by server"}
         if client.namespaces.get(namespace) != sid:
             return  # the client went away meanwhile
+        if refusal is None and client.connect_timer is not None:
+            # Only an accepted CONNECT stops the connect timeout: a client whose every CONNECT
+            # is refused is closed like one that never sent any.
+            self.eio.cancel_call(client.connect_timer)
+            client.connect_timer = None
         if refusal is not None:
-            self._held.pop(sid, None)
+            with self._lock:
+                self._held.pop(sid, None)
             if self.always_connect:
                 self._send_packet(client.eio_sid, SocketPacket(PacketType.DISCONNECT, namespace))
             else:
@@ -424,11 +435,14 @@ class SocketServer:
             client.sessions.pop(namespace, None)
             return
         if not self.always_connect:
-            self._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT, namespace, {"sid": sid}))
-            held = self._held.pop(sid, None)
-            if held:
-                for part in held:
-                    self.eio.send_encoded(client.eio_sid, part)
+            # Threading: the CONNECT ack and the held messages go out before any message
+            # another thread delivers directly (which it does once the sid is not held).
+            with self._lock:
+                self._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT, namespace, {"sid": sid}))
+                held = self._held.pop(sid, None)
+                if held:
+                    for part in held:
+                        self.eio.send_encoded(client.eio_sid, part)
 
     def _disconnect_namespace(self, client: ClientState, namespace: str, sid: str, reason: str) -> None:
         if client.namespaces.get(namespace) != sid:
@@ -465,8 +479,13 @@ class SocketServer:
         except Exception:
             self.logger.exception("event handler error (%s)", event)
             return
+        if result is _NO_HANDLER:
+            # Nobody handles it: no ACK either (as the reference), the client's callback
+            # times out on its side.
+            self.logger.info("%s: no handler for event %r in %s", sid, event, namespace)
+            return
         if ack_id is not None:
-            if result is _NO_HANDLER or result is None:
+            if result is None:
                 ack_args: list[Any] = []
             elif isinstance(result, tuple):
                 ack_args = list(result)

@@ -45,6 +45,35 @@ def find_socket(environ: Mapping[str, Any]) -> Any:
     return getattr(raw, "_sock", None)
 
 
+class WebSocketFinished(ConnectionError):
+    """Ends a WSGI call whose connection was taken over by a WebSocket (Werkzeug only)."""
+
+
+_OWN_HANDSHAKE = "engineio_core.own_handshake"
+
+
+def send_switching_protocols(
+    environ: dict[str, Any], start_response: Callable[..., Any], sock: Any, headers: list[tuple[str, str]]
+) -> None:
+    """Answer the upgrade with ``101 Switching Protocols``.
+
+    gevent's pywsgi and gunicorn write a 101 from `start_response` as given. Werkzeug's dev
+    server adds ``Connection: close`` to every response, which strict clients (python's
+    websocket-client) refuse; there the handshake is written on the raw socket instead."""
+    raw: Any = environ.get("werkzeug.socket")
+    if raw is not None and raw is sock:
+        lines = ["HTTP/1.1 101 Switching Protocols"] + [f"{k}: {v}" for k, v in headers]
+        raw.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        environ[_OWN_HANDSHAKE] = True
+        return
+    write = start_response("101 Switching Protocols", headers)
+    write(b"")
+
+
+def _wrote_own_handshake(environ: Mapping[str, Any]) -> bool:
+    return bool(environ.get(_OWN_HANDSHAKE))
+
+
 def negotiate(
     environ: Mapping[str, Any], compression: bool, max_message: int = 1_000_000
 ) -> tuple[list[tuple[str, str]], PerMessageDeflate | None]:

@@ -200,33 +200,13 @@ def test_http_route(server: tuple[str, ServerProcess]) -> None:
     assert resp.text == "realapp " + EXPECTED_MODE[kind]
 
 
-# The Werkzeug dev server adds "Connection: close" to every response, the 101 Switching
-# Protocols of a WebSocket upgrade included, when the engine answers it through
-# start_response(). Node's `ws` and browsers accept "Connection: Upgrade" + "Connection: close";
-# websocket-client (python-socketio's WebSocket) rejects the handshake ("Invalid WebSocket
-# Header"), so python clients stay on polling there. An engineio_core bug (reported): the
-# engine must write the 101 itself on environ['werkzeug.socket']. Strict: when it is fixed
-# these tests XPASS and fail, and the marker must go.
-WERKZEUG_PY_WS = pytest.mark.xfail(
-    strict=True,
-    reason="engineio_core: Werkzeug's 101 carries 'Connection: close'; websocket-client refuses it",
-)
-
-
-def werkzeug_ws_known_bug(request: pytest.FixtureRequest, kind: str) -> None:
-    if kind in ("threading", "flask_run"):
-        request.applymarker(WERKZEUG_PY_WS)
-
-
-def test_python_client(server: tuple[str, ServerProcess], request: pytest.FixtureRequest) -> None:
+def test_python_client(server: tuple[str, ServerProcess]) -> None:
     kind, proc = server
-    werkzeug_ws_known_bug(request, kind)
     check_python_scenario(python_scenario(proc.url), EXPECTED_MODE[kind])
 
 
-def test_python_client_websocket_only(server: tuple[str, ServerProcess], request: pytest.FixtureRequest) -> None:
+def test_python_client_websocket_only(server: tuple[str, ServerProcess]) -> None:
     kind, proc = server
-    werkzeug_ws_known_bug(request, kind)
     check_python_scenario(python_scenario(proc.url, ["websocket"]), EXPECTED_MODE[kind])
 
 
