@@ -38,6 +38,7 @@ class Served:
 def serve_gevent(app: Callable[..., Any], **kwargs: Any) -> Iterator[Served]:
     """Serve `app` on gevent pywsgi in a dedicated thread (own hub) on an ephemeral port."""
     import gevent
+
     from engineio_core.serving import make_server
 
     ready = threading.Event()
