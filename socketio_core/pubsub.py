@@ -8,13 +8,16 @@ CVE-2025-61765) with python-socketio's field names (``method``, ``host_id``, ``e
 ``packet``: the Engine.IO messages already encoded by the sender, which receivers hand to their
 clients as they are — nothing is re-encoded per node.
 
-Order is part of correctness: one listener applies messages in the order the broker delivers
-them (one hand-off per message to the server's loop, FIFO; no task per message), and one
-publisher sends them in the order they were emitted.
+Order is part of correctness: the listener hands each message, in the order the broker
+delivers them, to one applier task on the server's loop (a FIFO queue; no task per message),
+and one publisher sends them in the order they were emitted. An emit addressed to a client of
+this process is not published at all.
 
 The broker is two blocking methods, `publish(bytes)` and `listen()` (an iterator of bytes that
 reconnects by itself); they run in a dedicated thread (or greenlets when the socket module is
-monkey-patched), never on the event loop.
+monkey-patched), never on the event loop. A broker may also offer `publish_many(list)`: the
+publisher then sends what queued up during the previous round trip in one go, in order. A
+write-only manager (an external emitter) publishes in the caller's thread, before returning.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Protocol
+from queue import Empty
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engineio_core import EncodedMessage
 
@@ -33,7 +37,15 @@ from .binary import deconstruct, reconstruct
 from .manager import LocalManager, _skip_set
 from .rooms import Room
 
+if TYPE_CHECKING:
+    from .server import SocketServer
+
 ENVELOPE_VERSION = 1
+# Most messages waiting for the publisher (a slow or hung broker): past it, emits are dropped
+# and logged instead of growing memory without limit.
+MAX_PUBLISH_BACKLOG = 10_000
+# Most messages the publisher sends in one round trip (when the broker has `publish_many`).
+MAX_PUBLISH_BATCH = 256
 
 
 class Broker(Protocol):
@@ -55,16 +67,39 @@ class PubSubManager(LocalManager):
         self.write_only = write_only
         self.host_id = uuid.uuid4().hex
         self.logger = logger if isinstance(logger, logging.Logger) else logging.getLogger("socketio_core.pubsub")
+        self._json_given = json is not None
         self.json = json or stdlib_json
         self._publisher: _Worker | None = None
         self._listener_started = False
+        self._inbox: Any = None
         self._remote_callbacks: dict[int, Callable[..., Any]] = {}
         self._next_remote_id = 0
 
     # -- lifecycle -------------------------------------------------------------------------------
+    def set_server(self, server: SocketServer) -> None:
+        super().set_server(server)
+        # The envelope carries the event data for python-socketio peers: encode it with the
+        # server's JSON (e.g. ``json=flask.json``), as the packet itself was, or what the local
+        # clients receive could never be published (python-socketio does the same).
+        if not self._json_given and getattr(server, "json", None) is not None:
+            self.json = server.json
+
     def initialize(self) -> None:
+        """Start listening (called on the server's loop): the broker's blocking `listen()` runs
+        in its own thread (greenlet when sockets are monkey-patched) and hands each message to
+        one applier task on the loop, FIFO. Messages are applied in a task, not in a loop
+        callback, because applying one may run user code that blocks (a disconnect handler,
+        an ack callback)."""
         if not self.write_only and not self._listener_started:
             self._listener_started = True
+            server = self.server
+            assert server is not None
+            driver = server.eio.driver
+            # Called before the engine has seen its first request: adopt this (the serving)
+            # thread's loop now, so the listener can hand messages over from the start.
+            driver.bind()
+            self._inbox = driver.queue()
+            driver.spawn(self._apply_forever)
             _start_thread(self._listen_forever, "socketio-pubsub-listener")
 
     def _publish(self, message: dict[str, Any]) -> None:
@@ -74,15 +109,38 @@ class PubSubManager(LocalManager):
         except (TypeError, ValueError) as exc:
             self.logger.error("cannot publish %s: %s", message.get("method"), exc)
             return
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        if self.write_only:
+            # An external emitter (a script, a Celery task) may exit right after emit(): publish
+            # before returning, in the caller's thread, as python-socketio's emitters do.
+            self._send(data)
+            return
         if self._publisher is None:
-            self._publisher = _Worker(self._send, "socketio-pubsub-publisher")
-        self._publisher.submit(text.encode("utf-8") if isinstance(text, str) else text)
+            self._publisher = _Worker(self._send_batch, "socketio-pubsub-publisher")
+        if self._publisher.backlog() >= MAX_PUBLISH_BACKLOG:
+            self.logger.error("message queue publish backlog full (%d messages): %s dropped",
+                              MAX_PUBLISH_BACKLOG, message.get("method"))
+            return
+        self._publisher.submit(data)
 
     def _send(self, data: bytes) -> None:
         try:
             self.broker.publish(data)
         except Exception as exc:  # the broker is down: logged, never raised into handlers
             self.logger.error("message queue publish failed (message dropped): %s", exc)
+
+    def _send_batch(self, batch: list[bytes]) -> None:
+        """What queued up while the previous publish was on the wire goes out in one round
+        trip (in order) when the broker can do that; one publish per message otherwise."""
+        publish_many = getattr(self.broker, "publish_many", None)
+        if publish_many is None or len(batch) == 1:
+            for data in batch:
+                self._send(data)
+            return
+        try:
+            publish_many(batch)
+        except Exception as exc:
+            self.logger.error("message queue publish failed (%d messages dropped): %s", len(batch), exc)
 
     # -- operations: local first, then published ---------------------------------------------
     def emit(self, event: str, data: list[Any], namespace: str, room: Room | list[Room] | None = None,
@@ -99,12 +157,14 @@ class PubSubManager(LocalManager):
             "skip_sid": skip if skip is None or len(skip) != 1 else skip[0],
             "callback": None,
         }
+        if isinstance(room, str) and self.rooms.is_connected(namespace, room):
+            # Addressed to a client of this process (a sid is unique in the cluster): the most
+            # common emit of all — a handler answering its sender — never needs the queue.
+            super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback)
+            return
         if callback is not None:
             if not isinstance(room, str):
                 raise ValueError("Callbacks need a single client: to= must be a sid")
-            if self.rooms.is_connected(namespace, room):
-                super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback)
-                return
             if self.write_only:
                 raise RuntimeError("Callbacks are not supported in write-only mode")
             self._next_remote_id += 1
@@ -152,8 +212,19 @@ class PubSubManager(LocalManager):
         server = self.server
         assert server is not None
         driver = server.eio.driver
+        put = self._inbox.put_nowait
         for raw in self.broker.listen():
-            driver.call_in_loop(self._handle_raw, raw)
+            driver.call_in_loop(put, raw)
+
+    def _apply_forever(self) -> None:
+        """The one task that applies queue messages, in the order the broker delivered them."""
+        inbox = self._inbox
+        while True:
+            raw = inbox.get()
+            try:
+                self._handle_raw(raw)
+            except Exception:  # never let one message stop the applier
+                self.logger.exception("error applying a message from the queue")
 
     def _handle_raw(self, raw: bytes | str) -> None:
         try:
@@ -192,6 +263,7 @@ class PubSubManager(LocalManager):
         packet = message.get("packet")
         if callback is None and isinstance(packet, list) and message.get("v") == ENVELOPE_VERSION and packet:
             parts = [_part_from_json(p) for p in packet]
+            _check_event_parts(parts, namespace)
             self.emit_encoded(namespace, room, skip_sid, parts)
             return
         event = message.get("event")
@@ -284,6 +356,31 @@ def _part_to_json(part: EncodedMessage) -> Any:
     return data
 
 
+def _check_event_parts(parts: list[EncodedMessage], namespace: str) -> None:
+    """A cheap sanity check of already-encoded parts before they reach clients (a garbled
+    packet would make every client that receives it drop its connection): an EVENT
+    (``2[/nsp,]…``) alone, or a BINARY_EVENT (``5<n>-[/nsp,]…``) followed by its n binary
+    attachments, for `namespace`; a msgpack packet is one binary message."""
+    head = parts[0].packet.data
+    if isinstance(head, bytes):
+        if len(parts) != 1:
+            raise ValueError("bad encoded packet")
+        return
+    rest = parts[1:]
+    if head[:1] == "2" and not rest:
+        body = head[1:]
+    elif head[:1] == "5":
+        count, dash, body = head[1:].partition("-")
+        if not dash or not count.isdigit() or int(count) != len(rest) or not all(p.binary for p in rest):
+            raise ValueError("bad encoded binary packet")
+    else:
+        raise ValueError("encoded packet is not an event")
+    if namespace == "/" and body.startswith("/"):
+        raise ValueError("encoded packet for another namespace")
+    if namespace != "/" and not body.startswith(namespace + ","):
+        raise ValueError("encoded packet for another namespace")
+
+
 def _part_from_json(value: Any) -> EncodedMessage:
     if isinstance(value, str):
         return EncodedMessage.message(value)
@@ -293,9 +390,10 @@ def _part_from_json(value: Any) -> EncodedMessage:
 
 
 class _Worker:
-    """One thread that runs `fn(item)` for each submitted item, in order."""
+    """One thread that runs `fn(batch)` for the submitted items, in order: each batch is what
+    was waiting when the previous call returned (at most `MAX_PUBLISH_BATCH` items)."""
 
-    def __init__(self, fn: Callable[[Any], None], name: str) -> None:
+    def __init__(self, fn: Callable[[list[Any]], None], name: str) -> None:
         self._fn = fn
         self._queue = _make_queue()
         self._thread = _start_thread(self._run, name)
@@ -303,10 +401,19 @@ class _Worker:
     def submit(self, item: Any) -> None:
         self._queue.put(item)
 
+    def backlog(self) -> int:
+        return int(self._queue.qsize())
+
     def _run(self) -> None:
+        queue = self._queue
         while True:
-            item = self._queue.get()
-            self._fn(item)
+            batch = [queue.get()]
+            while len(batch) < MAX_PUBLISH_BATCH:
+                try:
+                    batch.append(queue.get_nowait())
+                except Empty:
+                    break
+            self._fn(batch)
 
 
 def _socket_patched() -> bool:

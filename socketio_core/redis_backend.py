@@ -8,6 +8,12 @@ While Redis is unreachable, `publish` raises (the manager logs and drops the mes
 has no memory, a message published while nobody listens is lost — Redis itself behaves the same
 way) and `listen` retries with exponential backoff (0.1 s doubling up to 5 s), resubscribing as
 soon as Redis is back.
+
+Failing fast is deliberate: unless ``redis_options`` say otherwise, connections time out after
+`CONNECT_TIMEOUT` seconds (a publish after `PUBLISH_TIMEOUT`) and redis-py's own retry loop
+(10 attempts with backoff since redis-py 6) is turned off, so the retries are the ones above.
+Otherwise one message published during an outage would hold the publisher for seconds, the
+messages behind it would queue up, and a hung Redis would block it forever.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ logger = logging.getLogger("socketio_core.redis")
 
 BACKOFF_START = 0.1
 BACKOFF_MAX = 5.0
+CONNECT_TIMEOUT = 5.0
+PUBLISH_TIMEOUT = 5.0
 
 
 def _redis_module() -> Any:
@@ -63,27 +71,45 @@ class RedisBroker:
         self.redis_options = dict(redis_options or {})
         self._publisher: Any = None
 
-    def _connect(self) -> Any:
+    def _connect(self, **defaults: Any) -> Any:
         redis = _redis_module()
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        options = {"socket_connect_timeout": CONNECT_TIMEOUT, "retry": Retry(NoBackoff(), 0), **defaults}
+        options.update(self.redis_options)
         if self.url.startswith("redis+sentinel://"):
             from redis.sentinel import Sentinel
 
-            sentinels, service, options = parse_sentinel_url(self.url)
-            sentinel = Sentinel(sentinels, **self.redis_options)  # type: ignore[no-untyped-call]
-            return sentinel.master_for(service, **options)  # type: ignore[no-untyped-call]
-        return redis.Redis.from_url(self.url, **self.redis_options)
+            sentinels, service, url_options = parse_sentinel_url(self.url)
+            sentinel = Sentinel(sentinels, **options)  # type: ignore[no-untyped-call]
+            return sentinel.master_for(service, **url_options)  # type: ignore[no-untyped-call]
+        return redis.Redis.from_url(self.url, **options)
 
     def publish(self, data: bytes) -> None:
         """Publish once; on a connection error reconnect and try once more, then raise."""
+        self.publish_many([data])
+
+    def publish_many(self, batch: list[bytes]) -> None:
+        """Publish several messages in order, in one round trip (a non-transactional pipeline);
+        on a connection error (a connection that went stale when Redis restarted) reconnect and
+        try once more, then raise. A timeout (a hung Redis) raises at once."""
+        connection_error = _redis_module().ConnectionError
         for attempt in (1, 2):
             try:
                 if self._publisher is None:
-                    self._publisher = self._connect()
-                self._publisher.publish(self.channel, data)
+                    self._publisher = self._connect(socket_timeout=PUBLISH_TIMEOUT)
+                if len(batch) == 1:
+                    self._publisher.publish(self.channel, batch[0])
+                    return
+                pipe = self._publisher.pipeline(transaction=False)
+                for data in batch:
+                    pipe.publish(self.channel, data)
+                pipe.execute()
                 return
-            except Exception:
+            except Exception as exc:
                 self._publisher = None
-                if attempt == 2:
+                if attempt == 2 or not isinstance(exc, connection_error):
                     raise
 
     def listen(self) -> Iterator[bytes]:
@@ -103,7 +129,8 @@ class RedisBroker:
                         if isinstance(data, (bytes, str)):
                             yield data if isinstance(data, bytes) else data.encode("utf-8")
             except Exception as exc:
-                logger.warning("Redis listener lost its connection (%s); retrying in %.1fs", exc, backoff)
+                # An error, as python-socketio logs it: visible with the default logger=False.
+                logger.error("Redis listener lost its connection (%s); retrying in %.1fs", exc, backoff)
             finally:
                 if pubsub is not None:
                     try:
