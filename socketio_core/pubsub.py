@@ -295,6 +295,13 @@ class PubSubManager(LocalManager):
         self._publish({"method": "callback", "host_id": origin, "sid": sid,
                        "namespace": namespace, "id": cb_id, "args": args})
 
+    def drop_callback(self, sid: str, callback: Callable[..., Any]) -> None:
+        """A `call()` to a client on another node timed out: forget its callback here too."""
+        super().drop_callback(sid, callback)
+        for callback_id, registered in list(self._remote_callbacks.items()):
+            if registered is callback:
+                del self._remote_callbacks[callback_id]
+
     def _handle_callback(self, message: dict[str, Any]) -> None:
         cb_id = message.get("id")
         callback = self._remote_callbacks.pop(cb_id, None) if isinstance(cb_id, int) else None

@@ -214,6 +214,8 @@ def test_call_times_out_when_the_remote_client_does_not_answer(cluster: list[Pro
     connect(peer, "b", b_node)
     assert peer.call("b", "ask", {"sid": sid_a, "event": "silent", "timeout": 0.5}) == {"error": "TimeoutError"}
     peer.wait_events("a", "silent")
+    # The timed-out call leaves nothing behind on the node that asked.
+    assert peer.call("b", "pending_remote_callbacks") == 0
 
 
 # -- 4. rooms and disconnects of sids on other nodes ------------------------------------------

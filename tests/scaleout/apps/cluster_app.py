@@ -128,6 +128,12 @@ def ask(spec):  # type: ignore[no-untyped-def]
     return {"answer": answer, "pid": os.getpid()}
 
 
+@socketio.on("pending_remote_callbacks")
+def pending_remote_callbacks():  # type: ignore[no-untyped-def]
+    """How many acks this node still waits for from clients on other nodes."""
+    return len(socketio.server.manager._remote_callbacks)
+
+
 @socketio.on("ask_cb")
 def ask_cb(spec):  # type: ignore[no-untyped-def]
     """Emit with a callback; the callback (run in this handler's request context) reports the
