@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from .acks import AckTracker
@@ -71,27 +72,40 @@ class ClientManager:
 
 
 class LocalManager(ClientManager):
-    """Rooms and acks in memory, for one process."""
+    """Rooms and acks in memory, for one process.
+
+    Under the threading driver, handlers run in concurrent threads: every read-modify-write of
+    the rooms and the ack table happens under the server's lock (a real lock there; a no-op
+    under gevent, where nothing switches inside these sections). It is never held while
+    sending or while running a callback.
+    """
 
     def __init__(self) -> None:
         self.rooms = RoomRegistry()
         self.acks = AckTracker()
         self._eio_to_sid: dict[tuple[str, str], str] = {}
+        self.lock: AbstractContextManager[Any] = nullcontext()
+
+    def set_server(self, server: SocketServer) -> None:
+        super().set_server(server)
+        self.lock = getattr(server, "_lock", self.lock)
 
     # -- connections ---------------------------------------------------------------------------
     def connect(self, eio_sid: str, namespace: str) -> str:
         """Register a client in a namespace; returns its new sid."""
         sid = secrets.token_urlsafe(15)  # 120 random bits, 20 characters
-        self.rooms.connect(namespace, sid, eio_sid)
-        self._eio_to_sid[(eio_sid, namespace)] = sid
+        with self.lock:
+            self.rooms.connect(namespace, sid, eio_sid)
+            self._eio_to_sid[(eio_sid, namespace)] = sid
         return sid
 
     def disconnect(self, sid: str, namespace: str, **kwargs: Any) -> None:
-        eio_sid = self.rooms.eio_sid(namespace, sid)
-        self.rooms.disconnect(namespace, sid)
-        self.acks.drop(sid)
-        if eio_sid is not None:
-            self._eio_to_sid.pop((eio_sid, namespace), None)
+        with self.lock:
+            eio_sid = self.rooms.eio_sid(namespace, sid)
+            self.rooms.disconnect(namespace, sid)
+            self.acks.drop(sid)
+            if eio_sid is not None:
+                self._eio_to_sid.pop((eio_sid, namespace), None)
 
     def is_connected(self, sid: str, namespace: str) -> bool:
         return self.rooms.is_connected(namespace, sid)
@@ -107,21 +121,26 @@ class LocalManager(ClientManager):
 
     def get_participants(self, namespace: str, room: Room | list[Room]) -> Iterator[tuple[str, str]]:
         """(sid, eio_sid) of the members of `room` (or of a list of rooms) in this process."""
-        return self.rooms.participants(namespace, room)
+        with self.lock:
+            return iter(list(self.rooms.participants(namespace, room)))
 
     # -- rooms ---------------------------------------------------------------------------------
     def enter_room(self, sid: str, namespace: str, room: Room, eio_sid: str | None = None) -> None:
-        if self.rooms.is_connected(namespace, sid):
-            self.rooms.enter(namespace, sid, room)
+        with self.lock:
+            if self.rooms.is_connected(namespace, sid):
+                self.rooms.enter(namespace, sid, room)
 
     def leave_room(self, sid: str, namespace: str, room: Room) -> None:
-        self.rooms.leave(namespace, sid, room)
+        with self.lock:
+            self.rooms.leave(namespace, sid, room)
 
     def close_room(self, room: Room, namespace: str) -> None:
-        self.rooms.close(namespace, room)
+        with self.lock:
+            self.rooms.close(namespace, room)
 
     def get_rooms(self, sid: str, namespace: str) -> list[Room]:
-        return self.rooms.rooms_of(namespace, sid)
+        with self.lock:
+            return self.rooms.rooms_of(namespace, sid)
 
     # -- emitting --------------------------------------------------------------------------------
     def emit(
@@ -136,7 +155,9 @@ class LocalManager(ClientManager):
     ) -> None:
         server = self.server
         assert server is not None, "the manager is not attached to a server"
-        recipients = list(self.rooms.participants(namespace, room, _skip_set(skip_sid)))
+        with self.lock:
+            recipients = list(self.rooms.participants(namespace, room, _skip_set(skip_sid)))
+            ack_ids = [self.acks.register(sid, callback) for sid, _ in recipients] if callback is not None else []
         if not recipients:
             return
         args = [event, *data]
@@ -145,8 +166,7 @@ class LocalManager(ClientManager):
             parts = server.encode(SocketPacket(PacketType.EVENT, namespace, args))
             server.deliver(recipients, parts)
             return
-        for sid, eio_sid in recipients:
-            ack_id = self.acks.register(sid, callback)
+        for (sid, eio_sid), ack_id in zip(recipients, ack_ids, strict=True):
             parts = server.encode(SocketPacket(PacketType.EVENT, namespace, args, ack_id))
             server.deliver(((sid, eio_sid),), parts)
 
@@ -160,17 +180,25 @@ class LocalManager(ClientManager):
         """Deliver already-encoded messages to the local members of `room`."""
         server = self.server
         assert server is not None
-        recipients = list(self.rooms.participants(namespace, room, _skip_set(skip_sid)))
+        with self.lock:
+            recipients = list(self.rooms.participants(namespace, room, _skip_set(skip_sid)))
         if recipients:
             server.deliver(recipients, parts)
 
     # -- acks --------------------------------------------------------------------------------------
     def _generate_ack_id(self, sid: str, callback: Callable[..., Any]) -> int:
-        return self.acks.register(sid, callback)
+        with self.lock:
+            return self.acks.register(sid, callback)
+
+    def drop_callback(self, sid: str, callback: Callable[..., Any]) -> None:
+        """Forget a callback nobody waits for any more (a timed-out `call()`)."""
+        with self.lock:
+            self.acks.drop_callback(sid, callback)
 
     def trigger_callback(self, sid: str, ack_id: int, data: list[Any]) -> bool:
         """Run the callback waiting for `ack_id`; False when there is none (logged by caller)."""
-        callback = self.acks.pop(sid, ack_id)
+        with self.lock:
+            callback = self.acks.pop(sid, ack_id)
         if callback is None:
             return False
         callback(*data)
