@@ -98,6 +98,16 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    # A number too big for a double (``1e400``) would decode as infinity, which the encoder
+    # (``allow_nan=False``) then refuses: an app echoing client data would fail on it. Refuse
+    # it at the door, like NaN (found by scripts/fuzz_live.py).
+    value = float(text)
+    if value - value != 0.0:
+        raise ValueError(f"number {text[:24]} is out of range")
+    return value
+
+
 def _escape_surrogate(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
@@ -180,7 +190,7 @@ class JSONCodec:
                     return "".join(c_encode(data, 0))
 
                 self._dumps = dumps_fast
-            std_decoder = _stdlib_json.JSONDecoder(parse_constant=_reject_constant)
+            std_decoder = _stdlib_json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
             self._loads = std_decoder.decode
             self._raw_decode = std_decoder.raw_decode
         else:

@@ -162,8 +162,9 @@ class LocalManager(ClientManager):
             return
         args = [event, *data]
         if callback is None:
-            # Encode once; every recipient gets the same encoded messages.
-            parts = server.encode(SocketPacket(PacketType.EVENT, namespace, args))
+            # Encode once (or not at all: `encoded` was made by an emit from another thread);
+            # every recipient gets the same encoded messages.
+            parts = kwargs.get("encoded") or server.encode(SocketPacket(PacketType.EVENT, namespace, args))
             server.deliver(recipients, parts)
             return
         for (sid, eio_sid), ack_id in zip(recipients, ack_ids, strict=True):

@@ -174,7 +174,7 @@ class PubSubManager(LocalManager):
         else:
             from .packets import PacketType, SocketPacket
 
-            parts = server.encode(SocketPacket(PacketType.EVENT, namespace, [event, *data]))
+            parts = kwargs.get("encoded") or server.encode(SocketPacket(PacketType.EVENT, namespace, [event, *data]))
             self.emit_encoded(namespace, room, skip_sid, parts)
             message["packet"] = [_part_to_json(p) for p in parts]
             message["v"] = ENVELOPE_VERSION

@@ -163,15 +163,24 @@ class SocketServer:
     ) -> None:
         """Emit to a sid, a room, a list of rooms, or everyone in the namespace. A tuple
         `data` is several arguments."""
+        namespace = namespace or "/"
+        args = _args(data)
         driver = self.eio.driver
         if not driver.in_loop():
+            # From a foreign thread: encode here, so that un-serialisable data raises in the
+            # caller and later changes to `data` are not what gets sent; deliver on the loop.
+            encoded = None
+            if callback is None:
+                encoded = self.encode(SocketPacket(PacketType.EVENT, namespace, [event, *args]))
             driver.call_in_loop(
-                lambda: self.emit(event, data, to, room, skip_sid, namespace, callback, ignore_queue)
+                lambda: self.manager.emit(
+                    event, args, namespace, room=to if to is not None else room, skip_sid=skip_sid,
+                    callback=callback, ignore_queue=ignore_queue, encoded=encoded,
+                )
             )
             return
-        args = _args(data)
         self.manager.emit(
-            event, args, namespace or "/", room=to if to is not None else room,
+            event, args, namespace, room=to if to is not None else room,
             skip_sid=skip_sid, callback=callback, ignore_queue=ignore_queue,
         )
 

@@ -364,10 +364,18 @@ def test_call_and_emit_from_a_foreign_thread(json_env: Env) -> None:
         assert env.sio.call("from_thread", {"q": 1}, to=sid, timeout=10) == ("thread", 1)
         with pytest.raises(TimeoutError):
             env.sio.call("not_acked", to=sid, timeout=0.2)
+        # Encoded in the calling thread: bad data raises here, later changes are not sent.
+        with pytest.raises(TypeError):
+            env.sio.emit("bad", object(), to=sid)
+        payload = {"v": 1}
+        env.sio.emit("snap", payload, to=sid)
+        payload["v"] = 2
     finally:
         env.sio.emit("finish", "bye", to=sid)
     result = run.join()
     assert events(result, "a", "from_thread") == [[{"q": 1}]]
+    assert events(result, "a", "snap") == [[{"v": 1}]]
+    assert events(result, "a", "bad") == []
     assert events(result, "a", "finish") == [["bye"]]
 
 
