@@ -28,6 +28,7 @@ from eio_support import (
     poll,
     post,
     serve_gevent,
+    wait_for,
     wait_poll_pending,
 )
 
@@ -701,7 +702,7 @@ def test_concurrent_posts_close_the_session(harness: EngineHarness, port: int) -
             f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
             "Host: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\n4h".encode()
         )
-        harness.wait(lambda: getattr(harness.eio._conns.get(sid), "posting", False))
+        wait_for(lambda: getattr(harness.eio._conns.get(sid), "posting", False))
         resp = post(port, sid, "4second")
         assert (resp.status, error_body(resp)) == (400, "Bad Request")
         assert_closed(harness, port, sid)
