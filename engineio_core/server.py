@@ -409,8 +409,11 @@ class EngineServer:
         else:
             holder.append(conn)
             conn.probe_ws = ws
+        reader = _WebSocketReader(self, conn, ws)
         try:
-            self._websocket_loop(conn, ws)
+            self._websocket_loop(reader, reader.claim())
+            # If a handler blocked, reading moved to another greenlet: wait for the end here.
+            reader.finished.wait()
         finally:
             # Hand the connection back to the WSGI server only once it is flushed and shut
             # down (see `WebSocket.wait_closed`).
@@ -418,11 +421,19 @@ class EngineServer:
             ws.wait_closed(_WS_CLOSE_WAIT)
         return _ws_done(environ)
 
-    def _websocket_loop(self, conn: Connection, ws: WebSocket) -> None:
+    def _websocket_loop(self, reader: _WebSocketReader, token: object) -> None:
+        """Read one WebSocket while `token` owns it.
+
+        Messages are handled inline, under the driver's guard: when a handler blocks, the
+        guard hands reading over to a new greenlet (`_WebSocketReader.hand_over`) so the
+        connection keeps being read (PONGs, acks for a `call()` the handler waits on), and
+        this greenlet returns once its handler is done. Most handlers never block, and then an
+        event costs no extra greenlet at all."""
+        conn, ws = reader.conn, reader.ws
         session = conn.session
         reason = Reason.TRANSPORT_CLOSE
         try:
-            for data in ws.messages():
+            for data in reader.messages:
                 packet = decode_text(data) if isinstance(data, str) else decode_binary(data)
                 if conn.ws is ws:
                     if packet.type is PacketType.PONG:
@@ -432,7 +443,11 @@ class EngineServer:
                             self._schedule(conn)
                         continue
                     event = session.receive(packet, self.driver.monotonic())
-                    if event is not None:
+                    if isinstance(event, MessageReceived):
+                        self.driver.run_guarded(self._handle_event, (conn, event), reader.hand_over)
+                        if reader.owner is not token:
+                            return  # another greenlet reads now
+                    elif event is not None:
                         self._handle_event(conn, event)
                     if not session.is_open:
                         return
@@ -444,14 +459,16 @@ class EngineServer:
             code = exc.status if 1000 <= exc.status < 5000 and exc.status != 400 else 1002
             ws.close(code, exc.message)
         finally:
-            if conn.ws is ws:
-                if session.is_open:
-                    self._close(conn, reason)
-                ws.close()
-            elif conn.probe_ws is ws:
-                conn.probe_ws = None
-                session.probe_failed()
-                ws.close()
+            if reader.owner is token:
+                if conn.ws is ws:
+                    if session.is_open:
+                        self._close(conn, reason)
+                    ws.close()
+                elif conn.probe_ws is ws:
+                    conn.probe_ws = None
+                    session.probe_failed()
+                    ws.close()
+                reader.finished.set()
 
     def _probe(self, conn: Connection, ws: WebSocket, packet: EnginePacket) -> bool:
         """Drive the upgrade handshake on the candidate socket; False ends that socket."""
@@ -655,6 +672,32 @@ class EngineServer:
             headers.append(("Connection", "close"))
         start_response(_STATUS[status], headers)
         return [data]
+
+
+class _WebSocketReader:
+    """Who reads a WebSocket now: the WSGI request's greenlet, or a successor it handed
+    reading to when one of its handlers blocked."""
+
+    __slots__ = ("server", "conn", "ws", "messages", "owner", "finished")
+
+    def __init__(self, server: EngineServer, conn: Connection, ws: WebSocket) -> None:
+        self.server = server
+        self.conn = conn
+        self.ws = ws
+        self.messages = ws.messages()  # one generator, advanced only by the owner
+        self.owner: object = None
+        self.finished = server.driver.event()
+
+    def claim(self) -> object:
+        token = self.owner = object()
+        return token
+
+    def hand_over(self) -> None:
+        """Called (from the loop) while the owner's handler is blocked: ownership moves now,
+        so the blocked greenlet never touches the message generator again."""
+        if self.finished.is_set():
+            return
+        self.server.driver.spawn(self.server._websocket_loop, self, self.claim())
 
 
 _STATUS = {

@@ -478,7 +478,12 @@ class SocketServer:
             self.logger.warning("%s: ignoring reserved event name %r from the client", sid, event)
             return
         if self.async_handlers:
-            self.eio.driver.spawn(self._run_event, client.eio_sid, sid, namespace, event, data[1:], packet.id)
+            driver = self.eio.driver
+            if driver.inline_allowed():
+                # The engine runs us under a guard: if the handler blocks, reading moves on.
+                self._run_event(client.eio_sid, sid, namespace, event, data[1:], packet.id)
+            else:
+                driver.dispatch(self._run_event, client.eio_sid, sid, namespace, event, data[1:], packet.id)
         else:
             self._run_event(client.eio_sid, sid, namespace, event, data[1:], packet.id)
 
@@ -516,7 +521,11 @@ class SocketServer:
 
     def _dispatch(self, fn: Callable[..., Any], *args: Any) -> None:
         if self.async_handlers:
-            self.eio.driver.spawn(fn, *args)
+            driver = self.eio.driver
+            if driver.inline_allowed():
+                fn(*args)
+            else:
+                driver.dispatch(fn, *args)
         else:
             fn(*args)
 
