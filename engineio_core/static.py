@@ -27,6 +27,10 @@ def content_type(path: str) -> str:
 
 def resolve(static_files: Mapping[str, Any], path: str) -> tuple[str, str] | None:
     """The (filename, content type) to serve for a URL path, or None."""
+    if "\x00" in path:
+        # ``GET /static/%00``: os.path functions raise ValueError on a NUL byte (a 500 with a
+        # traceback before this check; found by tests/hardening/test_security_defaults.py).
+        return None
     # Longest matching prefix first.
     for prefix in sorted(static_files, key=len, reverse=True):
         if prefix and path != prefix and not path.startswith(prefix.rstrip("/") + "/") and prefix != "/":

@@ -4,12 +4,24 @@ connection, real locks, blocking writes under a per-connection lock."""
 from __future__ import annotations
 
 import queue
+import selectors
+import socket
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from .base import send_failure
+
+# How long a write may make no progress (the peer's receive window stays shut) before the
+# connection is failed as a slow consumer. Without it, one client that stops reading blocked
+# the emitting thread in sendall() for ever, and with it every later recipient of a broadcast.
+WRITE_STALL_TIMEOUT = 10.0
+_DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
+
+
+class _Stalled(Exception):
+    pass
 
 
 class ThreadWriter:
@@ -30,11 +42,44 @@ class ThreadWriter:
             return
         try:
             with self._lock:
-                self._sock.sendall(data)
+                if _DONTWAIT and isinstance(self._sock, socket.socket) and not hasattr(self._sock, "do_handshake"):
+                    self._send_bounded(data)
+                else:  # TLS or an exotic socket: no non-blocking send flag
+                    self._sock.sendall(data)
+        except _Stalled as exc:
+            if not self._closed:
+                self._closed = True
+                self._on_error(f"slow consumer: {exc} bytes unsent, no progress for {WRITE_STALL_TIMEOUT}s")
         except OSError as exc:
             if not self._closed:
                 self._closed = True
                 self._on_error(send_failure(exc))
+
+    def _send_bounded(self, data: bytes) -> None:
+        """sendall(), except that waiting more than `WRITE_STALL_TIMEOUT` for the peer to take
+        any byte raises `_Stalled` (with the count of bytes left)."""
+        sock = self._sock
+        view = memoryview(data)
+        selector: selectors.BaseSelector | None = None
+        try:
+            while view:
+                try:
+                    sent = sock.send(view, _DONTWAIT)
+                except (BlockingIOError, InterruptedError):
+                    sent = 0
+                if sent:
+                    view = view[sent:]
+                    continue
+                if selector is None:
+                    selector = selectors.DefaultSelector()
+                    selector.register(sock, selectors.EVENT_WRITE)
+                if not selector.select(WRITE_STALL_TIMEOUT) and not self._closed:
+                    raise _Stalled(len(view))
+                if self._closed:
+                    return
+        finally:
+            if selector is not None:
+                selector.close()
 
     def close(self, then: Callable[[], None] | None = None) -> None:
         self._closed = True
@@ -60,6 +105,15 @@ class ThreadingDriver:
         thread = threading.Thread(target=fn, args=args, kwargs=kwargs, daemon=True)
         thread.start()
         return _Task(thread)
+
+    def dispatch(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.spawn(fn, *args)
+
+    def run_guarded(self, fn: Callable[..., Any], args: tuple[Any, ...], on_block: Callable[[], None]) -> Any:
+        return fn(*args)  # a thread per connection: handlers are dispatched to threads anyway
+
+    def inline_allowed(self) -> bool:
+        return False
 
     def sleep(self, seconds: float = 0) -> None:
         time.sleep(seconds)
