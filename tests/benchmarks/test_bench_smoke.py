@@ -1,0 +1,101 @@
+"""The benchmark suite works: a tiny run of every part of it on this project's stack only.
+
+No reference venv, no timing assertions -- only that each scenario ran end to end (real
+server subprocess, real node clients), lost nothing, and that the table and the results file
+come out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))  # the real `benchmarks` package wins over this directory's name
+
+
+def node_available() -> bool:
+    return shutil.which("node") is not None and (ROOT / "node_modules" / "socket.io-client").is_dir()
+
+
+pytestmark = pytest.mark.node
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], dict]:
+    if not node_available():
+        pytest.fail("node and the npm packages are required: run scripts/setup.sh")
+    out = tmp_path_factory.mktemp("bench") / "tiny.json"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--size", "tiny", "--stack", "ours", "--no-plot",
+         "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, env=env, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc, json.loads(out.read_text())
+
+
+def test_prints_a_table(tiny_run: tuple[subprocess.CompletedProcess[str], dict]) -> None:
+    proc, _ = tiny_run
+    print(proc.stdout)
+    for key in ("S1 echo+ack", "S2 1 room", "S3 40 WebSocket connects", "S4 long-polling",
+                "in-process emit", "acks/s", "deliveries/s", "conn/s", "KB RSS per idle conn"):
+        assert key in proc.stdout, key
+    assert "[ 1/" in proc.stderr  # progress while it runs
+
+
+def test_every_scenario_ran_cleanly(tiny_run: tuple[subprocess.CompletedProcess[str], dict]) -> None:
+    _, report = tiny_run
+    rows = {row["key"]: row for row in report["rows"]}
+    for key in ("S1", "S2", "S3", "S3-mem", "S4", "fanout-100", "fanout-500"):
+        assert key in rows, key
+        assert "reference" not in rows[key]
+        assert rows[key]["ours"]["median"] is not None, key
+    for key in ("S1", "S2", "S3", "S4"):
+        assert rows[key]["ours"]["median"] > 0, key
+        assert rows[key]["ours"]["gen_cpu_pct"] is not None, key
+        assert rows[key]["ours"]["problems"] == [], (key, rows[key]["ours"]["problems"])
+    assert report["meta"]["generator"]["websocket_client"] == "raw"
+    s2 = report["e2e_samples"]["S2"]["ours"][0]
+    assert s2["lost"] == 0 and s2["outOfOrder"] == 0
+    if report["meta"]["machine"]["pinned"]:  # server and generator on different cores
+        s1 = report["e2e_samples"]["S1"]["ours"][0]
+        assert s1["server_cpus"] != s1["generator_cpus"], s1
+    s3 = report["e2e_samples"]["S3"]["ours"][0]
+    assert s3["connected"] == s3["stillConnected"] == 40
+    assert report["meta"]["versions"]["ours"]["flask-socketio-ng"]
+
+
+def test_with_the_official_client(tmp_path: Path) -> None:
+    """The generator's other WebSocket client, socket.io-client@4, drives the same scenarios."""
+    if not node_available():
+        pytest.fail("node and the npm packages are required: run scripts/setup.sh")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--size", "tiny", "--only", "S1,S2", "--client", "sio",
+         "--no-plot", "--json", str(tmp_path / "sio.json")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, env=env, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "S1 echo+ack" in proc.stdout and "problems seen" not in proc.stdout, proc.stdout
+
+
+def test_app_refuses_to_measure_the_wrong_stack() -> None:
+    from benchmarks.suite import check_stack
+
+    ours = {"stack": "ours", "flask_socketio": str(ROOT / "flask_socketio" / "__init__.py")}
+    ref = {"stack": "reference", "flask_socketio": "/x/.venv-ref/lib/site-packages/flask_socketio/__init__.py"}
+    check_stack("ours", ours)
+    check_stack("reference", ref)
+    with pytest.raises(RuntimeError):
+        check_stack("reference", ours)
+    with pytest.raises(RuntimeError):
+        check_stack("ours", ref)
