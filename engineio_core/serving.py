@@ -8,10 +8,20 @@ from typing import Any
 
 from gevent import pywsgi
 
+# pywsgi reads requests through an 8 KiB buffer that lives as long as the connection; a
+# WebSocket never reads through it after the handshake, and Engine.IO requests are small.
+RFILE_BUFFER = 2048
+
 
 class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
     """pywsgi's handler, exposing the client socket for the WebSocket transport and turning
     Nagle off (a long-poll answer or a frame is one write and must leave at once)."""
+
+    def __init__(self, sock: Any, address: Any, server: Any) -> None:
+        super().__init__(sock, address, server)
+        default_rfile: Any = getattr(self, "rfile")  # noqa: B009 - untyped in gevent
+        default_rfile.close()
+        self.rfile = sock.makefile("rb", RFILE_BUFFER)
 
     def get_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().get_environ()

@@ -10,8 +10,6 @@ ignored (CVE-2026-48802 hardening: it neither resets nor multiplies timers).
 
 from __future__ import annotations
 
-from collections import deque
-
 from .config import EngineConfig
 from .encoded import EncodedMessage
 from .errors import RemoteProtocolError
@@ -53,7 +51,7 @@ class EngineSession:
         self.eio_sid = eio_sid
         self._cfg = cfg
         self.state = State.WEBSOCKET if websocket else State.POLLING
-        self.outbox: deque[EncodedMessage] = deque()
+        self.outbox: list[EncodedMessage] = []
         self.outbox_bytes = 0
         self.next_ping_at = now + cfg.ping_interval
         self.pong_deadline = 0.0
@@ -169,7 +167,7 @@ class EngineSession:
         self.outbox_bytes += size
 
     def drain(self) -> list[EncodedMessage]:
-        out = list(self.outbox)
-        self.outbox.clear()
+        out = self.outbox
+        self.outbox = []
         self.outbox_bytes = 0
         return out

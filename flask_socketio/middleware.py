@@ -13,8 +13,8 @@ from socketio_core.server import SocketServer
 
 class SocketIOMiddleware(WSGIApp):
     """Routes ``/socket.io/`` to the Socket.IO server and everything else to the Flask app.
-    The environ of a Socket.IO request is copied (it outlives the request) and carries
-    ``flask.app`` so handlers can rebuild the app and request contexts."""
+    The environ of a Socket.IO request carries ``flask.app`` so handlers can rebuild the app
+    and request contexts from it."""
 
     def __init__(self, socketio_app: SocketServer, app: flask.Flask, socketio_path: str = "socket.io") -> None:
         self.flask_app = app
@@ -23,7 +23,8 @@ class SocketIOMiddleware(WSGIApp):
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith(self.engineio_path) or path + "/" == self.engineio_path:
-            environ = environ.copy()
+            # The environ is kept for the life of the connection (handlers rebuild the request
+            # context from it); WSGI servers make a new dict per request, so no copy is needed.
             environ["flask.app"] = self.flask_app
             return self.engineio_app.handle_request(environ, start_response)
         if self.wsgi_app is None:  # pragma: no cover
