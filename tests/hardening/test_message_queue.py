@@ -1,0 +1,104 @@
+"""CVE-2025-61765 (pickle RCE through the message queue), without a Redis server.
+
+A `PubSubManager` over an in-memory broker: whatever arrives on the channel is parsed as JSON
+only — a pickle, bytes that are not JSON, JSON of the wrong shape, a packet that would smuggle
+another namespace or a binary header — and is ignored with a warning; the server keeps serving
+and a well-formed message from another node is still applied. Everything the server publishes
+is JSON. (tests/scaleout/test_scale_cluster.py::test_garbage_on_the_channel_is_ignored_and_logged
+does the same through a real redis-server.)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pickle
+import queue
+from collections.abc import Iterator
+
+from hard_support import LogRecorder, wait_for
+
+from socketio_core.pubsub import PubSubManager
+
+
+class MemoryBroker:
+    """The broker interface (`publish`, `listen`, `close`) over an in-process queue."""
+
+    def __init__(self) -> None:
+        self.inbox: queue.Queue[bytes | None] = queue.Queue()
+        self.published: list[bytes] = []
+
+    def publish(self, data: bytes) -> None:
+        self.published.append(data)
+
+    def listen(self) -> Iterator[bytes]:
+        while (item := self.inbox.get()) is not None:
+            yield item
+
+    def close(self) -> None:
+        self.inbox.put(None)
+
+
+class Exploit:
+    """Unpickling this would run a command: it must never be unpickled."""
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        import os
+
+        return (os.system, ("touch /tmp/hardening-pwned",))
+
+
+GARBAGE = [
+    pickle.dumps(Exploit()),
+    pickle.dumps({"method": "emit", "event": "news", "data": "pickled", "namespace": "/"}),
+    b"\x80\x04not json at all",
+    b"[1, 2, 3]",
+    b'"just a string"',
+    b'{"method": 5}',
+    b'{"method": "emit", "event": 7, "namespace": "/"}',
+    b'{"method": "emit", "event": "news", "namespace": "no-slash"}',
+    b'{"method": "emit", "event": "news", "namespace": "/", "room": {"a": 1}}',
+    b'{"method": "emit", "event": "news", "namespace": "/", "v": 1, "packet": ["2/other,[\\"news\\"]"]}',
+    b'{"method": "emit", "event": "news", "namespace": "/", "v": 1, "packet": ["51-[\\"news\\",{\\"_placeholder\\":true,\\"num\\":0}]"]}',
+    b'{"method": "emit", "event": "news", "namespace": "/", "binary": true, "data": 5}',
+    b'{"method": "disconnect", "sid": ["not", "a", "sid"], "namespace": "/"}',
+    b'{"method": "enter_room", "sid": 1, "namespace": "/", "room": "x"}',
+    b'{"method": "__class__"}',
+    b'{"method": "emit", "event": "news", "data": "' + b"\\ud800" + b'", "namespace": "/", "callback": [1, 2]}',
+]
+
+
+def test_queue_carries_json_only_and_ignores_garbage() -> None:
+    import os
+
+    from hard_support import sio_env
+
+    broker = MemoryBroker()
+    logs = LogRecorder()
+    queue_logger = logging.getLogger("hardening.queue")
+    queue_logger.setLevel(logging.DEBUG)
+    queue_logger.propagate = False
+    queue_logger.addHandler(logs)
+    manager = PubSubManager(broker, logger=queue_logger)
+    with sio_env(client_manager=manager) as env:
+        env.sio.emit("local", "published by us")
+        wait_for(lambda: broker.published)
+        for raw in GARBAGE:
+            broker.inbox.put(raw)
+        broker.inbox.put(json.dumps({"method": "emit", "event": "news", "data": "from another node",
+                                     "namespace": "/", "room": None, "host_id": "other"}).encode())
+        bystander = env.bystanders[0]
+        assert bystander.next_event() == '42["local","published by us"]'
+        assert bystander.next_event() == '42["news","from another node"]'  # nothing before it
+        env.assert_served()
+        # Applied in order, so every piece of garbage was handled before the good message.
+        # Each is ignored; all but two (a disconnect / enter_room naming no sid held here,
+        # which are no-ops for python-socketio too) say so in the log.
+        messages = logs.messages()
+        assert len(messages) == len(GARBAGE) - 2, messages
+        assert all(m.startswith("ignoring") for m in messages), messages
+        assert messages[:2] == ["ignoring a message on the queue that is not JSON"] * 2  # the pickles
+        assert not os.path.exists("/tmp/hardening-pwned")
+        for data in broker.published:
+            assert isinstance(json.loads(data), dict)  # JSON, never a pickle
+        broker.close()
