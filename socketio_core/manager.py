@@ -93,7 +93,7 @@ class LocalManager(ClientManager):
     # -- connections ---------------------------------------------------------------------------
     def connect(self, eio_sid: str, namespace: str) -> str:
         """Register a client in a namespace; returns its new sid."""
-        sid = secrets.token_urlsafe(15)  # 120 random bits, 20 characters
+        sid = secrets.token_urlsafe(16)  # 128 random bits, 22 characters
         with self.lock:
             self.rooms.connect(namespace, sid, eio_sid)
             self._eio_to_sid[(eio_sid, namespace)] = sid

@@ -269,7 +269,7 @@ def manager() -> tuple[LocalManager, FakeServer]:
 def test_manager_connect_disconnect() -> None:
     m, _ = manager()
     sid = m.connect("e1", NS)
-    assert len(sid) == 20
+    assert len(sid) == 22  # 128 bits from the CSPRNG
     assert m.connect("e1", NS) != sid  # fresh every time
     assert m.is_connected(sid, NS)
     assert m.sid_from_eio_sid("e1", "/chat") is None
