@@ -31,57 +31,49 @@ def _sender(socketio: Any, namespace: str) -> str:
     return other or sid
 
 
+def _route(socketio: Any, kwargs: dict[str, Any], broadcast_allowed: bool = True) -> tuple[str, Any]:
+    """(namespace, to) of a context emit: the current namespace unless given; ``to``/``room``,
+    else everyone with ``broadcast=True``, else the current client."""
+    namespace = kwargs["namespace"] if "namespace" in kwargs else flask.request.namespace  # type: ignore[attr-defined]
+    to = kwargs.get("to")
+    if to is None:
+        to = kwargs.get("room")
+    if to is None and not (broadcast_allowed and kwargs.get("broadcast")):
+        to = _sender(socketio, namespace)
+    return namespace, to
+
+
 def emit(event: str, *args: Any, **kwargs: Any) -> None:
     """Emit to the client of the current event (or to ``to``/``room``, or everyone with
     ``broadcast=True``). Keyword arguments: namespace, callback, broadcast, to, room,
     include_self, skip_sid, ignore_queue."""
-    namespace = kwargs["namespace"] if "namespace" in kwargs else flask.request.namespace  # type: ignore[attr-defined]
-    callback = kwargs.get("callback")
-    broadcast = kwargs.get("broadcast")
-    to = kwargs.get("to")
-    if to is None:
-        to = kwargs.get("room")
     socketio = _socketio()
-    if to is None and not broadcast:
-        to = _sender(socketio, namespace)
+    namespace, to = _route(socketio, kwargs)
     return socketio.emit(  # type: ignore[no-any-return]
         event, *args, namespace=namespace, to=to,
         include_self=kwargs.get("include_self", True), skip_sid=kwargs.get("skip_sid"),
-        callback=callback, ignore_queue=kwargs.get("ignore_queue", False),
+        callback=kwargs.get("callback"), ignore_queue=kwargs.get("ignore_queue", False),
     )
 
 
 def call(event: str, *args: Any, **kwargs: Any) -> Any:
     """Emit to a client (by default the current one) and wait for its acknowledgement."""
-    namespace = kwargs["namespace"] if "namespace" in kwargs else flask.request.namespace  # type: ignore[attr-defined]
-    to = kwargs.get("to")
-    if to is None:
-        to = kwargs.get("room")
     socketio = _socketio()
-    if to is None:
-        to = _sender(socketio, namespace)
+    namespace, to = _route(socketio, kwargs, broadcast_allowed=False)
     return socketio.call(event, *args, namespace=namespace, to=to,
-                            timeout=kwargs.get("timeout", 60),
-                            ignore_queue=kwargs.get("ignore_queue", False))
+                         timeout=kwargs.get("timeout", 60),
+                         ignore_queue=kwargs.get("ignore_queue", False))
 
 
 def send(message: Any, **kwargs: Any) -> None:
     """Send an unnamed message (``json=True``: event ``'json'``) to the current client, a
     room (``to``) or everyone (``broadcast=True``)."""
-    json = kwargs.get("json", False)
-    namespace = kwargs["namespace"] if "namespace" in kwargs else flask.request.namespace  # type: ignore[attr-defined]
-    callback = kwargs.get("callback")
-    broadcast = kwargs.get("broadcast")
-    to = kwargs.get("to")
-    if to is None:
-        to = kwargs.get("room")
     socketio = _socketio()
-    if to is None and not broadcast:
-        to = _sender(socketio, namespace)
+    namespace, to = _route(socketio, kwargs)
     return socketio.send(  # type: ignore[no-any-return]
-        message, json=json, namespace=namespace, to=to,
+        message, json=kwargs.get("json", False), namespace=namespace, to=to,
         include_self=kwargs.get("include_self", True), skip_sid=kwargs.get("skip_sid"),
-        callback=callback, ignore_queue=kwargs.get("ignore_queue", False),
+        callback=kwargs.get("callback"), ignore_queue=kwargs.get("ignore_queue", False),
     )
 
 

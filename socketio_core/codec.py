@@ -240,16 +240,9 @@ class JSONCodec:
             )
         data = packet.data
         has_data = data is not None
-        if not (
-            data.__class__ is list
-            and (
-                (ptype is _EVENT and data and data[0].__class__ is str)
-                or (ptype is _ACK and ack_id is not None)
-            )
-        ):
-            problem = payload_problem(ptype, data, has_data, ack_id)
-            if problem is not None:
-                raise LocalProtocolError(problem)
+        problem = payload_problem(ptype, data, has_data, ack_id)
+        if problem is not None:
+            raise LocalProtocolError(problem)
 
         attachments: list[bytes] = []
         if ptype in _DATA_TYPES:
@@ -409,17 +402,9 @@ class JSONCodec:
             data = None
             has_data = False
 
-        # The common cases inline (a named event; an ack), the full rules otherwise.
-        if not (
-            data.__class__ is list
-            and (
-                (ptype is _EVENT and data and data[0].__class__ is str)
-                or (ptype is _ACK and ack_id is not None)
-            )
-        ):
-            problem = payload_problem(ptype, data, has_data, ack_id)
-            if problem is not None:
-                raise RemoteProtocolError(problem)
+        problem = payload_problem(ptype, data, has_data, ack_id)
+        if problem is not None:
+            raise RemoteProtocolError(problem)
         if count:  # decoded binary packets are reported as EVENT / ACK
             ptype = _EVENT if ptype is PacketType.BINARY_EVENT else _ACK
         return make_packet(ptype, namespace, data, ack_id), count

@@ -32,8 +32,6 @@ __all__ = ["MsgPackCodec", "MsgPackDecoder"]
 
 _NOTEPACK_EXT = 0  # notepack.io: ArrayBuffer / typed array, and (as fixext 1) undefined
 _NOTEPACK_UNDEFINED = b"\x00"
-_EVENT = PacketType.EVENT
-_ACK = PacketType.ACK
 # The type written on the wire: BINARY_EVENT / BINARY_ACK travel as EVENT / ACK.
 _WIRE_TYPE: dict[PacketType, int] = {t: t.value for t in PacketType}
 _WIRE_TYPE[PacketType.BINARY_EVENT] = PacketType.EVENT.value
@@ -124,16 +122,9 @@ class MsgPackCodec:
                 f"ack id must be an int in [0, {self.max_ack_id}], not {ack_id!r:.40}"
             )
         data = packet.data
-        if not (
-            data.__class__ is list
-            and (
-                (ptype is _EVENT and data and data[0].__class__ is str)
-                or (ptype is _ACK and ack_id is not None)
-            )
-        ):
-            problem = payload_problem(ptype, data, data is not None, ack_id)
-            if problem is not None:
-                raise LocalProtocolError(problem)
+        problem = payload_problem(ptype, data, data is not None, ack_id)
+        if problem is not None:
+            raise LocalProtocolError(problem)
         obj: dict[str, Any] = {"type": _WIRE_TYPE[ptype]}
         if data is not None:
             # No "data": nil for an absent payload: the JavaScript parser accepts only a
@@ -219,15 +210,7 @@ class MsgPackDecoder:
                 f"ack id must be an integer in [0, {codec.max_ack_id}], got {ack_id!r:.40}"
             )
         data = obj.get("data")
-        # The common cases inline (a named event; an ack), the full rules otherwise.
-        if not (
-            data.__class__ is list
-            and (
-                (ptype is _EVENT and data and data[0].__class__ is str)
-                or (ptype is _ACK and ack_id is not None)
-            )
-        ):
-            problem = payload_problem(ptype, data, data is not None, ack_id)
-            if problem is not None:
-                raise RemoteProtocolError(problem)
+        problem = payload_problem(ptype, data, data is not None, ack_id)
+        if problem is not None:
+            raise RemoteProtocolError(problem)
         return make_packet(ptype, namespace, data, ack_id)

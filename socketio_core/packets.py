@@ -189,6 +189,12 @@ def payload_problem(ptype: PacketType, data: Any, has_data: bool, ack_id: int | 
     decoders (the reason becomes a :class:`RemoteProtocolError`) and by the encoders (a
     :class:`LocalProtocolError`).
     """
+    # The common shapes first, cheaply: a named event, an ack with its id.
+    if data.__class__ is list and (
+        (ptype is PacketType.EVENT and data and data[0].__class__ is str)
+        or (ptype is PacketType.ACK and ack_id is not None)
+    ):
+        return None
     if ptype in _EVENT_TYPES:
         # Spec, EVENT: "The payload is mandatory and MUST be a non-empty array. If that's not
         # the case, then the receiver MUST close the connection."
