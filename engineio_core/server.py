@@ -44,10 +44,10 @@ from .timers import TimerHeap
 from .transports.websocket import (
     WebSocket,
     WebSocketFinished,
-    _wrote_own_handshake,
     find_socket,
     negotiate,
     send_switching_protocols,
+    wrote_own_handshake,
 )
 
 StartResponse = Callable[..., Any]
@@ -800,6 +800,6 @@ def _ws_done(environ: dict[str, Any]) -> Iterable[bytes]:
 
     Werkzeug's dev server would still write a response after the app returns; ending with a
     `ConnectionError` makes it treat the connection as dropped (silently), which it now is."""
-    if _wrote_own_handshake(environ):
+    if wrote_own_handshake(environ):
         raise WebSocketFinished("WebSocket session over")
     return []

@@ -70,7 +70,7 @@ def send_switching_protocols(
     write(b"")
 
 
-def _wrote_own_handshake(environ: Mapping[str, Any]) -> bool:
+def wrote_own_handshake(environ: Mapping[str, Any]) -> bool:
     return bool(environ.get(_OWN_HANDSHAKE))
 
 
