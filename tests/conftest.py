@@ -9,6 +9,7 @@ JS peer from tests/node with the official clients installed by scripts/setup.sh.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -98,6 +99,41 @@ def run_node(script: str, options: dict[str, Any], timeout: float = 60) -> dict[
     assert lines, f"node printed no result (rc={proc.returncode}): {proc.stdout}\n{proc.stderr}"
     result: dict[str, Any] = json.loads(lines[-1])
     return result
+
+
+class LogRecorder(logging.Handler):
+    """The formatted records of a logger, from every thread, with bounded waits."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.cond = threading.Condition()
+        self.records: list[tuple[int, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self.cond:
+            self.records.append((record.levelno, record.getMessage()))
+            self.cond.notify_all()
+
+    def messages(self) -> list[str]:
+        with self.cond:
+            return [message for _, message in self.records]
+
+    def has(self, *fragments: str) -> bool:
+        return any(all(f in m for f in fragments) for m in self.messages())
+
+    def wait_for(self, *fragments: str, timeout: float = 10.0) -> str:
+        """Block until a message containing every fragment was logged; return it."""
+
+        def find() -> str | None:
+            for _, message in self.records:
+                if all(f in message for f in fragments):
+                    return message
+            return None
+
+        with self.cond:
+            found = self.cond.wait_for(find, timeout)
+        assert found, f"no log message with {fragments}; last: {self.messages()[-20:]}"
+        return str(found)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01) -> Any:

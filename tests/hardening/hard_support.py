@@ -35,7 +35,15 @@ from typing import Any
 
 import engineio_core
 from socketio_core.server import SocketServer
-from tests.conftest import ROOT, node_available, run_node, serve_gevent, serve_werkzeug, wait_for
+from tests.conftest import (
+    ROOT,
+    LogRecorder,
+    node_available,
+    run_node,
+    serve_gevent,
+    serve_werkzeug,
+    wait_for,
+)
 
 __all__ = [
     "ROOT", "Bystander", "Closed", "LogRecorder", "RawWS", "SioEnv", "flask_env", "http",
@@ -51,39 +59,6 @@ class Closed(Exception):
 
 
 # -- logs -------------------------------------------------------------------------------------
-
-
-class LogRecorder(logging.Handler):
-    """The formatted records of a logger, from every thread, with bounded waits."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.cond = threading.Condition()
-        self.records: list[tuple[int, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        with self.cond:
-            self.records.append((record.levelno, record.getMessage()))
-            self.cond.notify_all()
-
-    def messages(self) -> list[str]:
-        with self.cond:
-            return [m for _, m in self.records]
-
-    def has(self, *fragments: str) -> bool:
-        return any(all(f in m for f in fragments) for m in self.messages())
-
-    def wait_for(self, *fragments: str, timeout: float = TIMEOUT) -> str:
-        def find() -> str | None:
-            for _, message in self.records:
-                if all(f in message for f in fragments):
-                    return message
-            return None
-
-        with self.cond:
-            found = self.cond.wait_for(find, timeout)
-        assert found, f"no log message with {fragments}; last: {self.messages()[-15:]}"
-        return str(found)
 
 
 def private_logger(kind: str, recorder: LogRecorder) -> logging.Logger:

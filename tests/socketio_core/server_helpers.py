@@ -27,7 +27,7 @@ import engineio_core
 from socketio_core.exceptions import ConnectionRefusedError, TimeoutError
 from socketio_core.namespace import Namespace
 from socketio_core.server import SocketServer
-from tests.conftest import run_node, serve_gevent, serve_werkzeug, wait_for
+from tests.conftest import LogRecorder, run_node, serve_gevent, serve_werkzeug, wait_for
 
 __all__ = [
     "TIMEOUT", "Closed", "LogRecorder", "NodeInBackground", "RawPolling", "RawWebSocket",
@@ -77,41 +77,6 @@ class Recorder:
 
         found: tuple[Any, ...] = self.wait(find, timeout)
         return found
-
-
-class LogRecorder(logging.Handler):
-    """Keeps the formatted records of a logger (from every thread) for assertions."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.cond = threading.Condition()
-        self.records: list[tuple[int, str]] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        with self.cond:
-            self.records.append((record.levelno, record.getMessage()))
-            self.cond.notify_all()
-
-    def messages(self) -> list[str]:
-        with self.cond:
-            return [message for _, message in self.records]
-
-    def wait_for(self, *fragments: str, timeout: float = TIMEOUT) -> str:
-        """Block until a message containing every fragment was logged; return it."""
-
-        def find() -> str | None:
-            for _, message in self.records:
-                if all(f in message for f in fragments):
-                    return message
-            return None
-
-        with self.cond:
-            found = self.cond.wait_for(find, timeout)
-        assert found, f"no log message with {fragments}; got: {self.messages()[-20:]}"
-        return str(found)
-
-    def has(self, *fragments: str) -> bool:
-        return any(all(f in m for f in fragments) for m in self.messages())
 
 
 @contextmanager
