@@ -139,6 +139,8 @@ class SocketPacket:
         return []
 
 
+_EVENT = PacketType.EVENT  # module constants: enum member lookups are slow on hot paths
+_ACK = PacketType.ACK
 _EVENT_TYPES = frozenset({PacketType.EVENT, PacketType.BINARY_EVENT})
 _ACK_TYPES = frozenset({PacketType.ACK, PacketType.BINARY_ACK})
 
@@ -191,8 +193,8 @@ def payload_problem(ptype: PacketType, data: Any, has_data: bool, ack_id: int | 
     """
     # The common shapes first, cheaply: a named event, an ack with its id.
     if data.__class__ is list and (
-        (ptype is PacketType.EVENT and data and data[0].__class__ is str)
-        or (ptype is PacketType.ACK and ack_id is not None)
+        (ptype is _EVENT and data and data[0].__class__ is str)
+        or (ptype is _ACK and ack_id is not None)
     ):
         return None
     if ptype in _EVENT_TYPES:
