@@ -34,7 +34,6 @@ class OriginPolicy:
             self._listed = frozenset({setting})
         elif isinstance(setting, list) and setting and not self.any:
             self._listed = frozenset(setting)
-        self.same_origin_only = setting is None
 
     def allowed(self, origin: str, environ: Mapping[str, Any]) -> bool:
         """Is this Origin allowed? (Requests without an Origin header are not cross-site.)"""

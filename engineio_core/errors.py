@@ -27,7 +27,3 @@ class RemoteProtocolError(EngineIOError):
 
 class LocalProtocolError(EngineIOError):
     """Our caller used the API in a way it does not allow (e.g. sending to a closed session)."""
-
-
-class SessionNotFound(LocalProtocolError):
-    """`send`/`disconnect` named an eio_sid that is not (or no longer) connected."""

@@ -29,10 +29,6 @@ from ..errors import RemoteProtocolError
 RECV_SIZE = 65536
 
 
-class WebSocketClosed(Exception):
-    """Raised by `WebSocket.messages()` consumers when the peer went away."""
-
-
 def find_socket(environ: Mapping[str, Any]) -> Any:
     """The raw client socket, wherever the WSGI server keeps it (or None)."""
     for key in ("gevent.socket", "werkzeug.socket", "gunicorn.socket"):
