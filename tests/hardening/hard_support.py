@@ -183,6 +183,16 @@ def frame(opcode: int, payload: bytes = b"", fin: bool = True, rsv: int = 0,
     return head + mask + masked
 
 
+def socketio_connect(client: Any, auth: Any = None) -> str:
+    """Send a Socket.IO CONNECT to "/" on an open Engine.IO client; return the sid it got."""
+    client.send_text("40" + (json.dumps(auth) if auth is not None else ""))
+    answer = client.recv_message()
+    assert isinstance(answer, str) and answer.startswith("40{"), answer
+    sid = json.loads(answer[2:])["sid"]
+    assert isinstance(sid, str)
+    return sid
+
+
 class RawWS:
     """A WebSocket client on a plain socket, upgrade request included.
 
@@ -339,11 +349,7 @@ class RawWS:
         """Engine.IO open + Socket.IO CONNECT to "/"; return the Socket.IO sid."""
         if self.eio_sid is None:
             self.open()
-        self.send_text("40" + (json.dumps(auth) if auth is not None else ""))
-        answer = self.recv_message()
-        assert isinstance(answer, str) and answer.startswith("40{"), answer
-        self.sid = json.loads(answer[2:])["sid"]
-        assert self.sid is not None
+        self.sid = socketio_connect(self, auth)
         return self.sid
 
     def close(self) -> None:
@@ -398,11 +404,7 @@ class PollClient:
         raise AssertionError("no message in 50 polls")
 
     def sio_connect(self, auth: Any = None) -> str:
-        self.send_text("40" + (json.dumps(auth) if auth is not None else ""))
-        answer = self.recv_message()
-        assert isinstance(answer, str) and answer.startswith("40{"), answer
-        self.sid = json.loads(answer[2:])["sid"]
-        assert self.sid is not None
+        self.sid = socketio_connect(self, auth)
         return self.sid
 
     def expect_closed(self) -> None:
