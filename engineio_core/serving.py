@@ -1,45 +1,523 @@
-"""`serve()`: the production server, gevent's pywsgi with WebSocket support and TCP_NODELAY."""
+"""`serve()`: the production server, a lean HTTP/1.1 WSGI server on gevent.
+
+One greenlet per connection reads request heads (parsed by `http11`), calls the WSGI app and
+writes each response's head and body in one ``send`` (TCP_NODELAY is on: a long-poll answer
+leaves at once). Keep-alive, pipelining, chunked request and response bodies, ``Expect:
+100-continue`` and HEAD are handled; errors in a request head get an empty 4xx/5xx with
+``Connection: close`` and never reach the app.
+
+A WebSocket may *take the connection over* (``environ[TAKEOVER]()``): the server then leaves
+the socket open when the app returns and its greenlet ends, so an idle WebSocket costs no
+greenlet at all (the engine reads it from loop callbacks instead).
+"""
 
 from __future__ import annotations
 
+import logging
 import socket
+import sys
+import time
+import weakref
 from collections.abc import Callable
+from email.utils import formatdate
 from typing import Any
 
-from gevent import pywsgi
+from gevent.server import StreamServer
 
-# pywsgi reads requests through an 8 KiB buffer that lives as long as the connection; a
-# WebSocket never reads through it after the handshake, and Engine.IO requests are small.
-RFILE_BUFFER = 2048
+from .http11 import HTTPError, RequestHead, build_environ, check_partial, find_head_end, parse_head
+
+TAKEOVER = "engineio_core.takeover"
+RECV_SIZE = 65536
+# An unread request body is read and discarded up to this size to keep the connection alive;
+# beyond it the connection is closed instead.
+DRAIN_LIMIT = 1 << 20
+_MAX_CHUNK_LINE = 4096
+
+_logger = logging.getLogger("engineio_core.serving")
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_REASONS = {
+    400: "Bad Request", 414: "Request-URI Too Long", 431: "Request Header Fields Too Large",
+    500: "Internal Server Error", 501: "Not Implemented", 505: "HTTP Version Not Supported",
+}
+_date_cache: list[Any] = [0, ""]
 
 
-class WebSocketHandler(pywsgi.WSGIHandler):  # type: ignore[misc]
-    """pywsgi's handler, exposing the client socket for the WebSocket transport and turning
-    Nagle off (a long-poll answer or a frame is one write and must leave at once)."""
+def _http_date() -> str:
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache[0] = now
+        _date_cache[1] = formatdate(now, usegmt=True)
+    return str(_date_cache[1])
 
-    def __init__(self, sock: Any, address: Any, server: Any) -> None:
-        super().__init__(sock, address, server)
-        default_rfile: Any = getattr(self, "rfile")  # noqa: B009 - untyped in gevent
-        default_rfile.close()
-        self.rfile = sock.makefile("rb", RFILE_BUFFER)
 
-    def get_environ(self) -> dict[str, Any]:
-        environ: dict[str, Any] = super().get_environ()
-        environ["gevent.socket"] = self.socket
-        return environ
+class ConnectionDropped(ConnectionError):
+    """The peer went away (or broke the body framing) while the app was reading the body."""
 
-    def handle_one_response(self) -> None:
-        super().handle_one_response()
-        if self.code == 101:
-            # The connection was a WebSocket: never read what follows on it as HTTP.
-            self.close_connection = True
 
-    def handle(self) -> None:
+class RequestBody:
+    """``wsgi.input``: the request body, by Content-Length or chunked, read on demand.
+
+    Holds the bytes received past the head; what is left after the body (a pipelined request)
+    is handed back by `leftover()`."""
+
+    __slots__ = ("_sock", "_buf", "_back", "_remaining", "_chunked", "_chunk_left", "_done", "_expect", "_eof")
+
+    def __init__(self, sock: Any, buf: bytes, head: RequestHead) -> None:
+        self._sock = sock
+        self._buf = buf
+        self._back = b""  # body bytes read and pushed back (readline)
+        self._chunked = head.chunked
+        self._remaining = head.content_length or 0
+        self._chunk_left = 0
+        self._done = not head.chunked and not self._remaining
+        self._expect = head.expect_continue and not self._done
+        self._eof = False
+
+    def _recv(self) -> bytes:
+        if self._expect:
+            self._expect = False
+            self._sock.sendall(_CONTINUE)
         try:
-            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            data: bytes = self._sock.recv(RECV_SIZE)
+        except OSError as exc:
+            raise ConnectionDropped(str(exc)) from None
+        if not data:
+            self._eof = True
+            raise ConnectionDropped("connection closed mid-body")
+        return data
+
+    def _take(self, size: int) -> bytes:
+        """Up to `size` bytes of raw (framed) input: from the buffer, else one receive."""
+        buf = self._buf
+        if not buf:
+            buf = self._recv()
+        if len(buf) <= size:
+            self._buf = b""
+            return buf
+        self._buf = buf[size:]
+        return buf[:size]
+
+    def _raw_line(self) -> bytes:
+        while True:
+            end = self._buf.find(b"\n")
+            if end >= 0:
+                line, self._buf = self._buf[:end + 1], self._buf[end + 1:]
+                return line
+            if len(self._buf) > _MAX_CHUNK_LINE:
+                raise ConnectionDropped("chunk line too long")
+            self._buf += self._recv()
+
+    def _next_chunk(self) -> None:
+        """Read a chunk-size line; at the last chunk, the trailers too."""
+        line = self._raw_line().split(b";", 1)[0].strip()
+        try:
+            if not line or len(line) > 16:
+                raise ValueError
+            size = int(line, 16)
+            if size < 0 or line.startswith((b"-", b"+", b"0x", b"0X")):
+                raise ValueError
+        except ValueError:
+            raise ConnectionDropped("bad chunk size") from None
+        if size == 0:
+            for _ in range(101):
+                if self._raw_line().strip() == b"":
+                    self._done = True
+                    return
+            raise ConnectionDropped("too many trailers")
+        self._chunk_left = size
+
+    def _read_some(self, size: int) -> bytes:
+        """At most `size` bytes of body (fewer if that is what has arrived); b"" at its end."""
+        back = self._back
+        if back:
+            if len(back) <= size:
+                self._back = b""
+                return back
+            self._back = back[size:]
+            return back[:size]
+        if self._done:
+            return b""
+        if not self._chunked:
+            data = self._take(min(size, self._remaining))
+            self._remaining -= len(data)
+            if not self._remaining:
+                self._done = True
+            return data
+        if not self._chunk_left:
+            self._next_chunk()
+            if self._done:
+                return b""
+        data = self._take(min(size, self._chunk_left))
+        self._chunk_left -= len(data)
+        if not self._chunk_left:
+            if self._raw_line().strip() != b"":
+                raise ConnectionDropped("chunk not followed by CRLF")
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            parts: list[bytes] = []
+            while True:
+                data = self._read_some(RECV_SIZE)
+                if not data:
+                    return b"".join(parts)
+                parts.append(data)
+        parts = []
+        while size > 0:
+            data = self._read_some(size)
+            if not data:
+                break
+            parts.append(data)
+            size -= len(data)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        limit = RECV_SIZE * 16 if size is None or size < 0 else size
+        parts: list[bytes] = []
+        total = 0
+        while total < limit:
+            data = self._read_some(limit - total)
+            if not data:
+                break
+            cut = data.find(b"\n")
+            if cut >= 0 and cut + 1 < len(data):
+                self._unread(data[cut + 1:])
+                data = data[:cut + 1]
+            parts.append(data)
+            total += len(data)
+            if cut >= 0:
+                break
+        return b"".join(parts)
+
+    def _unread(self, data: bytes) -> None:
+        self._back = data + self._back
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        return list(self)
+
+    def __iter__(self) -> Any:
+        while True:
+            line = self.readline()
+            if not line:
+                return
+            yield line
+
+    def leftover(self) -> bytes | None:
+        """Discard the unread body (up to `DRAIN_LIMIT`) and return the bytes after it, or None
+        when the connection cannot be reused (body too big, cut short, or never asked for)."""
+        if self._done:
+            return self._buf
+        if self._expect or self._eof:
+            return None  # the client may or may not send a body nobody asked for
+        budget = DRAIN_LIMIT
+        try:
+            while budget > 0:
+                data = self._read_some(min(budget, RECV_SIZE))
+                if not data:
+                    return self._buf
+                budget -= len(data)
+        except OSError:
+            return None
+        return None
+
+    def pending(self) -> bytes:
+        """What was received past the head and not read (a WebSocket's first frames)."""
+        data, self._buf = self._buf, b""
+        return data
+
+
+class _Response:
+    """start_response/write for one request, and the bookkeeping of what was sent."""
+
+    __slots__ = (
+        "sock", "head", "status", "headers", "sent", "chunked", "length", "close", "code",
+        "written", "taken_over", "no_body",
+    )
+
+    def __init__(self, sock: Any, head: RequestHead) -> None:
+        self.sock = sock
+        self.head = head
+        self.status: str | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.sent = False
+        self.chunked = False
+        self.length: int | None = None
+        self.close = not head.keep_alive
+        self.code = 0
+        self.written = 0
+        self.taken_over = False
+        self.no_body = head.method == "HEAD"
+
+    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
+        if exc_info:
+            try:
+                if self.sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise AssertionError("start_response called twice without exc_info")
+        if not isinstance(status, str) or len(status) < 3 or not status[:3].isdigit():
+            raise ValueError(f"bad status line {status!r}")
+        self.status = status
+        self.headers = headers
+        return self.write
+
+    def _head(self, body_length: int | None) -> bytes:
+        """The response head; `body_length` is the whole body's size when known up front."""
+        status = self.status
+        if status is None:
+            raise AssertionError("the WSGI app wrote a body before start_response")
+        code = self.code = int(status[:3])
+        lines = ["HTTP/1.1 ", status, "\r\n"]
+        has_length = has_encoding = False
+        for name, value in self.headers:
+            if "\n" in value or "\r" in value or "\n" in name or "\r" in name or ":" in name:
+                raise ValueError(f"invalid response header {name!r}")
+            lowered = name.lower()
+            if lowered == "content-length":
+                has_length = True
+                self.length = int(value)
+            elif lowered == "transfer-encoding":
+                has_encoding = True
+            elif lowered == "connection" and "close" in value.lower():
+                self.close = True
+            lines += (name, ": ", value, "\r\n")
+        bodyless = code < 200 or code in (204, 304)
+        if code == 101:
+            self.close = True
+        elif not has_length and not has_encoding and not bodyless:
+            if body_length is not None:
+                lines += ("Content-Length: ", str(body_length), "\r\n")
+            elif self.no_body:
+                pass
+            elif self.head.version == "HTTP/1.1":
+                self.chunked = True
+                lines.append("Transfer-Encoding: chunked\r\n")
+            else:
+                self.close = True  # an HTTP/1.0 body of unknown length ends with the connection
+        if bodyless or self.no_body:
+            self.no_body = True
+        lines += ("Date: ", _http_date(), "\r\n")
+        if self.close and code != 101:
+            lines.append("Connection: close\r\n")
+        elif self.head.version == "HTTP/1.0":
+            lines.append("Connection: keep-alive\r\n")
+        lines.append("\r\n")
+        return "".join(lines).encode("latin-1")
+
+    def write(self, data: bytes) -> None:
+        """WSGI ``write()``; also the path for every body chunk after the first."""
+        if not self.sent:
+            out = self._head(None)
+            self.sent = True
+            if self.code == 101:
+                self.sock.sendall(out + data if data else out)
+                return
+            if data and not self.no_body:
+                out += b"%x\r\n%s\r\n" % (len(data), data) if self.chunked else data
+                self.written += len(data)
+            self.sock.sendall(out)
+            return
+        if not data or self.no_body:
+            return
+        self.written += len(data)
+        self.sock.sendall(b"%x\r\n%s\r\n" % (len(data), data) if self.chunked else data)
+
+    def send_whole(self, body: bytes) -> None:
+        """Head and a complete body in one write."""
+        out = self._head(len(body))
+        self.sent = True
+        if not self.no_body:
+            out += body
+            self.written = len(body)
+        self.sock.sendall(out)
+
+    def finish(self) -> None:
+        if not self.sent:
+            self.send_whole(b"")
+        elif self.chunked:
+            self.sock.sendall(b"0\r\n\r\n")
+        if self.length is not None and self.written < self.length and not self.no_body:
+            self.close = True  # the app sent less than it announced: the framing is broken
+
+
+class HTTPServer(StreamServer):  # type: ignore[misc]
+    """A gevent stream server speaking HTTP/1.1 to a WSGI app (see the module docstring).
+
+    Options as gevent's pywsgi: ``log`` (a file-like or logger for the access log, None for
+    none), ``error_log``, ``environ`` (base environ), ``backlog``, ``spawn`` and SSL arguments
+    (``certfile=``, ``keyfile=``, ``ssl_context=``)."""
+
+    def __init__(
+        self,
+        listener: Any,
+        application: Callable[..., Any],
+        log: Any = "default",
+        error_log: Any = "default",
+        environ: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(listener, **kwargs)
+        self.application = application
+        self.log = sys.stderr if log == "default" else log
+        self.error_log = _logger if error_log == "default" or error_log is None else error_log
+        self.base_environ = dict(environ or {})
+        self._taken: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._names: tuple[str, str] | None = None
+
+    def _server_names(self) -> tuple[str, str]:
+        if self._names is None:
+            address = self.address
+            host = address[0] if isinstance(address, tuple) else "localhost"
+            port = address[1] if isinstance(address, tuple) and len(address) > 1 else ""
+            if isinstance(address, tuple) and self.socket is not None:
+                port = self.socket.getsockname()[1]
+            self._names = (str(host), str(port))
+        return self._names
+
+    def do_close(self, sock: Any, *args: Any) -> None:
+        if sock in self._taken:
+            return  # a WebSocket owns it now
+        sock.close()
+
+    def handle(self, sock: Any, address: Any) -> None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except (OSError, AttributeError):
             pass
-        super().handle()
+        try:
+            self._serve(sock, address)
+        except OSError:
+            pass  # the peer went away (ConnectionDropped included); nothing to answer
+
+    def _serve(self, sock: Any, address: Any) -> None:
+        recv = sock.recv
+        buf = b""
+        app = self.application
+        server_name, server_port = self._server_names()
+        scheme = "https" if self.ssl_enabled else "http"
+        can_take_over = not self.ssl_enabled and hasattr(sock, "_sock")
+        base = self.base_environ
+        while True:
+            end = find_head_end(buf) if buf else -1
+            try:
+                while end < 0:
+                    check_partial(buf)
+                    data = recv(RECV_SIZE)
+                    if not data:
+                        return
+                    buf = buf + data if buf else data
+                    end = find_head_end(buf)
+                head = parse_head(buf[:end])
+            except HTTPError as exc:
+                self._refuse(sock, exc)
+                return
+            body = RequestBody(sock, buf[end:], head)
+            buf = b""
+            environ = build_environ(head, server_name, server_port, address, scheme)
+            if base:
+                for key, value in base.items():
+                    environ.setdefault(key, value)
+            environ["wsgi.input"] = body
+            environ["wsgi.errors"] = sys.stderr
+            environ["gevent.socket"] = sock
+            response = _Response(sock, head)
+            if can_take_over and "HTTP_UPGRADE" in environ:
+                environ[TAKEOVER] = _TakeOver(self, sock, body, response)
+            started = time.time() if self.log is not None else 0.0
+            if not self._run_app(app, environ, response):
+                return
+            if self.log is not None:
+                self._log_request(address, head, response, started)
+            if response.taken_over:
+                return
+            if response.close:
+                return
+            rest = body.leftover()
+            if rest is None:
+                return
+            buf = rest
+
+    def _run_app(self, app: Callable[..., Any], environ: dict[str, Any], response: _Response) -> bool:
+        """Call the app and send its response; False when the connection must end here."""
+        result: Any = None
+        try:
+            result = app(environ, response.start_response)
+            if type(result) is list and len(result) <= 1 and not response.sent:
+                response.send_whole(result[0] if result else b"")
+            else:
+                if not response.sent and isinstance(result, (list, tuple)):
+                    response.send_whole(b"".join(result))
+                else:
+                    for data in result:
+                        if data:
+                            response.write(data)
+                    response.finish()
+        except ConnectionError:
+            return False
+        except Exception:
+            self.error_log.exception("error in the WSGI application (%s %s)",
+                                     environ.get("REQUEST_METHOD"), environ.get("RAW_URI"))
+            if not response.sent and not response.taken_over:
+                try:
+                    body = b"Internal Server Error"
+                    response.sock.sendall(
+                        b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n"
+                        b"Content-Length: %d\r\nConnection: close\r\nDate: %s\r\n\r\n%s"
+                        % (len(body), _http_date().encode("latin-1"), body)
+                    )
+                except OSError:
+                    pass
+            return False
+        finally:
+            close = getattr(result, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:
+                    self.error_log.exception("error closing the WSGI response")
+        return True
+
+    def _refuse(self, sock: Any, exc: HTTPError) -> None:
+        self.error_log.info("refused a request: %s %s", exc.status, exc.reason)
+        reason = _REASONS.get(exc.status, exc.reason)
+        try:
+            sock.sendall(
+                b"HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\nDate: %s\r\n\r\n"
+                % (exc.status, reason.encode("latin-1"), _http_date().encode("latin-1"))
+            )
+        except OSError:
+            pass
+
+    def _log_request(self, address: Any, head: RequestHead, response: _Response, started: float) -> None:
+        client = address[0] if isinstance(address, tuple) else address
+        when = time.strftime("%Y-%m-%d %H:%M:%S")
+        line = (f'{client} - - [{when}] "{head.method} {head.target} {head.version}" '
+                f"{response.code or '-'} {response.written} {time.time() - started:.6f}")
+        log = self.log
+        if hasattr(log, "info") and not hasattr(log, "write"):
+            log.info(line)
+        else:
+            log.write(line + "\n")
+
+
+class _TakeOver:
+    """``environ[TAKEOVER]``: called by an app that keeps the socket after it returns (an
+    upgraded WebSocket). Returns the bytes already received past the request head."""
+
+    __slots__ = ("_server", "_sock", "_body", "_response")
+
+    def __init__(self, server: HTTPServer, sock: Any, body: RequestBody, response: _Response) -> None:
+        self._server = server
+        self._sock = sock
+        self._body = body
+        self._response = response
+
+    def __call__(self) -> bytes:
+        self._response.taken_over = True
+        self._server._taken.add(self._sock)
+        return self._body.pending()
 
 
 def make_server(
@@ -48,14 +526,16 @@ def make_server(
     port: int = 5000,
     log_output: bool = False,
     **kwargs: Any,
-) -> pywsgi.WSGIServer:
-    """A ready (not yet started) gevent WSGI server. `port=0` picks a free port."""
-    kwargs.setdefault("handler_class", WebSocketHandler)
+) -> HTTPServer:
+    """A ready (not yet started) server. `port=0` picks a free port."""
     if not log_output:
         kwargs.setdefault("log", None)
-    return pywsgi.WSGIServer((host, port), app, **kwargs)
+    return HTTPServer((host, port), app, **kwargs)
 
 
 def serve(app: Callable[..., Any], host: str = "127.0.0.1", port: int = 5000, **kwargs: Any) -> None:
-    """Serve `app` forever (SSL: pass ``certfile=``/``keyfile=`` as for pywsgi)."""
+    """Serve `app` forever (SSL: pass ``certfile=``/``keyfile=`` as for gevent's servers)."""
     make_server(app, host, port, **kwargs).serve_forever()
+
+
+__all__ = ["TAKEOVER", "HTTPServer", "make_server", "serve"]

@@ -23,7 +23,8 @@ loop over attacks, until ``--count`` inputs in total or ``--seconds`` have passe
 Mutations come from a corpus of valid packets (the §4 advisory shapes among them) with
 flips, insertions, deletions, splices, number swaps (huge, negative, float), unicode.
 
-What counts as a failure (``anomalies``): an HTTP 5xx, a response that never comes (a hang),
+What counts as a failure (``anomalies``): an HTTP 5xx other than the refusals 501 (a
+Transfer-Encoding we don't implement) and 505 (an HTTP version we don't speak), a response that never comes (a hang),
 a WebSocket close code outside {1000, 1002, 1003, 1007, 1008, 1009} (or the echo of a valid
 code the client sent: 1001, 3000-4999, none), an exception that
 escaped to the server's hub (``uncaught``), an ERROR logged by the server, a canary client
@@ -418,7 +419,7 @@ class Report:
     def http(self, status: int, raw: bytes) -> None:
         with self.lock:
             self.statuses[status] += 1
-        if status >= 500:
+        if status >= 500 and status not in (501, 505):
             self.anomaly(f"HTTP {status}", raw[:160])
 
     def close(self, code: int | None) -> None:

@@ -65,7 +65,7 @@ STATELESS = [
     ("PUT", POLL, 405, "Method Not Found"),
     ("DELETE", POLL, 405, "Method Not Found"),
     ("PATCH", POLL, 405, "Method Not Found"),
-    ("HEAD", POLL, 405, "Method Not Found"),
+    ("HEAD", POLL, 405, ""),  # a response to HEAD has no body (RFC 9110 §9.3.2)
     ("TRACE", POLL, 405, "Method Not Found"),
 ]
 
@@ -114,7 +114,7 @@ def test_10kb_sid_is_refused_by_the_http_server(env: SioEnv) -> None:
     env.assert_served()
 
 
-@pytest.mark.parametrize("length", ["abc", "-1", "1e3", "0x10"])
+@pytest.mark.parametrize("length", ["abc", "-1", "+2", "1e3", "0x10", " ", "1 2"])
 def test_unparsable_content_length_is_refused_by_the_http_server(env: SioEnv, length: str) -> None:
     sid, target = session(env)
     resp = http(env.port, raw_head=f"POST {target} HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n42".encode())
@@ -136,7 +136,6 @@ BAD_BODIES = {
     "utf16": raw_post("{t}", '42["echo"]'.encode("utf-16"), "Content-Type: text/plain; charset=UTF-16\r\n"),
     "empty": raw_post("{t}", b""),
     "huge-content-length": b"POST {t} HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n42",
-    "signed-content-length": b"POST {t} HTTP/1.1\r\nHost: x\r\nContent-Length: +2\r\n\r\n42",
     "jsonp-without-d": raw_post("{t}&j=0", b'42["echo"]'),
     "bad-base64": raw_post("{t}", b"b!!!!"),
     "unknown-eio-type": raw_post("{t}", b"9"),

@@ -1,0 +1,198 @@
+"""HTTP/1.1 request heads, sans-I/O: find the end of a head, parse it, build a WSGI environ.
+
+Used by `serving.HTTPServer`. Strict where leniency has been a smuggling or spoofing vector
+(RFC 9112): no whitespace before a header's colon, no obs-fold, no Content-Length that is not
+all digits, no Content-Length next to Transfer-Encoding, no header names with ``_`` (they
+would collide with ``-`` in the environ). Every refusal is an `HTTPError` with its status.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+MAX_REQUEST_LINE = 8192
+MAX_HEAD = 65536
+MAX_HEADERS = 100
+
+_DIGITS = "0123456789"
+_VERSIONS = {"HTTP/1.1": (1, 1), "HTTP/1.0": (1, 0)}
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# Header names that map to environ keys without the HTTP_ prefix (PEP 3333).
+_PLAIN = {"CONTENT_TYPE": "CONTENT_TYPE", "CONTENT_LENGTH": "CONTENT_LENGTH"}
+_ENVIRON_KEYS: dict[str, str] = {}
+
+
+class HTTPError(Exception):
+    """A request the server refuses before the application sees it."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status} {reason}")
+        self.status = status
+        self.reason = reason
+
+
+class RequestHead:
+    """A parsed request head. `headers` holds (environ key, value) pairs, duplicates joined."""
+
+    __slots__ = (
+        "method", "target", "path", "query", "version", "headers", "keep_alive",
+        "content_length", "chunked", "expect_continue",
+    )
+
+    def __init__(self, method: str, target: str, version: str) -> None:
+        self.method = method
+        self.target = target
+        self.version = version
+        path, _, self.query = target.partition("?")
+        if path.startswith(("http://", "https://")):  # absolute-form (a proxy's request)
+            slash = path.find("/", path.index("//") + 2)
+            path = "/" if slash < 0 else path[slash:]
+        self.path = unquote_to_bytes(path).decode("latin-1") if "%" in path else path
+        self.headers: dict[str, str] = {}
+        self.keep_alive = version == "HTTP/1.1"
+        self.content_length: int | None = None
+        self.chunked = False
+        self.expect_continue = False
+
+
+def find_head_end(buf: bytes | bytearray) -> int:
+    """The index just past the blank line ending the head in `buf`, or -1 if not there yet.
+    Lines may end in CRLF or a bare LF (RFC 9112 §2.2 lets a recipient accept either)."""
+    crlf = buf.find(b"\r\n\r\n")
+    lf = buf.find(b"\n\n")
+    if lf >= 0 and (crlf < 0 or lf < crlf + 2):
+        return lf + 2
+    return -1 if crlf < 0 else crlf + 4
+
+
+def check_partial(buf: bytes | bytearray) -> None:
+    """Refuse a head still being received once it can no longer be valid: 414 for a request
+    line over `MAX_REQUEST_LINE`, 431 for a head over `MAX_HEAD` (bounds what is buffered)."""
+    first = buf.find(b"\n")
+    if first > 0 and buf[first - 1] == 13:  # a CR before the LF is not part of the line
+        first -= 1
+    if (first < 0 and len(buf) > MAX_REQUEST_LINE + 1) or first > MAX_REQUEST_LINE:
+        raise HTTPError(414, "Request-URI Too Long")
+    if len(buf) > MAX_HEAD:
+        raise HTTPError(431, "Request Header Fields Too Large")
+
+
+def parse_head(head: bytes | bytearray) -> RequestHead:
+    """Parse a request line and its header lines (the trailing blank line is optional)."""
+    check_partial(head)
+    text = bytes(head).decode("latin-1")
+    lines = text.split("\n")
+    line = lines[0]
+    if line.endswith("\r"):
+        line = line[:-1]
+    parts = line.split(" ")
+    if len(parts) != 3:
+        raise HTTPError(400, "Bad Request Line")
+    method, target, version = parts
+    if not method or not _is_token(method):
+        raise HTTPError(400, "Bad Request Method")
+    if not target or not (target[0] == "/" or target == "*" or target.startswith(("http://", "https://"))):
+        raise HTTPError(400, "Bad Request Target")
+    if not target.isprintable() or not target.isascii():
+        raise HTTPError(400, "Bad Request Target")
+    if version not in _VERSIONS:
+        if version.startswith("HTTP/") and len(version) == 8 and version[5] in _DIGITS and version[7] in _DIGITS:
+            raise HTTPError(505, "HTTP Version Not Supported")
+        raise HTTPError(400, "Bad Request Line")
+    req = RequestHead(method, target, version)
+    headers = req.headers
+    count = 0
+    connection = ""
+    transfer_encoding: str | None = None
+    for raw in lines[1:]:
+        if raw.endswith("\r"):
+            raw = raw[:-1]
+        if not raw:
+            continue  # the blank line that ends the head (and what split() leaves after it)
+        count += 1
+        if count > MAX_HEADERS:
+            raise HTTPError(431, "Too Many Headers")
+        name, colon, value = raw.partition(":")
+        if not colon or not name or raw[0] in " \t":
+            raise HTTPError(400, "Bad Header Line")
+        key = _ENVIRON_KEYS.get(name)
+        if key is None:
+            if not _is_token(name):
+                raise HTTPError(400, "Bad Header Name")
+            if "_" in name:
+                continue  # would be indistinguishable from its "-" twin in the environ
+            key = name.upper().replace("-", "_")
+            key = _PLAIN.get(key) or "HTTP_" + key
+            if len(_ENVIRON_KEYS) < 512:
+                _ENVIRON_KEYS[name] = key
+        value = value.strip(" \t")
+        if "\r" in value or "\x00" in value:
+            raise HTTPError(400, "Bad Header Value")  # RFC 9110 §5.5: reject, never pass on
+        if key == "CONTENT_LENGTH":
+            if not value.isdigit() or not value.isascii() or len(value) > 30:
+                raise HTTPError(400, "Bad Content-Length")
+            if req.content_length is not None and req.content_length != int(value):
+                raise HTTPError(400, "Conflicting Content-Length")
+            req.content_length = int(value)
+            headers[key] = value
+            continue
+        if key == "HTTP_TRANSFER_ENCODING":
+            transfer_encoding = value if transfer_encoding is None else transfer_encoding + "," + value
+        elif key == "HTTP_CONNECTION":
+            connection = connection + "," + value.lower() if connection else value.lower()
+        elif key == "HTTP_EXPECT" and value.lower() == "100-continue":
+            req.expect_continue = True
+        previous = headers.get(key)
+        headers[key] = value if previous is None else previous + "," + value
+    if transfer_encoding is not None:
+        if req.content_length is not None:
+            raise HTTPError(400, "Content-Length With Transfer-Encoding")
+        if transfer_encoding.strip().lower() != "chunked":
+            raise HTTPError(501, "Transfer-Encoding Not Implemented")
+        if req.version != "HTTP/1.1":
+            raise HTTPError(400, "Chunked Body In HTTP/1.0")
+        req.chunked = True
+    if connection:
+        tokens = [t.strip() for t in connection.split(",")]
+        if "close" in tokens:
+            req.keep_alive = False
+        elif "keep-alive" in tokens:
+            req.keep_alive = True
+    if req.version == "HTTP/1.0":
+        req.expect_continue = False
+    return req
+
+
+def _is_token(value: str) -> bool:
+    chars = _TOKEN_CHARS
+    for ch in value:
+        if ch not in chars:
+            return False
+    return True
+
+
+def build_environ(req: RequestHead, server_name: str, server_port: str, remote: Any, scheme: str) -> dict[str, Any]:
+    """The WSGI environ of a request, minus the stream and socket entries the I/O adds."""
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": req.method,
+        "SCRIPT_NAME": "",
+        "PATH_INFO": req.path,
+        "QUERY_STRING": req.query,
+        "RAW_URI": req.target,
+        "REQUEST_URI": req.target,
+        "SERVER_NAME": server_name,
+        "SERVER_PORT": server_port,
+        "SERVER_PROTOCOL": req.version,
+        "REMOTE_ADDR": str(remote[0]) if remote else "",
+        "REMOTE_PORT": str(remote[1]) if remote and len(remote) > 1 else "",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scheme,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    environ.update(req.headers)
+    if req.chunked:
+        environ["wsgi.input_terminated"] = True
+    return environ
