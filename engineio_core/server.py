@@ -16,6 +16,7 @@ import logging
 import secrets
 import warnings
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -42,6 +43,7 @@ from .session import EngineSession, OutboxFull
 from .state import State
 from .timers import TimerHeap
 from .transports.websocket import (
+    TAKEOVER,
     WebSocket,
     WebSocketFinished,
     find_socket,
@@ -402,23 +404,38 @@ class EngineServer:
             if not self._accept(eio_sid, environ):
                 self._conns.pop(eio_sid, None)
                 ws.close(_WS_CLOSE_POLICY, "Unauthorized")
-                ws.wait_closed(_WS_CLOSE_WAIT)
+                ws.wait_closed(self.driver, _WS_CLOSE_WAIT)
                 return _ws_done(environ)
             ws.send(EncodedMessage(EnginePacket(PacketType.OPEN, open_packet_data(eio_sid, [], cfg))))
             self._schedule(conn)
         else:
             holder.append(conn)
             conn.probe_ws = ws
-        reader = _WebSocketReader(self, conn, ws)
+        take_over = environ.get(TAKEOVER)
+        watcher = self.driver.read_watcher(sock) if take_over is not None else None
+        if watcher is not None and take_over is not None:
+            # Our own server: it leaves the socket to us, and reading is driven by the loop's
+            # readiness callbacks, so an idle WebSocket holds no greenlet.
+            reader = _WebSocketReader(self, conn, ws, watcher)
+            early = take_over()
+            try:
+                if early:
+                    reader.pending.extend(ws.feed(early))
+            except RemoteProtocolError as exc:
+                reader.failed = exc
+            self._websocket_loop(reader, reader.claim())
+            return []
+        reader = _WebSocketReader(self, conn, ws, None)
         try:
             self._websocket_loop(reader, reader.claim())
             # If a handler blocked, reading moved to another greenlet: wait for the end here.
-            reader.finished.wait()
+            if reader.finished is not None:
+                reader.finished.wait()
         finally:
             # Hand the connection back to the WSGI server only once it is flushed and shut
             # down (see `WebSocket.wait_closed`).
             ws.close()
-            ws.wait_closed(_WS_CLOSE_WAIT)
+            ws.wait_closed(self.driver, _WS_CLOSE_WAIT)
         return _ws_done(environ)
 
     def _websocket_loop(self, reader: _WebSocketReader, token: object) -> None:
@@ -428,12 +445,32 @@ class EngineServer:
         guard hands reading over to a new greenlet (`_WebSocketReader.hand_over`) so the
         connection keeps being read (PONGs, acks for a `call()` the handler waits on), and
         this greenlet returns once its handler is done. Most handlers never block, and then an
-        event costs no extra greenlet at all."""
+        event costs no extra greenlet at all. With a read watcher (our own server), the loop
+        returns when the socket has nothing more to read and the watcher calls it again."""
         conn, ws = reader.conn, reader.ws
         session = conn.session
+        pending = reader.pending
+        watcher = reader.watcher
+        blocking = watcher is None
         reason = Reason.TRANSPORT_CLOSE
+        ended = True
         try:
-            for data in reader.messages:
+            if reader.failed is not None:
+                raise reader.failed
+            while True:
+                if not pending:
+                    if ws.peer_closed:
+                        return
+                    received = ws.receive(blocking)
+                    if received is None:
+                        ended = False
+                        watcher.start(reader.on_readable)
+                        return
+                    if not received:
+                        return
+                    pending.extend(ws.feed(received))
+                    continue
+                data = pending.popleft()
                 packet = decode_text(data) if isinstance(data, str) else decode_binary(data)
                 if conn.ws is ws:
                     if packet.type is PacketType.PONG:
@@ -459,7 +496,8 @@ class EngineServer:
             code = exc.status if 1000 <= exc.status < 5000 and exc.status != 400 else 1002
             ws.close(code, exc.message)
         finally:
-            if reader.owner is token:
+            if ended and reader.owner is token and not reader.done:
+                reader.done = True
                 if conn.ws is ws:
                     if session.is_open:
                         self._close(conn, reason)
@@ -468,7 +506,11 @@ class EngineServer:
                     conn.probe_ws = None
                     session.probe_failed()
                     ws.close()
-                reader.finished.set()
+                if watcher is not None:
+                    watcher.close()
+                    ws.close_socket_when_flushed()
+                elif reader.finished is not None:
+                    reader.finished.set()
 
     def _probe(self, conn: Connection, ws: WebSocket, packet: EnginePacket) -> bool:
         """Drive the upgrade handshake on the candidate socket; False ends that socket."""
@@ -675,18 +717,22 @@ class EngineServer:
 
 
 class _WebSocketReader:
-    """Who reads a WebSocket now: the WSGI request's greenlet, or a successor it handed
-    reading to when one of its handlers blocked."""
+    """Who reads a WebSocket now: the WSGI request's greenlet, a successor it handed reading
+    to when one of its handlers blocked, or (with a read watcher) a greenlet started when the
+    socket became readable. `pending` holds received messages not yet handled."""
 
-    __slots__ = ("server", "conn", "ws", "messages", "owner", "finished")
+    __slots__ = ("server", "conn", "ws", "pending", "owner", "finished", "watcher", "done", "failed")
 
-    def __init__(self, server: EngineServer, conn: Connection, ws: WebSocket) -> None:
+    def __init__(self, server: EngineServer, conn: Connection, ws: WebSocket, watcher: Any) -> None:
         self.server = server
         self.conn = conn
         self.ws = ws
-        self.messages = ws.messages()  # one generator, advanced only by the owner
+        self.pending: deque[str | bytes] = deque()
         self.owner: object = None
-        self.finished = server.driver.event()
+        self.watcher = watcher
+        self.finished = server.driver.event() if watcher is None else None
+        self.done = False
+        self.failed: RemoteProtocolError | None = None
 
     def claim(self) -> object:
         token = self.owner = object()
@@ -694,10 +740,16 @@ class _WebSocketReader:
 
     def hand_over(self) -> None:
         """Called (from the loop) while the owner's handler is blocked: ownership moves now,
-        so the blocked greenlet never touches the message generator again."""
-        if self.finished.is_set():
+        so the blocked greenlet never touches the pending messages or the socket again."""
+        if self.done:
             return
         self.server.driver.spawn(self.server._websocket_loop, self, self.claim())
+
+    def on_readable(self) -> None:
+        """The read watcher's callback (in the loop): read and handle in a new greenlet."""
+        self.watcher.stop()
+        if not self.done:
+            self.server.driver.run_now(self.server._websocket_loop, self, self.claim())
 
 
 _STATUS = {

@@ -25,8 +25,8 @@ from typing import Any
 from gevent.server import StreamServer
 
 from .http11 import HTTPError, RequestHead, build_environ, check_partial, find_head_end, parse_head
+from .transports.websocket import TAKEOVER
 
-TAKEOVER = "engineio_core.takeover"
 RECV_SIZE = 65536
 # An unread request body is read and discarded up to this size to keep the connection alive;
 # beyond it the connection is closed instead.

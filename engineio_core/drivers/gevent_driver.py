@@ -37,6 +37,42 @@ def _guarded(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
 FLUSH_GRACE = 5.0
 
 
+class _Workers:
+    """Greenlets that run one task each, then park for the next one instead of dying.
+
+    A new greenlet is not cheap on CPython 3.11+: its first Python call allocates a fresh
+    frame stack (an mmap, page faults, a munmap when it dies). Event handlers and socket
+    reads run on parked workers; at most `MAX_IDLE` park, the rest end."""
+
+    MAX_IDLE = 64
+    __slots__ = ("hub", "idle")
+
+    def __init__(self, hub: Any) -> None:
+        self.hub = hub
+        self.idle: list[Any] = []
+
+    def run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        """Run `fn(*args)` on a worker now; call from the hub (a loop callback)."""
+        idle = self.idle
+        worker = idle.pop() if idle else _RawGreenlet(self._work, self.hub)
+        worker.switch(fn, args)
+
+    def _work(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        idle = self.idle
+        switch = self.hub.switch
+        while True:
+            _guarded(fn, args)
+            fn = args = None  # type: ignore[assignment]  # nothing kept alive while parked
+            if len(idle) >= self.MAX_IDLE:
+                return
+            idle.append(greenlet.getcurrent())
+            while True:
+                task = switch()
+                if type(task) is tuple and len(task) == 2:
+                    break  # `run` sent work; anything else is a stray wake-up: park again
+            fn, args = task
+
+
 class GeventWriter:
     """Writes coalesced per loop pass, then write-through.
 
@@ -179,6 +215,7 @@ class GeventDriver:
     def __init__(self) -> None:
         self._hub: Any = None
         self._guarded: Any = None
+        self._pool: _Workers | None = None
 
     def bind(self) -> None:
         """Adopt the hub of the thread that serves requests (the first one to call)."""
@@ -196,8 +233,7 @@ class GeventDriver:
         spawn tree). `fn` must not raise: an exception would surface in the hub, so it is
         caught and reported here."""
         hub = self._hub if self._hub is not None else gevent.get_hub()
-        task = _RawGreenlet(_guarded, hub)
-        hub.loop.run_callback(task.switch, fn, args)
+        hub.loop.run_callback(self._workers(hub).run, fn, args)
 
     def run_guarded(self, fn: Callable[..., Any], args: tuple[Any, ...], on_block: Callable[[], None]) -> Any:
         """Run `fn(*args)` here and now; if it blocks (lets the hub run) before returning,
@@ -213,6 +249,25 @@ class GeventDriver:
         finally:
             self._guarded = previous
             watch.stop()
+
+    def read_watcher(self, sock: Any) -> Any:
+        """A loop watcher for "`sock` is readable" (start(callback)/stop()/close()), for
+        reading a socket from loop callbacks instead of a greenlet parked in ``recv``. None
+        for sockets without a raw non-blocking socket underneath (TLS)."""
+        if self._hub is None or getattr(sock, "_sock", None) is None or hasattr(sock, "do_handshake"):
+            return None
+        return self._hub.loop.io(sock.fileno(), 1)
+
+    def run_now(self, fn: Callable[..., Any], *args: Any) -> None:
+        """From a loop callback: run `fn(*args)` in a new greenlet at once (not on the next
+        loop pass, as `dispatch` does). `fn` must not raise (see `dispatch`)."""
+        self._workers(self._hub).run(fn, args)
+
+    def _workers(self, hub: Any) -> _Workers:
+        workers = self._pool
+        if workers is None or workers.hub is not hub:
+            workers = self._pool = _Workers(hub)
+        return workers
 
     def inline_allowed(self) -> bool:
         """True inside `run_guarded` (in the greenlet that called it): work may run inline."""

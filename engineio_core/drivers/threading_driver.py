@@ -112,6 +112,13 @@ class ThreadingDriver:
     def run_guarded(self, fn: Callable[..., Any], args: tuple[Any, ...], on_block: Callable[[], None]) -> Any:
         return fn(*args)  # a thread per connection: handlers are dispatched to threads anyway
 
+    def read_watcher(self, sock: Any) -> Any:
+        """Threads read with blocking ``recv``: no readiness watchers."""
+        return None
+
+    def run_now(self, fn: Callable[..., Any], *args: Any) -> None:
+        raise NotImplementedError("the threading driver has no read watchers")
+
     def inline_allowed(self) -> bool:
         return False
 

@@ -15,11 +15,8 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from wsproto.connection import Connection, ConnectionState, ConnectionType
-from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
 from wsproto.extensions import Extension, PerMessageDeflate
-from wsproto.frame_protocol import CloseReason, RsvBits
-from wsproto.utilities import LocalProtocolError as WsLocalError
+from wsproto.frame_protocol import CloseReason, FrameProtocol, Opcode, ParseFailed, RsvBits
 from wsproto.utilities import generate_accept_token
 
 from ..drivers.base import Driver, SocketWriter
@@ -39,6 +36,12 @@ def find_socket(environ: Mapping[str, Any]) -> Any:
     rfile = getattr(wsgi_input, "rfile", None)
     raw = getattr(rfile, "raw", None)
     return getattr(raw, "_sock", None)
+
+
+# The environ key of a server that lets a WebSocket take its connection over: calling the value
+# tells the server to leave the socket open when the app returns, and gives back the bytes it
+# had already received past the request head (`engineio_core.serving`).
+TAKEOVER = "engineio_core.takeover"
 
 
 class WebSocketFinished(ConnectionError):
@@ -182,9 +185,14 @@ class FrameSizeGuard(Extension):
 
 
 class WebSocket:
-    """One open WebSocket: reads messages, writes shared frames or per-connection frames."""
+    """One open WebSocket: turns received bytes into messages (`feed`), writes shared frames or
+    per-connection frames. wsproto's `FrameProtocol` does the framing; the connection-level
+    bookkeeping (close handshake, ping answers) is the little this class adds."""
 
-    __slots__ = ("_sock", "_conn", "_writer", "_compress_from", "_max_message", "closed", "_done")
+    __slots__ = (
+        "_sock", "_proto", "_writer", "_compress_from", "_max_message", "closed", "peer_closed",
+        "_parts", "_size", "_done", "_owns_socket", "_flushed",
+    )
 
     def __init__(
         self,
@@ -198,14 +206,19 @@ class WebSocket:
     ) -> None:
         self._sock = sock
         guard = FrameSizeGuard(max_message, deflate is not None)
-        self._conn = Connection(ConnectionType.SERVER, extensions=[deflate, guard] if deflate else [guard])
+        self._proto = FrameProtocol(False, [deflate, guard] if deflate else [guard])
         self._writer: SocketWriter = driver.writer(sock, max_buffered, on_error)
         # RFC 7692 lets each message choose: below the threshold a message goes out
         # uncompressed, as the shared pre-built frame; at or above it, deflated by wsproto.
         self._compress_from = compression_threshold if deflate is not None else None
         self._max_message = max_message
-        self.closed = False
-        self._done = driver.event()  # set once the socket is shut down (after the flush)
+        self.closed = False  # our close frame is out (or the socket is gone)
+        self.peer_closed = False  # the peer's close frame arrived (or the stream ended)
+        self._parts: list[Any] = []
+        self._size = 0
+        self._done: Any = None  # created by wait_closed() only (blocking servers)
+        self._flushed = False
+        self._owns_socket = False
 
     @property
     def buffered(self) -> int:
@@ -216,97 +229,117 @@ class WebSocket:
             return
         threshold = self._compress_from
         if threshold is not None and len(message.packet.data) >= threshold:
-            payload = message.ws_payload()
-            event = BytesMessage(data=payload) if isinstance(payload, bytes) else TextMessage(data=payload)
-            try:
-                data = self._conn.send(event)
-            except WsLocalError:
-                return
-            self._writer.write(data)
+            self._writer.write(bytes(self._proto.send_data(message.ws_payload(), True)))
         else:
             self._writer.write(message.ws_frame())
 
+    def receive(self, blocking: bool) -> bytes | None:
+        """Bytes from the peer; b"" when the stream ended; None (non-blocking) if none yet."""
+        try:
+            if blocking:
+                data: bytes = self._sock.recv(RECV_SIZE)
+            else:
+                data = self._sock._sock.recv(RECV_SIZE)
+        except BlockingIOError:
+            return None
+        except OSError:
+            return b""
+        return data
+
+    def feed(self, data: bytes) -> list[str | bytes]:
+        """The complete messages in `data` (with what earlier calls left incomplete). Answers
+        pings and the close handshake. Raises `RemoteProtocolError` (with a close code in
+        `.status`) for frames that break RFC 6455 or the size limit."""
+        proto = self._proto
+        out: list[str | bytes] = []
+        proto.receive_bytes(data)
+        try:
+            for frame in proto.received_frames():
+                opcode = frame.opcode
+                payload: Any = frame.payload
+                if opcode is _TEXT or opcode is _BINARY:
+                    self._size += len(payload)
+                    if self._size > self._max_message:
+                        raise RemoteProtocolError(
+                            f"message exceeds max_http_buffer_size ({self._max_message} bytes)", 1009
+                        )
+                    if not frame.message_finished:
+                        self._parts.append(payload)
+                        continue
+                    parts = self._parts
+                    if parts:
+                        parts.append(payload)
+                        out.append("".join(parts) if opcode is _TEXT else b"".join(parts))
+                        self._parts = []
+                    else:
+                        out.append(payload if opcode is _TEXT else bytes(payload))
+                    self._size = 0
+                elif opcode is _PING:
+                    self._write_control(proto.pong(payload))
+                elif opcode is _CLOSE:
+                    self.peer_closed = True
+                    if not self.closed:
+                        code, reason = payload
+                        self._write_control(proto.close(code, reason))
+                    return out
+        except ParseFailed as exc:
+            if exc.code == CloseReason.MESSAGE_TOO_BIG:
+                raise RemoteProtocolError(
+                    f"message exceeds max_http_buffer_size ({self._max_message} bytes)", 1009
+                ) from None
+            raise RemoteProtocolError(f"invalid WebSocket frame: {exc}", exc.code) from None
+        return out
+
     def messages(self) -> Iterator[str | bytes]:
-        """Complete messages from the peer, until it closes. Raises `RemoteProtocolError`
-        (with a close code in `.status`) for frames that break RFC 6455 or the size limit."""
-        conn = self._conn
-        parts: list[Any] = []
-        size = 0
-        while True:
-            try:
-                data = self._sock.recv(RECV_SIZE)
-            except OSError:
-                return
+        """Complete messages from the peer until it closes (blocking reads)."""
+        while not self.peer_closed:
+            data = self.receive(True)
             if not data:
                 return
-            try:
-                conn.receive_data(data)
-            except WsLocalError:
-                return
-            for event in conn.events():
-                if isinstance(event, Message):
-                    size += len(event.data)
-                    if size > self._max_message:
-                        raise RemoteProtocolError(
-                            f"message exceeds max_http_buffer_size ({self._max_message} bytes)", 1009
-                        )
-                    if event.message_finished:
-                        if parts:
-                            parts.append(event.data)
-                            joined: str | bytes = (
-                                "".join(parts) if isinstance(event.data, str) else b"".join(parts)
-                            )
-                            parts = []
-                        else:
-                            joined = event.data if isinstance(event.data, str) else bytes(event.data)
-                        size = 0
-                        yield joined
-                    else:
-                        parts.append(event.data)
-                elif isinstance(event, Ping):
-                    self._write_control(event.response())
-                elif isinstance(event, CloseConnection):
-                    if conn.state is ConnectionState.REMOTE_CLOSING:
-                        self._write_control(event.response())
-                        return
-                    # wsproto reports a frame it could not parse as a CloseConnection while
-                    # the connection is still OPEN: that is the peer's protocol error.
-                    if event.code == CloseReason.MESSAGE_TOO_BIG:
-                        raise RemoteProtocolError(
-                            f"message exceeds max_http_buffer_size ({self._max_message} bytes)", 1009
-                        )
-                    raise RemoteProtocolError(f"invalid WebSocket frame: {event.reason}", event.code)
+            yield from self.feed(data)
 
-    def _write_control(self, event: Any) -> None:
-        try:
-            data = self._conn.send(event)
-        except WsLocalError:
-            return
-        self._writer.write(data)
+    def _write_control(self, frame: bytearray) -> None:
+        if not self.closed:
+            self._writer.write(bytes(frame))
 
     def close(self, code: int = 1000, reason: str = "") -> None:
-        """Send a close frame (once) and shut the socket down."""
+        """Send a close frame (once) and shut the socket down once it is flushed."""
         if self.closed:
             return
         self.closed = True
-        if self._conn.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
-            try:
-                self._writer.write(self._conn.send(CloseConnection(code=code, reason=reason[:120])))
-            except WsLocalError:
-                pass
-        sock, done = self._sock, self._done
+        if not self.peer_closed:
+            self._writer.write(bytes(self._proto.close(code, reason[:120])))
+        self._writer.close(self._finished)
 
-        def finished() -> None:
-            shutdown(sock)
-            done.set()
+    def _finished(self) -> None:
+        shutdown(self._sock)
+        self._flushed = True
+        if self._owns_socket:
+            self._sock.close()
+        if self._done is not None:
+            self._done.set()
 
-        self._writer.close(finished)
+    def close_socket_when_flushed(self) -> None:
+        """For a socket no server will close: close it once `close()` has flushed."""
+        self._owns_socket = True
+        if self._flushed:
+            self._sock.close()
 
-    def wait_closed(self, timeout: float) -> bool:
+    def wait_closed(self, driver: Driver, timeout: float) -> bool:
         """Block until `close()` has flushed and shut the socket down. The WSGI server must not
         get the connection back before that: it would parse WebSocket frames as HTTP, or close
         the socket under the writer that is still flushing it."""
-        return self._done.wait(timeout)
+        if self._flushed:
+            return True
+        if self._done is None:
+            self._done = driver.event()
+        return bool(self._done.wait(timeout))
+
+
+_TEXT = Opcode.TEXT
+_BINARY = Opcode.BINARY
+_PING = Opcode.PING
+_CLOSE = Opcode.CLOSE
 
 
 def shutdown(sock: Any) -> None:

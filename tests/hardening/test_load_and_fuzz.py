@@ -67,5 +67,6 @@ def test_live_fuzzing_short_run(record_property: Any) -> None:
     assert result["sessions_left"] == 0 and result["clients_left"] == 0
     assert result["server_uncaught"] == 0 and result["server_logged_errors"] == 0
     assert result["rss_growth_mb"] <= result["rss_bound_mb"] == 64.0
-    assert not any(int(code) >= 500 for code in result["http_statuses"])
+    # 501 and 505 are refusals (a Transfer-Encoding or HTTP version we don't speak), not failures.
+    assert not any(int(code) >= 500 and int(code) not in (501, 505) for code in result["http_statuses"])
     assert result["ok"] is True
