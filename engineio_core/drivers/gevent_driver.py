@@ -60,9 +60,10 @@ class _Workers:
     def _work(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         idle = self.idle
         switch = self.hub.switch
+        task: Any = None
         while True:
             _guarded(fn, args)
-            fn = args = None  # type: ignore[assignment]  # nothing kept alive while parked
+            fn = args = task = None  # type: ignore[assignment]  # nothing kept alive while parked
             if len(idle) >= self.MAX_IDLE:
                 return
             idle.append(greenlet.getcurrent())
