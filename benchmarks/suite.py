@@ -6,7 +6,8 @@
 End to end, the same app (``benchmarks/app.py``) is served by this project (``.venv``) and by
 the reference stack (Flask-SocketIO + python-socketio on gevent + gevent-websocket, installed
 into ``.venv-ref``), one server process per run, pinned to one core; the load generator
-(``tests/node/bench_load.js``, socket.io-client@4) runs pinned to the other core and reports
+(``tests/node/bench_load.js``: a raw Socket.IO client by default, socket.io-client@4 with
+``--client sio``) runs pinned to the other core and reports
 its own CPU use. ``--compare`` alternates the stacks (ours, reference, reference, ours, ...)
 for ``--rounds`` rounds and reports medians, their ratio, writes the results as JSON and
 draws ``docs/img/benchmarks.png``.
@@ -94,7 +95,7 @@ class Scenario:
 def scenarios(size: str, client: str = "raw") -> list[Scenario]:
     """The end-to-end scenarios at one of three sizes: ``full`` (the issue's numbers),
     ``small`` (a quick look) and ``tiny`` (the smoke test: seconds). `client` is the
-    generator's WebSocket client (``raw`` or ``sio``); polling always uses socket.io-client."""
+    generator's client (``raw`` or ``sio``), over WebSocket and over long-polling."""
     n = {
         "full": dict(echo=50, room=1000, count=50, bursts=3, conns=5000, conc=100, warm=1000, dur=5000),
         "small": dict(echo=50, room=200, count=50, bursts=3, conns=1000, conc=100, warm=500, dur=2000),
@@ -128,7 +129,8 @@ def scenarios(size: str, client: str = "raw") -> list[Scenario]:
             "S4",
             f"long-polling echo+ack, {n['echo']} clients",
             "acks/s",
-            dict(scenario="echo", transport="polling", clients=n["echo"], warmupMs=n["warm"], durationMs=n["dur"]),
+            dict(scenario="echo", transport="polling", client=client, clients=n["echo"], warmupMs=n["warm"],
+                 durationMs=n["dur"]),
             echo_timeout,
         ),
     ]
@@ -925,9 +927,11 @@ def update_docs(report: dict[str, Any], doc: Path = DOC) -> None:
         f" ({meta['wall_s']:.0f} s): {stacks}, on gevent {ours.get('gevent')}, Python {ours.get('python')},"
         f" {meta['machine']['cpus']} cores, server and load generator pinned to one core each;"
         f" generator: node {meta['generator']['node']}, "
-        + ("the raw WebSocket client for S1-S3 and socket.io-client"
-           if meta["generator"].get("websocket_client") == "raw" else "socket.io-client")
-        + f" {meta['generator']['socket.io-client']} for S4."
+        + ("its raw Socket.IO client (hand-written WebSocket and long-polling, the same packets"
+           f" as socket.io-client {meta['generator']['socket.io-client']})"
+           if meta["generator"].get("websocket_client") == "raw"
+           else f"socket.io-client {meta['generator']['socket.io-client']}")
+        + "."
         f" Medians of {meta['rounds']} interleaved rounds; load average of the machine"
         f" {meta['loadavg_before'][0]:.1f} before, {meta['loadavg_after'][0]:.1f} after.",
         "",
@@ -984,9 +988,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", choices=["full", "small", "tiny"], default="full",
                         help="full: the issue's sizes; small: a quick look; tiny: smoke test")
     parser.add_argument("--client", choices=["raw", "sio"], default="raw",
-                        help="the generator's WebSocket client for S1-S3: raw (Socket.IO packets over a bare "
-                             "WebSocket: cheap, so the generator keeps headroom) or sio (the official "
-                             "socket.io-client); S4 always uses socket.io-client")
+                        help="the generator's client: raw (Socket.IO packets over a bare WebSocket or "
+                             "hand-written long-polling: cheap, so the generator keeps headroom) or sio "
+                             "(the official socket.io-client)")
     parser.add_argument("--only", help="comma-separated subset of S1,S2,S3,S4,fanout,codec")
     parser.add_argument("--fanout-sessions", default=None, help="room sizes for fanout (default 1000,10000)")
     parser.add_argument("--fanout-duration", type=float, default=None, help="seconds per room size")

@@ -7,9 +7,10 @@
 //      durationMs, timeoutMs, bursts, count, size, ackTimeoutMs}
 //
 //   client     "sio": the official socket.io-client@4 (every transport). "raw": the same Socket.IO
-//              packets over a minimal WebSocket client on a TCP socket, both written here: a
-//              fraction of the CPU per message, so the generator keeps headroom over a fast
-//              server (WebSocket only; polling always uses socket.io-client).
+//              packets over a minimal WebSocket client on a TCP socket, or over hand-written
+//              Engine.IO long-polling on two keep-alive HTTP/1.1 connections, all written here:
+//              a fraction of the CPU per message, so the generator keeps headroom over a fast
+//              server.
 //
 //   echo       `clients` sockets each run a closed loop: emit("echo", {...}) with an ack, and the
 //              next emit as soon as the ack arrives (S1 over WebSocket, S4 over long-polling).
@@ -344,98 +345,293 @@ class RawWebSocket {
   }
 }
 
-function connectRaw() {
+// The Socket.IO side of a raw client: acks, handlers, the CONNECT handshake, over whatever
+// Engine.IO transport `send(text)` writes to. Returns the client object (what scenarios use)
+// and `onPacket(text)` for each Engine.IO packet received.
+function rawSession(send, closeTransport, resolve, reject) {
   if (!rawSweeper) rawSweeper = setInterval(sweepAcks, 1000);
+  const handlers = new Map();
+  let settled = false;
+  const s = {
+    acks: new Map(),
+    nextId: 0,
+    connected: false,
+    bcast: null,
+    onBcast(fn) {
+      this.bcast = fn; // fn(i) for each "bcast" event {"i": i, ...}
+    },
+    call(event, payload, cb) {
+      const id = this.nextId++;
+      this.acks.set(id, { cb, deadline: Date.now() + opts.ackTimeoutMs });
+      send(`42${id}${JSON.stringify([event, payload])}`);
+    },
+    on(event, fn) {
+      handlers.set(event, fn);
+    },
+    close() {
+      s.connected = false;
+      rawSockets.delete(s);
+      send("41");
+      closeTransport();
+    },
+  };
+  const fail = (err) => {
+    if (!settled) {
+      settled = true;
+      reject(err);
+    }
+  };
+  const onPacket = (text) => {
+    const type = text.charCodeAt(0);
+    if (type === 50) {
+      send("3"); // ping -> pong
+    } else if (type === 52) {
+      const sio = text.charCodeAt(1);
+      if (sio === 50) {
+        // EVENT (the server asks for no ack here)
+        const [, args] = parseIdAndData(text, 2);
+        if (args[0] === "bcast" && s.bcast !== null) {
+          s.bcast(args[1] ? args[1].i : NaN);
+          return;
+        }
+        const fn = handlers.get(args[0]);
+        if (fn) fn(...args.slice(1));
+      } else if (sio === 51) {
+        const [id, args] = parseIdAndData(text, 2); // ACK
+        const pending = s.acks.get(id);
+        if (pending) {
+          s.acks.delete(id);
+          pending.cb(null, ...args);
+        } else {
+          error("unexpected ack");
+        }
+      } else if (sio === 48) {
+        s.connected = true; // CONNECT acknowledged
+        rawSockets.add(s);
+        settled = true;
+        resolve(s);
+      } else if (sio === 52) {
+        fail(new Error(`connect refused: ${text.slice(2)}`)); // CONNECT_ERROR
+      } else if (sio === 49) {
+        s.connected = false; // DISCONNECT from the server
+        onUnexpectedClose("server disconnect");
+      }
+    } else if (type === 48) {
+      send("40"); // Engine.IO open -> Socket.IO CONNECT to "/"
+    }
+  };
+  const onClose = (reason) => {
+    rawSockets.delete(s);
+    if (s.connected) {
+      s.connected = false;
+      onUnexpectedClose(reason);
+    }
+    fail(new Error(`closed before connect (${reason})`));
+  };
+  return { s, onPacket, onClose, fail };
+}
+
+function connectRaw() {
   return new Promise((resolve, reject) => {
     const url = opts.url.replace(/^http/, "ws") + "/socket.io/?EIO=4&transport=websocket";
     const ws = new RawWebSocket(url, 20000);
-    const handlers = new Map();
-    const s = {
-      acks: new Map(),
-      nextId: 0,
-      connected: false,
-      bcast: null,
-      onBcast(fn) {
-        this.bcast = fn; // fn(i) for each "bcast" event {"i": i, ...}
-      },
-      call(event, payload, cb) {
-        const id = this.nextId++;
-        this.acks.set(id, { cb, deadline: Date.now() + opts.ackTimeoutMs });
-        ws.send(`42${id}${JSON.stringify([event, payload])}`);
-      },
-      on(event, fn) {
-        handlers.set(event, fn);
-      },
-      close() {
-        s.connected = false;
-        rawSockets.delete(s);
-        ws.send("41");
-        ws.close();
-      },
-    };
-    let settled = false;
-    const fail = (err) => {
-      if (!settled) {
-        settled = true;
-        reject(err);
-      }
-    };
+    const session = rawSession((text) => ws.send(text), () => ws.close(), resolve, reject);
     ws.onframe = (buf, start, end) => {
-      if (s.bcast === null) return false;
+      if (session.s.bcast === null) return false;
       const i = bcastIndex(buf, start, end); // the broadcasts of S2, without building a string
       if (i < 0) return false;
-      s.bcast(i);
+      session.s.bcast(i);
       return true;
     };
-    ws.onmessage = (text) => {
-      const type = text.charCodeAt(0);
-      if (type === 50) {
-        ws.send("3"); // ping -> pong
-      } else if (type === 52) {
-        const sio = text.charCodeAt(1);
-        if (sio === 50) {
-          // EVENT (the server asks for no ack here)
-          const [, args] = parseIdAndData(text, 2);
-          const fn = handlers.get(args[0]);
-          if (fn) fn(...args.slice(1));
-        } else if (sio === 51) {
-          const [id, args] = parseIdAndData(text, 2); // ACK
-          const pending = s.acks.get(id);
-          if (pending) {
-            s.acks.delete(id);
-            pending.cb(null, ...args);
-          } else {
-            error("unexpected ack");
+    ws.onmessage = session.onPacket;
+    ws.onerror = (err) => session.fail(err);
+    ws.onclose = session.onClose;
+  });
+}
+
+// -- client "raw" over long-polling: Engine.IO v4 polling by hand --------------------------------
+// Two keep-alive HTTP/1.1 connections per client, as a browser uses: one carries the long-poll
+// GETs, the other the POSTs. At most one POST is in flight (the protocol forbids concurrent
+// POSTs); packets sent meanwhile go together in the next one, separated by \x1e.
+class RawHttpConnection {
+  constructor(url) {
+    const u = new URL(url);
+    this.host = u.host;
+    this.queue = []; // [{head, resolve, reject}] in request order; one response each
+    this.buf = null;
+    this.closed = false;
+    this.sock = net.connect({ port: Number(u.port || 80), host: u.hostname });
+    this.sock.setNoDelay(true);
+    this.sock.on("data", (chunk) => this._data(chunk));
+    this.sock.on("error", (err) => this._fail(err));
+    this.sock.on("close", () => this._fail(new Error("connection closed")));
+  }
+
+  request(method, path, body) {
+    return new Promise((resolve, reject) => {
+      if (this.closed) {
+        reject(new Error("connection closed"));
+        return;
+      }
+      const data = body === undefined ? null : Buffer.from(body);
+      let head = `${method} ${path} HTTP/1.1\r\nHost: ${this.host}\r\n`;
+      if (data !== null) head += `Content-Type: text/plain;charset=UTF-8\r\nContent-Length: ${data.length}\r\n`;
+      this.queue.push({ resolve, reject });
+      this.sock.write(data === null ? head + "\r\n" : Buffer.concat([Buffer.from(head + "\r\n"), data]));
+    });
+  }
+
+  _data(chunk) {
+    let buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
+    this.buf = null;
+    for (;;) {
+      const end = buf.indexOf("\r\n\r\n");
+      if (end < 0) break;
+      const head = buf.subarray(0, end).toString("latin1");
+      const status = Number(head.slice(9, 12));
+      const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+      let body;
+      let next;
+      if (length) {
+        const n = Number(length[1]);
+        if (buf.length < end + 4 + n) break;
+        body = buf.subarray(end + 4, end + 4 + n);
+        next = end + 4 + n;
+      } else if (/\r\ntransfer-encoding:\s*chunked/i.test(head)) {
+        const parts = [];
+        let off = end + 4;
+        let complete = false;
+        for (;;) {
+          const eol = buf.indexOf("\r\n", off);
+          if (eol < 0) break;
+          const size = parseInt(buf.subarray(off, eol).toString("latin1"), 16);
+          if (size === 0) {
+            if (buf.length < eol + 4) break;
+            off = eol + 4;
+            complete = true;
+            break;
           }
-        } else if (sio === 48) {
-          s.connected = true; // CONNECT acknowledged
-          rawSockets.add(s);
-          settled = true;
-          resolve(s);
-        } else if (sio === 52) {
-          fail(new Error(`connect refused: ${text.slice(2)}`)); // CONNECT_ERROR
-        } else if (sio === 49) {
-          s.connected = false; // DISCONNECT from the server
-          onUnexpectedClose("server disconnect");
+          if (buf.length < eol + 2 + size + 2) break;
+          parts.push(buf.subarray(eol + 2, eol + 2 + size));
+          off = eol + 2 + size + 2;
         }
-      } else if (type === 48) {
-        ws.send("40"); // Engine.IO open -> Socket.IO CONNECT to "/"
+        if (!complete) break;
+        body = Buffer.concat(parts);
+        next = off;
+      } else {
+        this._fail(new Error(`response without a length: ${head.split("\r\n")[0]}`));
+        return;
       }
+      const waiter = this.queue.shift();
+      if (waiter) waiter.resolve({ status, body: body.toString() });
+      buf = buf.subarray(next);
+    }
+    if (buf.length) this.buf = Buffer.from(buf);
+  }
+
+  _fail(err) {
+    if (this.closed) return;
+    this.closed = true;
+    this.sock.destroy();
+    for (const waiter of this.queue.splice(0)) waiter.reject(err);
+  }
+
+  close() {
+    this._fail(new Error("closed by the client"));
+  }
+}
+
+function connectRawPolling() {
+  return new Promise((resolve, reject) => {
+    const base = "/socket.io/?EIO=4&transport=polling";
+    const gets = new RawHttpConnection(opts.url);
+    const posts = new RawHttpConnection(opts.url);
+    let sid = null;
+    let open = true;
+    let outbox = [];
+    let posting = false;
+    const shut = () => {
+      open = false;
+      gets.close();
+      posts.close();
     };
-    ws.onerror = (err) => fail(err);
-    ws.onclose = (reason) => {
-      rawSockets.delete(s);
-      if (s.connected) {
-        s.connected = false;
-        onUnexpectedClose(reason);
-      }
-      fail(new Error(`closed before connect (${reason})`));
+    const flush = () => {
+      if (posting || outbox.length === 0 || !open) return;
+      posting = true;
+      const body = outbox.join("\x1e");
+      outbox = [];
+      posts.request("POST", `${base}&sid=${sid}`, body).then(
+        (res) => {
+          posting = false;
+          if (res.status !== 200) {
+            session.onClose(`POST answered ${res.status}`);
+            shut();
+            return;
+          }
+          flush();
+        },
+        (err) => {
+          posting = false;
+          if (open) {
+            session.onClose(err.message);
+            shut();
+          }
+        },
+      );
     };
+    const send = (text) => {
+      outbox.push(text);
+      flush();
+    };
+    const session = rawSession(send, () => {
+      flush();
+      open = false;
+      setTimeout(shut, 50);
+    }, resolve, reject);
+    const poll = () => {
+      if (!open) return;
+      gets.request("GET", `${base}&sid=${sid}`).then(
+        (res) => {
+          if (res.status !== 200) {
+            session.onClose(`poll answered ${res.status}`);
+            shut();
+            return;
+          }
+          for (const packet of res.body.split("\x1e")) {
+            if (packet === "1") {
+              session.onClose("server closed the session");
+              shut();
+              return;
+            }
+            if (packet !== "6") session.onPacket(packet);
+          }
+          poll();
+        },
+        (err) => {
+          if (open) {
+            session.onClose(err.message);
+            shut();
+          }
+        },
+      );
+    };
+    gets.request("GET", base).then(
+      (res) => {
+        if (res.status !== 200 || res.body[0] !== "0") throw new Error(`handshake answered ${res.status}`);
+        sid = JSON.parse(res.body.slice(1)).sid;
+        send("40");
+        poll();
+      },
+    ).catch((err) => {
+      shut();
+      session.fail(err);
+    });
   });
 }
 
 function connectOne() {
-  return opts.client === "raw" && opts.transport === "websocket" ? connectRaw() : connectSio();
+  if (opts.client !== "raw") return connectSio();
+  return opts.transport === "polling" ? connectRawPolling() : connectRaw();
 }
 
 // Open `n` connections with at most `concurrency` handshakes in flight.
