@@ -457,10 +457,18 @@ class EngineServer:
         try:
             if reader.failed is not None:
                 raise reader.failed
+            fresh = not blocking  # the watcher just said "readable"
             while True:
                 if not pending:
                     if ws.peer_closed:
                         return
+                    if not blocking and not fresh:
+                        # Read once per readiness: the watcher is level-triggered, so what
+                        # arrived meanwhile calls us again (no recv that would say EAGAIN).
+                        ended = False
+                        watcher.start(reader.on_readable)
+                        return
+                    fresh = False
                     received = ws.receive(blocking)
                     if received is None:
                         ended = False
