@@ -49,6 +49,7 @@ from .transports.websocket import (
     find_socket,
     negotiate,
     send_switching_protocols,
+    switching_protocols_head,
     wrote_own_handshake,
 )
 
@@ -384,7 +385,10 @@ class EngineServer:
             headers.append(("Set-Cookie", _cookie(cfg.cookie, eio_sid)))
         else:
             eio_sid = ""
-        send_switching_protocols(environ, start_response, sock, headers)
+        take_over = environ.get(TAKEOVER)
+        watcher = self.driver.read_watcher(sock) if take_over is not None else None
+        if watcher is None:
+            send_switching_protocols(environ, start_response, sock, headers)
         holder: list[Connection] = []
 
         def on_write_error(reason: str) -> None:
@@ -395,6 +399,13 @@ class EngineServer:
 
         ws = WebSocket(sock, self.driver, deflate, cfg.max_http_buffer_size, cfg.max_outbox_bytes,
                        on_write_error, cfg.compression_threshold)
+        early = b""
+        if watcher is not None and take_over is not None:
+            # Our own server leaves the socket to us: the 101 goes out through the writer, in
+            # the same send as the OPEN packet, and reading is driven by the loop's readiness
+            # callbacks, so an idle WebSocket holds no greenlet.
+            early = take_over()
+            ws.write_raw(switching_protocols_head(headers))
         if conn is None:
             eio_sid = eio_sid or self.generate_id()
             conn = Connection(EngineSession(eio_sid, cfg, self.driver.monotonic(), websocket=True), environ)
@@ -404,6 +415,10 @@ class EngineServer:
             if not self._accept(eio_sid, environ):
                 self._conns.pop(eio_sid, None)
                 ws.close(_WS_CLOSE_POLICY, "Unauthorized")
+                if watcher is not None:
+                    watcher.close()
+                    ws.close_socket_when_flushed()
+                    return []
                 ws.wait_closed(self.driver, _WS_CLOSE_WAIT)
                 return _ws_done(environ)
             ws.send(EncodedMessage(EnginePacket(PacketType.OPEN, open_packet_data(eio_sid, [], cfg))))
@@ -411,13 +426,8 @@ class EngineServer:
         else:
             holder.append(conn)
             conn.probe_ws = ws
-        take_over = environ.get(TAKEOVER)
-        watcher = self.driver.read_watcher(sock) if take_over is not None else None
-        if watcher is not None and take_over is not None:
-            # Our own server: it leaves the socket to us, and reading is driven by the loop's
-            # readiness callbacks, so an idle WebSocket holds no greenlet.
+        if watcher is not None:
             reader = _WebSocketReader(self, conn, ws, watcher)
-            early = take_over()
             try:
                 if early:
                     reader.pending.extend(ws.feed(early))
@@ -515,7 +525,7 @@ class EngineServer:
                     session.probe_failed()
                     ws.close()
                 if watcher is not None:
-                    watcher.close()
+                    watcher.close()  # first: the socket must not close under a live watcher
                     ws.close_socket_when_flushed()
                 elif reader.finished is not None:
                     reader.finished.set()

@@ -444,7 +444,9 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
         result: Any = None
         try:
             result = app(environ, response.start_response)
-            if type(result) is list and len(result) <= 1 and not response.sent:
+            if response.taken_over:
+                pass  # the app answered on the socket itself (a WebSocket's 101) and owns it
+            elif type(result) is list and len(result) <= 1 and not response.sent:
                 response.send_whole(result[0] if result else b"")
             else:
                 if not response.sent and isinstance(result, (list, tuple)):

@@ -82,6 +82,11 @@ def request_context(app: flask.Flask, environ: dict[str, Any], session: Any) -> 
                 rule, view_args = url_adapter.match(return_rule=True)
             except HTTPException as exc:
                 error = exc
+        if error is not None:
+            # Kept for the connection's life: without its traceback, which would pin the frames
+            # of this first event (and every object they reference) as long.
+            error = error.with_traceback(None)
+            error.__context__ = None
         cached = environ[_CACHE_KEY] = (app, url_adapter, (rule, view_args, error))
     request = app.request_class(environ)
     request.json_module = app.json

@@ -61,12 +61,17 @@ def send_switching_protocols(
     websocket-client) refuse; there the handshake is written on the raw socket instead."""
     raw: Any = environ.get("werkzeug.socket")
     if raw is not None and raw is sock:
-        lines = ["HTTP/1.1 101 Switching Protocols"] + [f"{k}: {v}" for k, v in headers]
-        raw.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        raw.sendall(switching_protocols_head(headers))
         environ[_OWN_HANDSHAKE] = True
         return
     write = start_response("101 Switching Protocols", headers)
     write(b"")
+
+
+def switching_protocols_head(headers: list[tuple[str, str]]) -> bytes:
+    """The complete ``101 Switching Protocols`` response head."""
+    lines = ["HTTP/1.1 101 Switching Protocols"] + [f"{k}: {v}" for k, v in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 def wrote_own_handshake(environ: Mapping[str, Any]) -> bool:
@@ -232,6 +237,10 @@ class WebSocket:
             self._writer.write(bytes(self._proto.send_data(message.ws_payload(), True)))
         else:
             self._writer.write(message.ws_frame())
+
+    def write_raw(self, data: bytes) -> None:
+        """Bytes for the socket as they are (the 101 response head, when the engine sends it)."""
+        self._writer.write(data)
 
     def receive(self, blocking: bool) -> bytes | None:
         """Bytes from the peer; b"" when the stream ended; None (non-blocking) if none yet."""

@@ -390,3 +390,75 @@ def test_close_with_a_peer_that_never_reads(monkeypatch: pytest.MonkeyPatch) -> 
         finally:
             ws.close()
         h.assert_alive(served.port, other)
+
+
+# -- our server hands the connection over: no greenlet per idle WebSocket ----------------------------
+
+
+def test_taken_over_websocket_logs_nothing_and_the_server_stays_quiet(harness: EngineHarness, port: int) -> None:
+    """Regression: after the takeover the app returns no response, and the HTTP server once
+    tried to send one anyway ("wrote a body before start_response", logged as an app error)."""
+    import logging
+
+    from tests.conftest import LogRecorder
+
+    recorder = LogRecorder()
+    logger = logging.getLogger("engineio_core")
+    logger.addHandler(recorder)
+    try:
+        for _ in range(3):
+            ws, sid = open_ws(port)
+            ws.send("4hello")
+            assert ws.recv() == "4hello"
+            ws.close()
+            harness.wait_disconnect(sid)
+    finally:
+        logger.removeHandler(recorder)
+    assert [m for m in recorder.messages() if "error" in m.lower()] == []
+
+
+def test_frames_sent_with_the_upgrade_request_are_read(harness: EngineHarness, port: int) -> None:
+    """A client may pipeline frames behind its upgrade request: the bytes our server received
+    past the head go to the WebSocket, not lost with the HTTP reader."""
+    import base64
+    import os
+    import socket as socketlib
+
+    key = base64.b64encode(os.urandom(16)).decode()
+    head = (f"GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+    payload = b"4early"
+    frame = bytes([0x81, 0x80 | len(payload), 0, 0, 0, 0]) + payload  # masked with a zero key
+    with socketlib.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head + frame)
+        got = b""
+        while b"4early" not in got:
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed; got {got!r}"
+            got += chunk
+    assert got.startswith(b"HTTP/1.1 101 ")
+    harness.wait(lambda: any(m[1] == "early" for m in harness.messages))
+
+
+def test_idle_websockets_hold_no_greenlet(harness: EngineHarness, port: int) -> None:
+    """On our server an open, idle WebSocket is read from loop callbacks: the count of live
+    greenlets does not grow with the number of connections."""
+    import gc
+
+    import greenlet
+
+    def live_greenlets() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if isinstance(o, greenlet.greenlet) and not o.dead)
+
+    sockets = [open_ws(port) for _ in range(5)]
+    before = live_greenlets()
+    more = [open_ws(port) for _ in range(20)]
+    try:
+        for ws, _ in more:
+            ws.send("4ping")
+            assert ws.recv() == "4ping"
+        assert live_greenlets() <= before + 2  # a worker or two may park for reuse
+    finally:
+        for ws, _ in sockets + more:
+            ws.close()
