@@ -32,8 +32,13 @@ def find_socket(environ: Mapping[str, Any]) -> Any:
         sock = environ.get(key)
         if sock is not None:
             return sock
+    # gevent pywsgi: its `Input` keeps the socket; without a body to read, `wsgi.input` is the
+    # connection's buffered reader, over a SocketIO over the socket.
     wsgi_input = environ.get("wsgi.input")
-    rfile = getattr(wsgi_input, "rfile", None)
+    sock = getattr(wsgi_input, "socket", None)
+    if sock is not None:
+        return sock
+    rfile = getattr(wsgi_input, "rfile", wsgi_input)
     raw = getattr(rfile, "raw", None)
     return getattr(raw, "_sock", None)
 

@@ -462,3 +462,36 @@ def test_idle_websockets_hold_no_greenlet(harness: EngineHarness, port: int) -> 
     finally:
         for ws, _ in sockets + more:
             ws.close()
+
+
+def test_websocket_on_plain_gevent_pywsgi(harness: EngineHarness) -> None:
+    """Without our server (plain `gevent.pywsgi`, as under ``gunicorn -k gevent_pywsgi``) there
+    is no takeover: the socket is found under ``wsgi.input`` and read by the request's
+    greenlet, and the session works the same."""
+    import gevent
+    from gevent import pywsgi
+
+    ready = threading.Event()
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        server = pywsgi.WSGIServer(("127.0.0.1", 0), harness.app, log=None)
+        server.start()
+        box["server"], box["stop"] = server, gevent.event.Event()
+        box["hub"] = gevent.get_hub()
+        ready.set()
+        box["stop"].wait()  # type: ignore[attr-defined]
+        server.stop(timeout=1)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    try:
+        ws, sid = open_ws(box["server"].server_port)  # type: ignore[attr-defined]
+        ws.send("4over pywsgi")
+        assert ws.recv() == "4over pywsgi"
+        ws.close()
+        assert harness.wait_disconnect(sid)[0] == "transport close"
+    finally:
+        box["hub"].loop.run_callback_threadsafe(box["stop"].set)  # type: ignore[attr-defined]
+        thread.join(5)
