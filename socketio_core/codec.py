@@ -311,6 +311,10 @@ class JSONCodec:
 
     def _decode_text(self, text: str) -> tuple[SocketPacket, int]:
         """Parse one text message; return the packet and its announced attachment count."""
+        if self._raw_decode is not None:
+            fast = self._decode_plain(text)
+            if fast is not None:
+                return fast, 0
         length = len(text)
         if length == 0:
             raise RemoteProtocolError("empty packet")
@@ -408,6 +412,37 @@ class JSONCodec:
         if count:  # decoded binary packets are reported as EVENT / ACK
             ptype = _EVENT if ptype is PacketType.BINARY_EVENT else _ACK
         return make_packet(ptype, namespace, data, ack_id), count
+
+
+    def _decode_plain(self, text: str) -> SocketPacket | None:
+        """The common case in one pass: an EVENT or ACK of the main namespace, ``2[...]`` or
+        ``3<id>[...]``, fully valid. None for anything else, valid or not: the general parser
+        then decides (and names the problem), so this path never changes what is accepted."""
+        length = len(text)
+        if length < 3:
+            return None
+        kind = text[0]
+        if kind == "2":
+            ptype = _EVENT
+        elif kind == "3":
+            ptype = _ACK
+        else:
+            return None
+        end = 1 if text[1] == "[" else _DIGITS.match(text, 1).end()  # type: ignore[union-attr]
+        if end >= length or text[end] != "[" or end - 1 > self._max_id_digits:
+            return None
+        ack_id = int(text[1:end]) if end > 1 else None
+        if ack_id is not None and ack_id > self.max_ack_id:
+            return None
+        try:
+            data, stop = self._raw_decode(text, end)  # type: ignore[misc]
+        except Exception:  # noqa: BLE001 - the general parser reports it
+            return None
+        if stop != length and text[stop:].strip(_JSON_WHITESPACE):
+            return None
+        if payload_problem(ptype, data, True, ack_id) is not None:
+            return None
+        return make_packet(ptype, DEFAULT_NAMESPACE, data, ack_id)
 
 
 # Characters that may start a JSON text (RFC 8259: optional whitespace, then a value).

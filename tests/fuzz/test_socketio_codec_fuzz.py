@@ -217,6 +217,33 @@ def test_json_mutated_encodings(packet: SocketPacket, data: st.DataObject) -> No
     feed_all(codec.decoder(), messages)
 
 
+class _GeneralOnly(JSONCodec):
+    """The JSON codec without its one-pass fast path for plain EVENT/ACK texts."""
+
+    def _decode_plain(self, text: str) -> Any:
+        return None
+
+
+def _outcome(codec: JSONCodec, text: str) -> Any:
+    try:
+        packet, count = codec._decode_text(text)
+    except RemoteProtocolError as exc:
+        return ("error", str(exc))
+    return (packet.type, packet.namespace, packet.data, packet.id, count)
+
+
+@FUZZ
+@given(JSON_PACKETS, st.data())
+def test_json_fast_path_decides_exactly_as_the_general_parser(packet: SocketPacket, data: st.DataObject) -> None:
+    """The fast path for ``2[...]`` / ``3<id>[...]`` accepts exactly what the general parser
+    accepts, with the same packet; everything else goes to the general parser."""
+    text = JSONCodec(max_attachments=1000).encode(packet)[0]
+    assert isinstance(text, str)
+    for candidate in (text, _mutate_text(data, text)):
+        assert _outcome(JSONCodec(max_attachments=1000), candidate) == _outcome(
+            _GeneralOnly(max_attachments=1000), candidate)
+
+
 @ROUNDTRIP
 @given(JSON_PACKETS)
 def test_json_roundtrip_in_one_go_and_attachment_by_attachment(packet: SocketPacket) -> None:
