@@ -103,14 +103,19 @@ class SocketIO:
         namespace = namespace or "/"
 
         def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
-            @wraps(handler)
-            def _handler(*raw: Any) -> Any:
-                items = list(raw)
-                real_message = items.pop(0) if message == "*" else message
-                real_namespace = items.pop(0) if namespace == "*" else namespace
-                sid = items.pop(0)
-                args = ([real_message] if message == "*" else []) + items
-                return self._handle_event(handler, real_message, real_namespace, sid, *args)
+            if message != "*" and namespace != "*":
+                @wraps(handler)
+                def _handler(sid: str, *args: Any) -> Any:  # the common case, per event
+                    return self._handle_event(handler, message, namespace, sid, *args)
+            else:
+                @wraps(handler)
+                def _handler(*raw: Any) -> Any:
+                    items = list(raw)
+                    real_message = items.pop(0) if message == "*" else message
+                    real_namespace = items.pop(0) if namespace == "*" else namespace
+                    sid = items.pop(0)
+                    args = ([real_message] if message == "*" else []) + items
+                    return self._handle_event(handler, real_message, real_namespace, sid, *args)
 
             if self.server is not None:
                 self.server.on(message, _handler, namespace=namespace)
