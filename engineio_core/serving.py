@@ -529,9 +529,21 @@ def make_server(
     log_output: bool = False,
     **kwargs: Any,
 ) -> HTTPServer:
-    """A ready (not yet started) server. `port=0` picks a free port."""
+    """A ready (not yet started) server. `port=0` picks a free port. ``certfile=``/``keyfile=``
+    serve TLS through a server context with the ``ssl`` module's current defaults (TLS 1.2
+    or later), not gevent's deprecated `wrap_socket` path. It must be gevent's `SSLContext`:
+    ``ssl.create_default_context`` (even as ``gevent.ssl.create_default_context``) makes a
+    standard-library context whose sockets block the whole hub."""
     if not log_output:
         kwargs.setdefault("log", None)
+    certfile = kwargs.pop("certfile", None)
+    keyfile = kwargs.pop("keyfile", None)
+    if certfile is not None and "ssl_context" not in kwargs:
+        from gevent import ssl as gevent_ssl
+
+        context = gevent_ssl.SSLContext(gevent_ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(certfile, keyfile)
+        kwargs["ssl_context"] = context
     return HTTPServer((host, port), app, **kwargs)
 
 
