@@ -16,8 +16,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import sys
+
 import flask
 from flask.ctx import RequestContext
+from flask.globals import _cv_request
+from flask.signals import request_tearing_down
 from werkzeug.exceptions import HTTPException
 
 _EXPECTED_ATTRIBUTES = {
@@ -39,6 +43,26 @@ class _EventContext(RequestContext):
         self._after_request_functions = []
         self._cv_tokens = []
         self._routing = routing
+
+    def pop(self, *exc: Any) -> None:
+        """`RequestContext.pop`, minus the teardown dispatch when nothing listens: with no
+        ``teardown_request`` function and no ``request_tearing_down`` receiver, Flask would
+        still walk the request's blueprints and send the signal for every event."""
+        if len(self._cv_tokens) != 1:
+            super().pop(*exc)
+            return
+        app = self.app
+        request = self.request
+        try:
+            if app.teardown_request_funcs or request_tearing_down.receivers:
+                app.do_teardown_request(exc[0] if exc else sys.exc_info()[1])
+            request.close()
+        finally:
+            token, app_ctx = self._cv_tokens.pop()
+            _cv_request.reset(token)
+            request.environ["werkzeug.request"] = None  # as Flask: no request <-> environ cycle
+            if app_ctx is not None:
+                app_ctx.pop(*exc)
 
     def match_request(self) -> None:
         rule, view_args, error = self._routing

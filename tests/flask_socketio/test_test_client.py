@@ -1518,3 +1518,52 @@ def test_unhandled_connect_and_disconnect_exceptions_surface() -> None:
         client.disconnect()
     assert not client.is_connected()
     assert socketio.server is not None and client.eio_sid not in socketio.server.environ
+
+
+def test_teardown_functions_and_signals_run_once_per_event() -> None:
+    """Each event runs in its own request context, torn down as Flask tears down a request:
+    ``teardown_request`` and ``teardown_appcontext`` functions and the ``request_tearing_down``
+    signal, once per event, with the handler's unhandled exception when there is one. (The
+    context skips the teardown dispatch only when nothing is registered.)"""
+    from flask.signals import request_tearing_down
+
+    app = Flask(__name__)
+    socketio = SocketIO(app)
+    seen: list[tuple[str, Any]] = []
+
+    @socketio.on("ok")
+    def ok() -> str:
+        g.mark = "set in the handler"
+        return "done"
+
+    @socketio.on("boom")
+    def boom() -> None:
+        raise RuntimeError("handler failed")
+
+    @socketio.on_error_default
+    def on_error(exc: Exception) -> str:
+        return "handled"
+
+    client = socketio.test_client(app)
+    assert client.emit("ok", callback=True) == "done"  # nothing registered yet: the lean path
+
+    @app.teardown_request
+    def request_done(exc: BaseException | None) -> None:
+        seen.append(("request", g.get("mark")))
+
+    @app.teardown_appcontext
+    def app_done(exc: BaseException | None) -> None:
+        seen.append(("appcontext", None))
+
+    def on_signal(sender: Any, exc: BaseException | None = None, **extra: Any) -> None:
+        seen.append(("signal", sender.name))
+
+    request_tearing_down.connect(on_signal, app)
+    try:
+        assert client.emit("ok", callback=True) == "done"
+        assert seen == [("request", "set in the handler"), ("signal", app.name), ("appcontext", None)]
+        seen.clear()
+        assert client.emit("boom", callback=True) == "handled"
+        assert [kind for kind, _ in seen] == ["request", "signal", "appcontext"]
+    finally:
+        request_tearing_down.disconnect(on_signal, app)
