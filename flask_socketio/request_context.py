@@ -14,9 +14,8 @@ standard (slower) construction is used.
 
 from __future__ import annotations
 
-from typing import Any
-
 import sys
+from typing import Any
 
 import flask
 from flask.ctx import RequestContext
