@@ -230,12 +230,13 @@ class _Response:
     """start_response/write for one request, and the bookkeeping of what was sent."""
 
     __slots__ = (
-        "sock", "head", "status", "headers", "sent", "chunked", "length", "close", "code",
+        "sock", "raw", "head", "status", "headers", "sent", "chunked", "length", "close", "code",
         "written", "taken_over", "no_body",
     )
 
-    def __init__(self, sock: Any, head: RequestHead) -> None:
+    def __init__(self, sock: Any, raw: Any, head: RequestHead) -> None:
         self.sock = sock
+        self.raw = raw  # the non-blocking socket under a plain (not TLS) gevent socket
         self.head = head
         self.status: str | None = None
         self.headers: list[tuple[str, str]] = []
@@ -312,17 +313,32 @@ class _Response:
             out = self._head(None)
             self.sent = True
             if self.code == 101:
-                self.sock.sendall(out + data if data else out)
+                self._send(out + data if data else out)
                 return
             if data and not self.no_body:
                 out += b"%x\r\n%s\r\n" % (len(data), data) if self.chunked else data
                 self.written += len(data)
-            self.sock.sendall(out)
+            self._send(out)
             return
         if not data or self.no_body:
             return
         self.written += len(data)
-        self.sock.sendall(b"%x\r\n%s\r\n" % (len(data), data) if self.chunked else data)
+        self._send(b"%x\r\n%s\r\n" % (len(data), data) if self.chunked else data)
+
+    def _send(self, data: bytes) -> None:
+        """Send all of `data`: one non-blocking ``send`` when the socket takes it (the common
+        case for a response), else gevent's ``sendall`` for the rest (which also asks the
+        kernel for the send buffer size on every call)."""
+        raw = self.raw
+        if raw is not None:
+            try:
+                sent = raw.send(data)
+            except BlockingIOError:
+                sent = 0
+            if sent == len(data):
+                return
+            data = memoryview(data)[sent:]  # type: ignore[assignment]
+        self.sock.sendall(data)
 
     def send_whole(self, body: bytes) -> None:
         """Head and a complete body in one write."""
@@ -331,13 +347,13 @@ class _Response:
         if not self.no_body:
             out += body
             self.written = len(body)
-        self.sock.sendall(out)
+        self._send(out)
 
     def finish(self) -> None:
         if not self.sent:
             self.send_whole(b"")
         elif self.chunked:
-            self.sock.sendall(b"0\r\n\r\n")
+            self._send(b"0\r\n\r\n")
         if self.length is not None and self.written < self.length and not self.no_body:
             self.close = True  # the app sent less than it announced: the framing is broken
 
@@ -397,7 +413,8 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
         app = self.application
         server_name, server_port = self._server_names()
         scheme = "https" if self.ssl_enabled else "http"
-        can_take_over = not self.ssl_enabled and hasattr(sock, "_sock")
+        raw = getattr(sock, "_sock", None) if not self.ssl_enabled else None
+        can_take_over = raw is not None
         base = self.base_environ
         while True:
             end = find_head_end(buf) if buf else -1
@@ -422,7 +439,7 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
             environ["wsgi.input"] = body
             environ["wsgi.errors"] = sys.stderr
             environ["gevent.socket"] = sock
-            response = _Response(sock, head)
+            response = _Response(sock, raw, head)
             if can_take_over and "HTTP_UPGRADE" in environ:
                 environ[TAKEOVER] = _TakeOver(self, sock, body, response)
             started = time.time() if self.log is not None else 0.0

@@ -870,7 +870,7 @@ async function main() {
   if (!run) throw new Error(`unknown scenario ${opts.scenario}`);
   const result = await run();
   closeAll();
-  const client = opts.client === "raw" && opts.transport === "websocket" ? "raw" : "socket.io-client";
+  const client = opts.client === "raw" ? "raw" : "socket.io-client";
   out({ event: "result", ok: true, scenario: opts.scenario, transport: opts.transport, client, ...result, unexpectedDisconnects, errors });
 }
 
