@@ -122,7 +122,7 @@ class LocalManager(ClientManager):
     def get_participants(self, namespace: str, room: Room | list[Room]) -> Iterator[tuple[str, str]]:
         """(sid, eio_sid) of the members of `room` (or of a list of rooms) in this process."""
         with self.lock:
-            return iter(list(self.rooms.participants(namespace, room)))
+            return iter(self.rooms.participants(namespace, room))
 
     # -- rooms ---------------------------------------------------------------------------------
     def enter_room(self, sid: str, namespace: str, room: Room, eio_sid: str | None = None) -> None:
@@ -156,7 +156,7 @@ class LocalManager(ClientManager):
         server = self.server
         assert server is not None, "the manager is not attached to a server"
         with self.lock:
-            recipients = list(self.rooms.participants(namespace, room, _skip_set(skip_sid)))
+            recipients = self.rooms.participants(namespace, room, _skip_set(skip_sid))
             ack_ids = [self.acks.register(sid, callback) for sid, _ in recipients] if callback is not None else []
         if not recipients:
             return
@@ -182,7 +182,7 @@ class LocalManager(ClientManager):
         server = self.server
         assert server is not None
         with self.lock:
-            recipients = list(self.rooms.participants(namespace, room, _skip_set(skip_sid)))
+            recipients = self.rooms.participants(namespace, room, _skip_set(skip_sid))
         if recipients:
             server.deliver(recipients, parts)
 

@@ -7,7 +7,7 @@ client's sid room, and sid rooms cannot be closed (python-socketio 5.18 rules).
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Hashable, Iterable
 
 Room = Hashable
 
@@ -89,22 +89,25 @@ class RoomRegistry:
 
     def participants(
         self, namespace: str, rooms: Room | Iterable[Room], skip: frozenset[str] = frozenset()
-    ) -> Iterator[tuple[str, str]]:
-        """(sid, eio_sid) of every member of one room or of the union of several, once each."""
+    ) -> list[tuple[str, str]]:
+        """(sid, eio_sid) of every member of one room or of the union of several, once each,
+        as a new list (a snapshot: the rooms may change while it is used)."""
         ns_rooms = self._rooms.get(namespace)
         if not ns_rooms:
-            return
+            return []
         if isinstance(rooms, (list, tuple, set, frozenset)):
             seen: set[str] = set(skip)
+            out: list[tuple[str, str]] = []
             for room in rooms:
-                for sid, eio_sid in list(ns_rooms.get(room, {}).items()):
+                for sid, eio_sid in ns_rooms.get(room, {}).items():
                     if sid not in seen:
                         seen.add(sid)
-                        yield sid, eio_sid
-            return
-        for sid, eio_sid in list(ns_rooms.get(rooms, {}).items()):  # type: ignore[arg-type]
-            if sid not in skip:
-                yield sid, eio_sid
+                        out.append((sid, eio_sid))
+            return out
+        members = ns_rooms.get(rooms, {})  # type: ignore[arg-type]
+        if not skip:
+            return list(members.items())  # the broadcast hot path: one C-level copy
+        return [(sid, eio_sid) for sid, eio_sid in members.items() if sid not in skip]
 
     def _is_sid_room(self, namespace: str, room: str) -> bool:
         return (namespace, room) in self._eio_sids

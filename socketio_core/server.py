@@ -126,6 +126,12 @@ class SocketServer:
         """Send encoded messages to (sid, eio_sid) recipients; hold them for clients whose
         connect handler has not accepted yet (they are sent right after the CONNECT ack)."""
         held = self._held
+        if not held:  # nobody is waiting for a connect handler: the broadcast hot path
+            eio_sids = [eio_sid for _, eio_sid in recipients]
+            send_many = self.eio.send_many
+            for part in parts:
+                send_many(eio_sids, part)
+            return
         eio_sids = []
         for sid, eio_sid in recipients:
             if held and sid in held:
