@@ -198,11 +198,12 @@ class MsgPackDecoder:
         namespace = obj.get("nsp")
         if ptype is None or type(namespace) is not str:
             _raise_header_problem(obj, raw_type, ptype)
-        if not namespace.startswith("/"):
-            raise RemoteProtocolError(f"namespace must start with '/': {namespace!r:.40}")
-        query = namespace.find("?")
-        if query >= 0:
-            namespace = namespace[:query]
+        if namespace != "/":
+            if not namespace.startswith("/"):
+                raise RemoteProtocolError(f"namespace must start with '/': {namespace!r:.40}")
+            query = namespace.find("?")
+            if query >= 0:
+                namespace = namespace[:query]
 
         ack_id = obj.get("id")
         if ack_id is not None and (type(ack_id) is not int or not 0 <= ack_id <= codec.max_ack_id):
