@@ -32,6 +32,9 @@ RECV_SIZE = 65536
 # beyond it the connection is closed instead.
 DRAIN_LIMIT = 1 << 20
 _MAX_CHUNK_LINE = 4096
+# Seconds a connection may sit idle between requests, or stall inside one (nginx's
+# keepalive_timeout default is 75 s).
+IDLE_TIMEOUT = 75.0
 
 _logger = logging.getLogger("engineio_core.serving")
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -287,6 +290,7 @@ class _Response:
         bodyless = code < 200 or code in (204, 304)
         if code == 101:
             self.close = True
+            self.sock.settimeout(None)  # an upgraded connection (TLS WebSocket): no idle cut
         elif not has_length and not has_encoding and not bodyless:
             if body_length is not None:
                 lines += ("Content-Length: ", str(body_length), "\r\n")
@@ -363,7 +367,12 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
 
     Options as gevent's pywsgi: ``log`` (a file-like or logger for the access log, None for
     none), ``error_log``, ``environ`` (base environ), ``backlog``, ``spawn`` and SSL arguments
-    (``certfile=``, ``keyfile=``, ``ssl_context=``)."""
+    (``certfile=``, ``keyfile=``, ``ssl_context=``). And ``idle_timeout`` (seconds, default
+    `IDLE_TIMEOUT`; None for none): how long a connection may wait for the next request, for
+    the rest of a head or body, or for the client to take a response, before it is closed
+    (slow or idle clients cannot hold connections forever). It does not apply to a WebSocket
+    once upgraded: heartbeats bound those. A long-poll waiting for data is the app's time,
+    not the connection's, and is not cut either."""
 
     def __init__(
         self,
@@ -372,9 +381,11 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
         log: Any = "default",
         error_log: Any = "default",
         environ: dict[str, Any] | None = None,
+        idle_timeout: float | None = IDLE_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         super().__init__(listener, **kwargs)
+        self.idle_timeout = idle_timeout or None
         self.application = application
         self.log = sys.stderr if log == "default" else log
         self.error_log = _logger if error_log == "default" or error_log is None else error_log
@@ -402,6 +413,8 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except (OSError, AttributeError):
             pass
+        if self.idle_timeout is not None:
+            sock.settimeout(self.idle_timeout)  # gevent: the OS socket stays non-blocking
         try:
             self._serve(sock, address)
         except OSError:
@@ -536,6 +549,7 @@ class _TakeOver:
     def __call__(self) -> bytes:
         self._response.taken_over = True
         self._server._taken.add(self._sock)
+        self._sock.settimeout(None)  # a WebSocket's idleness is the heartbeat's business
         return self._body.pending()
 
 

@@ -767,3 +767,38 @@ def test_flask_404(flask_served: tuple[int, bytes]) -> None:
     resp = exchange(port, request(target="/missing"))
     assert resp.status == 404
     assert b"Not Found" in resp.body
+
+
+# -- idle_timeout: idle or stalled clients do not hold connections ------------------------------------
+
+
+@pytest.fixture
+def short_idle_port() -> Iterator[int]:
+    with serve_gevent(app, idle_timeout=0.2) as served:
+        yield served.port
+
+
+def _closed_by_server(sock: socket.socket) -> bytes:
+    """Read until the server closes (bounded by the socket's own 5 s timeout)."""
+    got = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return got
+        got += chunk
+
+
+@pytest.mark.parametrize("sent", [b"", b"GET / HTTP/1.1\r\nHost: x\r\n", b"POST /input HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n12"],
+                         ids=["nothing", "half-a-head", "half-a-body"])
+def test_idle_and_stalled_connections_are_closed(short_idle_port: int, sent: bytes) -> None:
+    with socket.create_connection(("127.0.0.1", short_idle_port), timeout=5) as sock:
+        sock.sendall(sent)
+        assert _closed_by_server(sock) == b""  # closed, with nothing written
+    assert_serving(short_idle_port)
+
+
+def test_keep_alive_connection_closed_after_idle_timeout(short_idle_port: int) -> None:
+    with socket.create_connection(("127.0.0.1", short_idle_port), timeout=5) as sock:
+        sock.sendall(request("GET", "/status/200", headers=[("Host", "x")]))
+        first = _closed_by_server(sock)
+    assert first.startswith(b"HTTP/1.1 200 ")  # answered, then closed once idle

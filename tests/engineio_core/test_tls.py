@@ -83,3 +83,22 @@ def test_websocket_over_tls(harness: EngineHarness, port: int) -> None:
     finally:
         ws.close()
     assert harness.wait_disconnect(sid)[0] == "transport close"
+
+
+def test_tls_websocket_outlives_the_http_idle_timeout(certificate: tuple[str, str]) -> None:
+    """Over TLS the request's greenlet reads the WebSocket with the socket's own `recv`: the
+    HTTP `idle_timeout` must be lifted at the 101, or a quiet WebSocket would be cut."""
+    cert, key = certificate
+    harness = make_harness(ping_interval=0.5, ping_timeout=5)
+    with serve_gevent(harness.app, certfile=cert, keyfile=key, idle_timeout=0.1) as served:
+        ws = websocket.create_connection(
+            f"wss://127.0.0.1:{served.port}/engine.io/?EIO=4&transport=websocket",
+            timeout=10, sslopt={"cert_reqs": ssl.CERT_NONE, "check_hostname": False})
+        try:
+            assert ws.recv().startswith("0")
+            assert ws.recv() == "2"  # the ping, 0.5 s later: five idle timeouts have passed
+            ws.send("3")
+            ws.send("4still here")
+            assert ws.recv() == "4still here"
+        finally:
+            ws.close()

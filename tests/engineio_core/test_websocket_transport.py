@@ -495,3 +495,18 @@ def test_websocket_on_plain_gevent_pywsgi(harness: EngineHarness) -> None:
     finally:
         box["hub"].loop.run_callback_threadsafe(box["stop"].set)  # type: ignore[attr-defined]
         thread.join(5)
+
+
+def test_websocket_outlives_the_http_idle_timeout() -> None:
+    """`idle_timeout` cuts idle HTTP connections, never an upgraded WebSocket: this one stays
+    quiet for longer than the timeout (until the server's first ping) and still works."""
+    harness = make_harness(ping_interval=0.5, ping_timeout=5)
+    with serve_gevent(harness.app, idle_timeout=0.1) as served:
+        ws, sid = open_ws(served.port)
+        try:
+            assert ws.recv() == "2"  # the ping, 0.5 s later: five idle timeouts have passed
+            ws.send("3")
+            ws.send("4still here")
+            assert ws.recv() == "4still here"
+        finally:
+            ws.close()
