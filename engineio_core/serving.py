@@ -17,7 +17,6 @@ import logging
 import socket
 import sys
 import time
-import weakref
 from collections.abc import Callable
 from email.utils import formatdate
 from typing import Any
@@ -390,7 +389,7 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
         self.log = sys.stderr if log == "default" else log
         self.error_log = _logger if error_log == "default" or error_log is None else error_log
         self.base_environ = dict(environ or {})
-        self._taken: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._taken: set[Any] = set()  # taken over, until `do_close` (right after `handle`)
         self._names: tuple[str, str] | None = None
 
     def _server_names(self) -> tuple[str, str]:
@@ -405,6 +404,7 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
 
     def do_close(self, sock: Any, *args: Any) -> None:
         if sock in self._taken:
+            self._taken.discard(sock)
             return  # a WebSocket owns it now
         sock.close()
 

@@ -97,7 +97,7 @@ class GeventWriter:
         self._loop = gevent.get_hub().loop
         self._cork: list[bytes] | None = None
         self._cork_bytes = 0
-        self._pending: deque[bytes | memoryview] = deque()
+        self._pending: deque[bytes | memoryview] | None = None  # made on first use (~600 B)
         self._pending_bytes = 0
         self._busy = False
         self._closed = False
@@ -151,7 +151,10 @@ class GeventWriter:
             self._enqueue(memoryview(data)[sent:])
 
     def _enqueue(self, data: bytes | memoryview) -> None:
-        self._pending.append(data)
+        pending = self._pending
+        if pending is None:
+            pending = self._pending = deque()
+        pending.append(data)
         self._pending_bytes += len(data)
         if self._max and self._pending_bytes + self._cork_bytes > self._max:
             self._fail(f"slow consumer: {self.buffered} bytes unsent (bound {self._max})")
@@ -162,8 +165,9 @@ class GeventWriter:
 
     def _drain(self) -> None:
         try:
-            while self._pending:
-                chunk = self._pending.popleft()
+            pending = self._pending
+            while pending:
+                chunk = pending.popleft()
                 self._pending_bytes -= len(chunk)
                 self._sock.sendall(chunk)
         except OSError as exc:
@@ -176,7 +180,8 @@ class GeventWriter:
     def _fail(self, reason: str) -> None:
         self._cork = None
         self._cork_bytes = 0
-        self._pending.clear()
+        if self._pending is not None:
+            self._pending.clear()
         self._pending_bytes = 0
         if not self._closed:
             self._closed = True
@@ -195,7 +200,8 @@ class GeventWriter:
             gevent.spawn_later(FLUSH_GRACE, self._force_close)
 
     def _force_close(self) -> None:
-        self._pending.clear()
+        if self._pending is not None:
+            self._pending.clear()
         self._pending_bytes = 0
         drainer = self._drainer
         if drainer is not None and not drainer.dead:
