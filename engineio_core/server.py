@@ -775,7 +775,7 @@ class _WebSocketReader:
         self.server.driver.spawn(self.server._websocket_loop, self, self.claim())
 
     def on_readable(self) -> None:
-        """The read watcher's callback (in the loop): read and handle in a new greenlet."""
+        """The read watcher's callback (in the loop): read and handle on a worker greenlet."""
         self.watcher.stop()
         if not self.done:
             self.server.driver.run_now(self.server._websocket_loop, self, self.claim())
