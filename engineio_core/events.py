@@ -5,9 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class MessageReceived:
     data: str | bytes
+
+    def __init__(self, data: str | bytes) -> None:
+        _set_message_data(self, data)  # the slot setter: one event per message, kept cheap
+
+
+_set_message_data = vars(MessageReceived)["data"].__set__
 
 
 @dataclass(frozen=True, slots=True)
