@@ -20,7 +20,8 @@ _VERSIONS = {"HTTP/1.1": (1, 1), "HTTP/1.0": (1, 0)}
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 # Header names that map to environ keys without the HTTP_ prefix (PEP 3333).
 _PLAIN = {"CONTENT_TYPE": "CONTENT_TYPE", "CONTENT_LENGTH": "CONTENT_LENGTH"}
-_ENVIRON_KEYS: dict[str, str] = {}
+_ENVIRON_KEYS: dict[str, str] = {}  # header name as sent -> environ key (a bounded cache)
+_SPECIAL_KEYS = frozenset({"CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING", "HTTP_CONNECTION", "HTTP_EXPECT"})
 
 
 class HTTPError(Exception):
@@ -82,11 +83,16 @@ def parse_head(head: bytes | bytearray) -> RequestHead:
     """Parse a request line and its header lines (the trailing blank line is optional)."""
     check_partial(head)
     text = bytes(head).decode("latin-1")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+        if text.endswith("\r"):
+            text = text[:-1]
+        if "\r" in text:
+            raise HTTPError(400, "Bare CR")  # RFC 9110 §5.5: reject, never pass on
+    if "\x00" in text:
+        raise HTTPError(400, "NUL In Request Head")
     lines = text.split("\n")
-    line = lines[0]
-    if line.endswith("\r"):
-        line = line[:-1]
-    parts = line.split(" ")
+    parts = lines[0].split(" ")
     if len(parts) != 3:
         raise HTTPError(400, "Bad Request Line")
     method, target, version = parts
@@ -105,44 +111,45 @@ def parse_head(head: bytes | bytearray) -> RequestHead:
     count = 0
     connection = ""
     transfer_encoding: str | None = None
+    known = _ENVIRON_KEYS
+    special = _SPECIAL_KEYS
     for raw in lines[1:]:
-        if raw.endswith("\r"):
-            raw = raw[:-1]
         if not raw:
             continue  # the blank line that ends the head (and what split() leaves after it)
         count += 1
         if count > MAX_HEADERS:
             raise HTTPError(431, "Too Many Headers")
         name, colon, value = raw.partition(":")
-        if not colon or not name or raw[0] in " \t":
-            raise HTTPError(400, "Bad Header Line")
-        key = _ENVIRON_KEYS.get(name)
+        key = known.get(name)
         if key is None:
+            if not colon or not name or raw[0] in " \t":
+                raise HTTPError(400, "Bad Header Line")
             if not _is_token(name):
                 raise HTTPError(400, "Bad Header Name")
             if "_" in name:
                 continue  # would be indistinguishable from its "-" twin in the environ
             key = name.upper().replace("-", "_")
             key = _PLAIN.get(key) or "HTTP_" + key
-            if len(_ENVIRON_KEYS) < 512:
-                _ENVIRON_KEYS[name] = key
+            if len(known) < 512:
+                known[name] = key
+        elif not colon:  # a known name (so a valid token) with no colon after it
+            raise HTTPError(400, "Bad Header Line")
         value = value.strip(" \t")
-        if "\r" in value or "\x00" in value:
-            raise HTTPError(400, "Bad Header Value")  # RFC 9110 §5.5: reject, never pass on
-        if key == "CONTENT_LENGTH":
-            if not value.isdigit() or not value.isascii() or len(value) > 30:
-                raise HTTPError(400, "Bad Content-Length")
-            if req.content_length is not None and req.content_length != int(value):
-                raise HTTPError(400, "Conflicting Content-Length")
-            req.content_length = int(value)
-            headers[key] = value
-            continue
-        if key == "HTTP_TRANSFER_ENCODING":
-            transfer_encoding = value if transfer_encoding is None else transfer_encoding + "," + value
-        elif key == "HTTP_CONNECTION":
-            connection = connection + "," + value.lower() if connection else value.lower()
-        elif key == "HTTP_EXPECT" and value.lower() == "100-continue":
-            req.expect_continue = True
+        if key in special:
+            if key == "CONTENT_LENGTH":
+                if not value.isdigit() or not value.isascii() or len(value) > 30:
+                    raise HTTPError(400, "Bad Content-Length")
+                if req.content_length is not None and req.content_length != int(value):
+                    raise HTTPError(400, "Conflicting Content-Length")
+                req.content_length = int(value)
+                headers[key] = value
+                continue
+            if key == "HTTP_TRANSFER_ENCODING":
+                transfer_encoding = value if transfer_encoding is None else transfer_encoding + "," + value
+            elif key == "HTTP_CONNECTION":
+                connection = connection + "," + value.lower() if connection else value.lower()
+            elif value.lower() == "100-continue":  # HTTP_EXPECT
+                req.expect_continue = True
         previous = headers.get(key)
         headers[key] = value if previous is None else previous + "," + value
     if transfer_encoding is not None:

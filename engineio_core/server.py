@@ -308,7 +308,10 @@ class EngineServer:
             waiter = self.driver.event()
             conn.poll_waiter = waiter
             try:
-                waiter.wait(self.config.ping_interval + self.config.ping_timeout)
+                # No timeout (under gevent one costs a timer per poll): the heartbeat bounds the
+                # wait. A PING is queued every `ping_interval`, and whatever ends the session
+                # (ping timeout, close, upgrade) wakes the poll (`_deliver`, `_wake_poll`).
+                waiter.wait()
             finally:
                 if conn.poll_waiter is waiter:
                     conn.poll_waiter = None

@@ -710,3 +710,20 @@ def test_concurrent_posts_close_the_session(harness: EngineHarness, port: int) -
         first.close()
     assert all(data != "second" for _, data in harness.messages)
     harness.assert_alive(port, other)
+
+
+def test_pending_poll_is_released_by_the_heartbeat() -> None:
+    """A long-poll waits with no timeout of its own: the heartbeat bounds it. The server's
+    PING ends a pending poll; a client that then keeps a poll pending without answering has it
+    released by the ping timeout (with a NOOP: the session is already gone), and its next
+    request is refused."""
+    harness = make_harness(ping_interval=0.3, ping_timeout=0.3)
+    with serve_gevent(harness.app) as served:
+        sid = handshake(served.port)
+        first = poll(served.port, sid)  # nothing to send: held until the first PING
+        assert (first.status, first.text) == (200, "2")
+        second = poll(served.port, sid)  # no PONG was sent: released by the ping timeout
+        assert (second.status, second.text) == (200, "6")
+        assert harness.wait_disconnect(sid)[0] == "ping timeout"
+        after = poll(served.port, sid)
+        assert (after.status, error_body(after)) == (400, f"Invalid session {sid}")
