@@ -479,6 +479,8 @@ class EngineServer:
             while True:
                 pending = reader.pending
                 if reader.next >= len(pending):
+                    if ws.failure is not None:
+                        raise ws.failure  # after the messages that came before it
                     if ws.peer_closed:
                         return
                     if not blocking and not fresh:

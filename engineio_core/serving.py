@@ -84,16 +84,11 @@ class RequestBody:
         if self._expect:
             self._expect = False
             self._sock.sendall(_CONTINUE)
-        reaper = self._reaper
-        if reaper is not None:
-            reaper.waiting[self._sock] = time.monotonic()
+        sock, reaper = self._sock, self._reaper
         try:
-            data: bytes = self._sock.recv(RECV_SIZE)
+            data: bytes = sock.recv(RECV_SIZE) if reaper is None else reaper.call(sock, sock.recv, RECV_SIZE)
         except OSError as exc:
             raise ConnectionDropped(str(exc)) from None
-        finally:
-            if reaper is not None:
-                reaper.waiting.pop(self._sock, None)
         if not data:
             self._eof = True
             raise ConnectionDropped("connection closed mid-body")
@@ -356,12 +351,8 @@ class _Response:
                 data = memoryview(data)[sent:]  # type: ignore[assignment]
             if reaper is None:
                 self.sock.sendall(data)
-                return
-            reaper.waiting[self.sock] = time.monotonic()  # a client that does not read is idle too
-            try:
-                self.sock.sendall(data)
-            finally:
-                reaper.waiting.pop(self.sock, None)
+            else:  # a client that does not take its response is idle too
+                reaper.call(self.sock, self.sock.sendall, data)
         except OSError as exc:
             # The peer went away, or the socket was reaped: never the app's error.
             raise ConnectionDropped(str(exc)) from None
@@ -466,13 +457,7 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
             try:
                 while end < 0:
                     check_partial(buf)
-                    if reaper is not None:
-                        reaper.waiting[sock] = time.monotonic()
-                    try:
-                        data = recv(RECV_SIZE)
-                    finally:
-                        if reaper is not None:
-                            reaper.waiting.pop(sock, None)
+                    data = recv(RECV_SIZE) if reaper is None else reaper.call(sock, recv, RECV_SIZE)
                     if not data:
                         return
                     buf = buf + data if buf else data
@@ -530,15 +515,7 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
             self.error_log.exception("error in the WSGI application (%s %s)",
                                      environ.get("REQUEST_METHOD"), environ.get("RAW_URI"))
             if not response.sent and not response.taken_over:
-                try:
-                    body = b"Internal Server Error"
-                    response.sock.sendall(
-                        b"HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n"
-                        b"Content-Length: %d\r\nConnection: close\r\nDate: %s\r\n\r\n%s"
-                        % (len(body), _http_date().encode("latin-1"), body)
-                    )
-                except OSError:
-                    pass
+                _answer_and_close(response.sock, 500, b"Internal Server Error")
             return False
         finally:
             close = getattr(result, "close", None)
@@ -551,14 +528,7 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
 
     def _refuse(self, sock: Any, exc: HTTPError) -> None:
         self.error_log.info("refused a request: %s %s", exc.status, exc.reason)
-        reason = _REASONS.get(exc.status, exc.reason)
-        try:
-            sock.sendall(
-                b"HTTP/1.1 %d %s\r\nContent-Length: 0\r\nConnection: close\r\nDate: %s\r\n\r\n"
-                % (exc.status, reason.encode("latin-1"), _http_date().encode("latin-1"))
-            )
-        except OSError:
-            pass
+        _answer_and_close(sock, exc.status, b"", _REASONS.get(exc.status, exc.reason))
 
     def _log_request(self, address: Any, head: RequestHead, response: _Response, started: float) -> None:
         client = address[0] if isinstance(address, tuple) else address
@@ -586,6 +556,15 @@ class _IdleReaper:
         self.waiting: dict[Any, float] = {}
         self._task: Any = None
 
+    def call(self, sock: Any, fn: Callable[[Any], Any], arg: Any) -> Any:
+        """`fn(arg)`, a blocking call on `sock`, with `sock` counted as waiting meanwhile."""
+        waiting = self.waiting
+        waiting[sock] = time.monotonic()
+        try:
+            return fn(arg)
+        finally:
+            waiting.pop(sock, None)
+
     def start(self) -> None:
         if self._task is None:
             self._task = gevent.spawn(self._sweep)
@@ -608,6 +587,17 @@ class _IdleReaper:
                         sock.close()
                     except OSError:
                         pass
+
+
+def _answer_and_close(sock: Any, status: int, body: bytes, reason: str | None = None) -> None:
+    """The server's own short answer (a refused head, a 500), ending the connection."""
+    head = (f"HTTP/1.1 {status} {reason or _REASONS[status]}\r\n"
+            + ("Content-Type: text/plain\r\n" if body else "")
+            + f"Content-Length: {len(body)}\r\nConnection: close\r\nDate: {_http_date()}\r\n\r\n")
+    try:
+        sock.sendall(head.encode("latin-1") + body)
+    except OSError:
+        pass  # the peer is gone: nothing to answer
 
 
 class _TakeOver:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from wsproto.extensions import Extension, PerMessageDeflate
@@ -215,7 +215,7 @@ class WebSocket:
 
     __slots__ = (
         "_sock", "_proto", "_writer", "_compress_from", "_max_message", "closed", "peer_closed",
-        "_parts", "_size", "_done", "_owns_socket", "_flushed",
+        "failure", "_parts", "_size", "_done", "_owns_socket", "_flushed",
     )
 
     def __init__(
@@ -237,6 +237,7 @@ class WebSocket:
         self._max_message = max_message
         self.closed = False  # our close frame is out (or the socket is gone)
         self.peer_closed = False  # the peer's close frame arrived (or the stream ended)
+        self.failure: RemoteProtocolError | None = None  # a bad frame after good messages
         self._parts: list[Any] = []
         self._size = 0
         self._done: Any = None  # created by wait_closed() only (blocking servers)
@@ -276,9 +277,23 @@ class WebSocket:
     def feed(self, data: bytes) -> list[str | bytes]:
         """The complete messages in `data` (with what earlier calls left incomplete). Answers
         pings and the close handshake. Raises `RemoteProtocolError` (with a close code in
-        `.status`) for frames that break RFC 6455 or the size limit."""
-        proto = self._proto
+        `.status`) for frames that break RFC 6455 or the size limit; the messages that came
+        before the bad frame are returned first, and the error is then in `failure` (and raised
+        by the next call)."""
+        failure = self.failure
+        if failure is not None:
+            raise failure
         out: list[str | bytes] = []
+        try:
+            self._parse(data, out)
+        except RemoteProtocolError as exc:
+            if not out:
+                raise
+            self.failure = exc
+        return out
+
+    def _parse(self, data: bytes, out: list[str | bytes]) -> None:
+        proto = self._proto
         proto.receive_bytes(data)
         try:
             for frame in proto.received_frames():
@@ -308,22 +323,13 @@ class WebSocket:
                     if not self.closed:
                         code, reason = payload
                         self._write_control(proto.close(code, reason))
-                    return out
+                    return
         except ParseFailed as exc:
             if exc.code == CloseReason.MESSAGE_TOO_BIG:
                 raise RemoteProtocolError(
                     f"message exceeds max_http_buffer_size ({self._max_message} bytes)", 1009
                 ) from None
             raise RemoteProtocolError(f"invalid WebSocket frame: {exc}", exc.code) from None
-        return out
-
-    def messages(self) -> Iterator[str | bytes]:
-        """Complete messages from the peer until it closes (blocking reads)."""
-        while not self.peer_closed:
-            data = self.receive(True)
-            if not data:
-                return
-            yield from self.feed(data)
 
     def _write_control(self, frame: bytearray) -> None:
         if not self.closed:

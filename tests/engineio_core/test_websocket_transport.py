@@ -175,6 +175,24 @@ def test_invalid_frames_close_only_that_connection(harness: EngineHarness, port:
     harness.assert_alive(port, other)
 
 
+def test_messages_before_a_bad_frame_are_handled(harness: EngineHarness, port: int) -> None:
+    """Good messages and then a bad frame in one TCP segment: the good ones are handled (in
+    order) before the connection is closed for the bad one. Nothing the peer sent in good
+    form is lost to the error that follows it."""
+    def masked_text(payload: bytes) -> bytes:
+        return bytes([0x81, 0x80 | len(payload)]) + b"\x00\x00\x00\x00" + payload
+
+    ws, sid = open_ws(port)
+    try:
+        ws.sock.sendall(masked_text(b"4first") + masked_text(b"4second") + bytes([0x83, 0x80]) + b"\x00" * 4)
+        assert expect_close(ws) == 1002
+    finally:
+        ws.close()
+    assert harness.wait_disconnect(sid)[0] == "transport error"
+    with harness.cond:
+        assert [data for msg_sid, data in harness.messages if msg_sid == sid] == ["first", "second"]
+
+
 # -- the upgrade, step by step -----------------------------------------------------------------------
 
 

@@ -247,12 +247,19 @@ def read_messages(data: bytes, sizes: list[int], max_message: int = 1000) -> lis
     ws = WebSocket(FakeSocket(data, sizes), ThreadingDriver(), None, max_message, 0, lambda reason: None)
     out: list[str | bytes] = []
 
-    def run() -> None:
-        for message in ws.messages():
-            out.append(message)
-
-    only_remote_errors_any_status(run)
+    only_remote_errors_any_status(lambda: read_all(ws, out))
     return out
+
+
+def read_all(ws: WebSocket, out: list[str | bytes]) -> None:
+    """What the server's loop does: receive, feed, until the peer closes (or an error)."""
+    while not ws.peer_closed:
+        if ws.failure is not None:
+            raise ws.failure
+        data = ws.receive(True)
+        if not data:
+            return
+        out.extend(ws.feed(data))
 
 
 def only_remote_errors_any_status(fn: Callable[[], Any]) -> None:
@@ -320,8 +327,7 @@ def test_websocket_reader_size_limit(limit: int) -> None:
     ws = WebSocket(FakeSocket(data, [1]), ThreadingDriver(), None, limit, 0, lambda reason: None)
     got: list[str | bytes] = []
     try:
-        for message in ws.messages():
-            got.append(message)
+        read_all(ws, got)
         raise AssertionError("the oversized message was accepted")
     except RemoteProtocolError as exc:
         assert exc.status == 1009
