@@ -182,6 +182,7 @@ def test_messages_before_a_bad_frame_are_handled(harness: EngineHarness, port: i
     def masked_text(payload: bytes) -> bytes:
         return bytes([0x81, 0x80 | len(payload)]) + b"\x00\x00\x00\x00" + payload
 
+    other = handshake(port)
     ws, sid = open_ws(port)
     try:
         ws.sock.sendall(masked_text(b"4first") + masked_text(b"4second") + bytes([0x83, 0x80]) + b"\x00" * 4)
@@ -191,6 +192,7 @@ def test_messages_before_a_bad_frame_are_handled(harness: EngineHarness, port: i
     assert harness.wait_disconnect(sid)[0] == "transport error"
     with harness.cond:
         assert [data for msg_sid, data in harness.messages if msg_sid == sid] == ["first", "second"]
+    harness.assert_alive(port, other)
 
 
 # -- the upgrade, step by step -----------------------------------------------------------------------
