@@ -483,15 +483,11 @@ class EngineServer:
                         raise ws.failure  # after the messages that came before it
                     if ws.peer_closed:
                         return
-                    if not blocking and not fresh:
-                        # Read once per readiness: the watcher is level-triggered, so what
-                        # arrived meanwhile calls us again (no recv that would say EAGAIN).
-                        ended = False
-                        watcher.start(reader.on_readable)
-                        return
+                    # With a watcher, read once per readiness: it is level-triggered, so what
+                    # arrives meanwhile calls us again (no recv that would say EAGAIN).
+                    received = ws.receive(blocking) if blocking or fresh else None
                     fresh = False
-                    received = ws.receive(blocking)
-                    if received is None:
+                    if received is None:  # nothing (more) to read now: wait for the watcher
                         ended = False
                         watcher.start(reader.on_readable)
                         return
