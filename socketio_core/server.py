@@ -39,13 +39,16 @@ _NO_HANDLER = object()
 class ClientState:
     """What the Socket.IO layer keeps per Engine.IO connection."""
 
-    __slots__ = ("eio_sid", "environ", "decoder", "namespaces", "sessions", "connect_timer")
+    __slots__ = ("eio_sid", "environ", "decoder", "namespaces", "pending", "sessions", "connect_timer")
 
     def __init__(self, eio_sid: str, environ: dict[str, Any], decoder: Decoder) -> None:
         self.eio_sid = eio_sid
         self.environ = environ
         self.decoder = decoder
         self.namespaces: dict[str, str] = {}  # namespace -> sid
+        # Namespaces whose connect handler has not accepted yet: the client's events there
+        # are dropped (the reference's pre-connect state).
+        self.pending: set[str] = set()
         self.sessions: dict[str, dict[str, Any]] = {}
         self.connect_timer: int | None = None
 
@@ -284,7 +287,7 @@ class SocketServer:
     def is_connected(self, sid: str, namespace: str | None = None) -> bool:
         namespace = namespace or "/"
         client = self._client_of(sid, namespace)
-        return client is not None and sid not in self._held and namespace in client.namespaces
+        return client is not None and client.namespaces.get(namespace) == sid and namespace not in client.pending
 
     def disconnect(self, sid: str, namespace: str | None = None, ignore_queue: bool = False, **kwargs: Any) -> None:
         """Disconnect a client from one namespace (server side)."""
@@ -413,6 +416,7 @@ class SocketServer:
             sid = self.manager.connect(client.eio_sid, namespace)
             client.namespaces[namespace] = sid
             if not self.always_connect:
+                client.pending.add(namespace)
                 self._held[sid] = []
         if self.always_connect:
             self._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT, namespace, {"sid": sid}))
@@ -441,6 +445,7 @@ class SocketServer:
         if refusal is not None:
             with self._lock:
                 self._held.pop(sid, None)
+                client.pending.discard(namespace)
             if self.always_connect:
                 self._send_packet(client.eio_sid, SocketPacket(PacketType.DISCONNECT, namespace))
             else:
@@ -450,9 +455,13 @@ class SocketServer:
             client.sessions.pop(namespace, None)
             return
         if not self.always_connect:
-            # Threading: the CONNECT ack and the held messages go out before any message
-            # another thread delivers directly (which it does once the sid is not held).
+            # Accepting is one step, as seen from both sides of the connection. The client's
+            # events are accepted BEFORE the CONNECT ack can reach it (a client may answer the
+            # ack at once, and its event must not find the namespace still pending); messages
+            # to the client stay held until the ack and the held ones are written, so nothing
+            # another thread delivers directly overtakes the ack.
             with self._lock:
+                client.pending.discard(namespace)
                 self._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT, namespace, {"sid": sid}))
                 held = self._held.pop(sid, None)
                 if held:
@@ -464,6 +473,7 @@ class SocketServer:
             return
         was_accepted = self._held.pop(sid, None) is None
         del client.namespaces[namespace]
+        client.pending.discard(namespace)
         try:
             if was_accepted:
                 self._trigger_disconnect(namespace, sid, reason)
@@ -475,7 +485,7 @@ class SocketServer:
     def _handle_event(self, client: ClientState, packet: SocketPacket) -> None:
         namespace = packet.namespace
         sid = client.namespaces.get(namespace)
-        if sid is None or sid in self._held:
+        if sid is None or namespace in client.pending:
             self.logger.warning("%s is not connected to namespace %s", client.eio_sid, namespace)
             return
         data = packet.data
