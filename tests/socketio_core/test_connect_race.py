@@ -15,7 +15,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from server_helpers import TIMEOUT, RawWebSocket, Recorder, capture_logs, make_server, serve_gevent, serve_werkzeug
+from server_helpers import (
+    TIMEOUT,
+    RawWebSocket,
+    Recorder,
+    capture_logs,
+    make_server,
+    serve_gevent,
+    serve_werkzeug,
+)
 
 from socketio_core.packets import PacketType, SocketPacket
 from socketio_core.server import SocketServer
