@@ -60,6 +60,18 @@ class EnginePacket:
         return _CHAR_BY_TYPE[self.type] + self.data
 
 
+def describe(packet: EnginePacket, limit: int = 120) -> str:
+    """``<TYPE> data <data>`` for the packet logs, the data cut after `limit` characters."""
+    data = packet.data
+    if isinstance(data, bytes):
+        text = f"<binary, {len(data)} bytes>"
+    elif len(data) > limit:
+        text = f"{data[:limit]}... ({len(data)} characters)"
+    else:
+        text = data
+    return f"{packet.type.name} data {text}"
+
+
 _set_type = vars(EnginePacket)["type"].__set__
 _set_data = vars(EnginePacket)["data"].__set__
 

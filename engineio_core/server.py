@@ -17,6 +17,7 @@ import secrets
 import warnings
 import zlib
 from collections.abc import Callable, Iterable
+from logging import INFO
 from typing import Any
 
 from .config import EngineConfig, build_config
@@ -26,7 +27,7 @@ from .drivers.base import PEER_GONE, Waiter
 from .encoded import EncodedMessage
 from .errors import RemoteProtocolError
 from .events import Closed, MessageReceived, ProbeFailed, ProbeReceived, Reason, SendPing, Upgraded
-from .handshake import open_packet_data, parse_query, validate_request
+from .handshake import UNSUPPORTED_VERSION, open_packet_data, parse_query, validate_request
 from .packets import (
     CLOSE,
     NOOP,
@@ -36,6 +37,7 @@ from .packets import (
     PacketType,
     decode_binary,
     decode_text,
+    describe,
 )
 from .payload import decode_body, decode_payload, encode_payload, jsonp_wrap
 from .session import EngineSession, OutboxFull
@@ -58,6 +60,11 @@ _ENCODED_PING = EncodedMessage(PING)
 _ENCODED_NOOP = EncodedMessage(NOOP)
 _ENCODED_CLOSE = EncodedMessage(CLOSE)
 _ENCODED_PROBE_PONG = EncodedMessage(PROBE_PONG)
+
+_VERSION_HINT = (
+    "this server speaks Engine.IO 4 / Socket.IO 5: the client needs socket.io-client >= 3.0 "
+    "(JavaScript) or python-socketio >= 5.0; socket.io-client 1.x/2.x (EIO=3) is not supported"
+)
 
 # Reasons for closing a WebSocket, by who is to blame.
 _WS_CLOSE_NORMAL = 1000
@@ -103,6 +110,8 @@ class EngineServer:
         self._upgrades = (
             ["websocket"] if cfg.allow_upgrades and "websocket" in cfg.transports else []
         )
+        self._logged_once: set[str] = set()
+        self.logger.info("Server initialized for %s.", self.async_mode)
 
     # -- public API ------------------------------------------------------------------------
     @staticmethod
@@ -148,6 +157,8 @@ class EngineServer:
         conn = self._conns.get(eio_sid)
         if conn is None:
             return False
+        if self.logger.isEnabledFor(INFO):
+            self._log_packet(eio_sid, "Sending", message.packet)
         self._deliver(conn, message)
         return True
 
@@ -159,6 +170,11 @@ class EngineServer:
         conns = self._conns
         deliver = self._deliver
         websocket = State.WEBSOCKET
+        if self.logger.isEnabledFor(INFO):  # checked once per fan-out, not per recipient
+            eio_sids = list(eio_sids)
+            for eio_sid in eio_sids:
+                if eio_sid in conns:
+                    self._log_packet(eio_sid, "Sending", message.packet)
         for eio_sid in eio_sids:
             conn = conns.get(eio_sid)
             if conn is not None:
@@ -249,7 +265,10 @@ class EngineServer:
         try:
             req = validate_request(method, query, environ.get("HTTP_UPGRADE", ""), self.config)
         except RemoteProtocolError as exc:
-            self.logger.info("bad request: %s", exc.message)
+            if exc.message == UNSUPPORTED_VERSION:
+                self._log_once("version", f"{exc.message} (EIO={query.get('EIO', '')!r}): {_VERSION_HINT}")
+            else:
+                self.logger.info("bad request: %s", exc.message)
             return self._respond(environ, start_response, exc.status, _quote(exc.message))
         if req.sid is None:
             if method != "GET":
@@ -287,6 +306,7 @@ class EngineServer:
             return self._respond(environ, start_response, 401, _quote("Unauthorized"))
         self._schedule(conn)
         body = "0" + open_packet_data(eio_sid, self._upgrades, cfg)
+        self.logger.info("%s: Sending packet OPEN data %s", eio_sid, body[1:])
         if jsonp is not None:
             body = jsonp_wrap(jsonp, body)
         return self._respond(environ, start_response, 200, body, cookie_sid=eio_sid)
@@ -356,9 +376,12 @@ class EngineServer:
             return self._error(environ, start_response, "Bad Request", close=True)
         now = self.driver.monotonic()
         deadline = session.next_deadline()
+        log_packets = self.logger.isEnabledFor(INFO)
         for packet in packets:
             if not session.is_open:
                 break
+            if log_packets:
+                self._log_packet(session.eio_sid, "Received", packet)
             try:
                 event = session.receive(packet, now)
             except RemoteProtocolError as exc:
@@ -430,9 +453,12 @@ class EngineServer:
                     return []
                 ws.wait_closed(self.driver, _WS_CLOSE_WAIT)
                 return _ws_done(environ)
-            ws.send(EncodedMessage(EnginePacket(PacketType.OPEN, open_packet_data(eio_sid, [], cfg))))
+            opening = EnginePacket(PacketType.OPEN, open_packet_data(eio_sid, [], cfg))
+            self.logger.info("%s: Sending packet %s", eio_sid, describe(opening))
+            ws.send(EncodedMessage(opening))
             self._schedule(conn)
         else:
+            self.logger.info("%s: Received request to upgrade to websocket", conn.session.eio_sid)
             holder.append(conn)
             conn.probe_ws = ws
         if watcher is not None:
@@ -499,6 +525,8 @@ class EngineServer:
                 data = pending[reader.next]
                 reader.next += 1  # before handling: a successor must not handle it again
                 packet = decode_text(data) if isinstance(data, str) else decode_binary(data)
+                if self.logger.isEnabledFor(INFO):
+                    self._log_packet(session.eio_sid, "Received", packet)
                 if conn.ws is ws:
                     if packet.type is PacketType.PONG:
                         deadline = session.next_deadline()
@@ -554,9 +582,10 @@ class EngineServer:
             for message in backlog:
                 ws.send(message)
             self._wake_poll(conn)
+            self.logger.info("%s: Upgrade to websocket successful", conn.session.eio_sid)
             return True
         assert isinstance(event, ProbeFailed)
-        self.logger.info("%s: %s", conn.session.eio_sid, event.reason)
+        self.logger.info("%s: Failed websocket upgrade: %s", conn.session.eio_sid, event.reason)
         return False
 
     # -- events, delivery, closing ---------------------------------------------------------
@@ -630,6 +659,7 @@ class EngineServer:
     def _after_close(self, conn: Connection, reason: str) -> None:
         """The protocol side is closed: release the I/O and tell the application."""
         session = conn.session
+        self.logger.info("%s: Session closed: %s", session.eio_sid, reason)
         if session.state is State.CLOSED:
             self._finish(conn)
         if conn.ws is not None:
@@ -696,6 +726,8 @@ class EngineServer:
         was_closing = session.state is State.CLOSING
         event = session.on_timer(now)
         if isinstance(event, SendPing):
+            if self.logger.isEnabledFor(INFO):
+                self._log_packet(session.eio_sid, "Sending", _ENCODED_PING.packet)
             self._deliver(conn, _ENCODED_PING)
             self._schedule(conn)
         elif isinstance(event, Closed):
@@ -706,6 +738,19 @@ class EngineServer:
             self._after_close(conn, event.reason)
         elif session.is_open or session.state is State.CLOSING:
             self._schedule(conn)
+
+    # -- logging -------------------------------------------------------------------------------
+    def _log_packet(self, eio_sid: str, direction: str, packet: EnginePacket) -> None:
+        """One line per packet, as the reference prints them (callers check INFO first)."""
+        self.logger.info("%s: %s packet %s", eio_sid, direction, describe(packet))
+
+    def _log_once(self, key: str, message: str) -> None:
+        """At ERROR the first time (seen at the default level), at INFO afterwards."""
+        if key in self._logged_once:
+            self.logger.info("%s", message)
+        else:
+            self._logged_once.add(key)
+            self.logger.error("%s (further occurrences will be logged at INFO)", message)
 
     # -- HTTP responses ------------------------------------------------------------------------
     def _error(self, environ: dict[str, Any], start_response: StartResponse, message: str, close: bool = False) -> Iterable[bytes]:

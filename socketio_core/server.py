@@ -174,6 +174,9 @@ class SocketServer:
         `data` is several arguments."""
         namespace = namespace or "/"
         args = _args(data)
+        target = to if to is not None else room
+        if self.logger.isEnabledFor(logging.INFO):
+            self.logger.info('emitting event "%s" to %s [%s]', event, _target_name(target), namespace)
         driver = self.eio.driver
         if not driver.in_loop():
             # From a foreign thread: encode here, so that un-serialisable data raises in the
@@ -227,13 +230,19 @@ class SocketServer:
 
     # -- rooms ---------------------------------------------------------------------------------
     def enter_room(self, sid: str, room: Any, namespace: str | None = None) -> None:
-        self._in_loop(self.manager.enter_room, sid, namespace or "/", room)
+        namespace = namespace or "/"
+        self.logger.info("%s is entering room %s [%s]", sid, room, namespace)
+        self._in_loop(self.manager.enter_room, sid, namespace, room)
 
     def leave_room(self, sid: str, room: Any, namespace: str | None = None) -> None:
-        self._in_loop(self.manager.leave_room, sid, namespace or "/", room)
+        namespace = namespace or "/"
+        self.logger.info("%s is leaving room %s [%s]", sid, room, namespace)
+        self._in_loop(self.manager.leave_room, sid, namespace, room)
 
     def close_room(self, room: Any, namespace: str | None = None) -> None:
-        self._in_loop(self.manager.close_room, room, namespace or "/")
+        namespace = namespace or "/"
+        self.logger.info("room %s is closing [%s]", room, namespace)
+        self._in_loop(self.manager.close_room, room, namespace)
 
     def rooms(self, sid: str, namespace: str | None = None) -> list[Any]:
         """The rooms of a client, its own sid room included."""
@@ -301,6 +310,7 @@ class SocketServer:
             if remote is not None and not ignore_queue:
                 remote(sid, namespace)
             return
+        self.logger.info("Disconnecting %s [%s]", sid, namespace)
         self._send_packet(client.eio_sid, SocketPacket(PacketType.DISCONNECT, namespace))
         self._disconnect_namespace(client, namespace, sid, Reason.SERVER_DISCONNECT)
 
@@ -471,6 +481,7 @@ class SocketServer:
     def _disconnect_namespace(self, client: ClientState, namespace: str, sid: str, reason: str) -> None:
         if client.namespaces.get(namespace) != sid:
             return
+        self.logger.info("%s left namespace %s: %s", sid, namespace, reason)
         was_accepted = self._held.pop(sid, None) is None
         del client.namespaces[namespace]
         client.pending.discard(namespace)
@@ -485,6 +496,8 @@ class SocketServer:
     def _handle_event(self, client: ClientState, packet: SocketPacket) -> None:
         namespace = packet.namespace
         sid = client.namespaces.get(namespace)
+        if self.logger.isEnabledFor(logging.INFO):
+            self.logger.info('received event "%s" from %s [%s]', packet.data[0], sid, namespace)
         if sid is None or namespace in client.pending:
             self.logger.warning("%s is not connected to namespace %s", client.eio_sid, namespace)
             return
@@ -525,6 +538,8 @@ class SocketServer:
 
     def _handle_ack(self, client: ClientState, packet: SocketPacket) -> None:
         sid = client.namespaces.get(packet.namespace)
+        if self.logger.isEnabledFor(logging.INFO):
+            self.logger.info("received ack from %s [%s]", sid, packet.namespace)
         if sid is None or packet.id is None:
             return
         try:
@@ -599,6 +614,11 @@ class SocketServer:
         if ns_handler is not None and ns_handler.has_handler(event):
             return functools.partial(ns_handler.trigger_event, event), ()
         return None
+
+
+def _target_name(target: Any) -> Any:
+    """How an emit's addressee reads in the log (as the reference: ``all`` for everyone)."""
+    return "all" if target is None or target == [] else target
 
 
 def _args(data: Any) -> list[Any]:
