@@ -125,7 +125,7 @@ def build(args: argparse.Namespace) -> tuple[SocketServer, Any, dict[str, Any]]:
         stats["disconnects"][reason] += 1
         flood = stats["flood"]
         if "t0" in flood:
-            flood.setdefault("disconnected_at", []).append(round(time.monotonic() - flood["t0"], 3))
+            flood.setdefault("disconnected_at", []).append([reason, round(time.monotonic() - flood["t0"], 3)])
 
     @sio.on("join")
     def join(sid: str, *args: Any) -> bool:
