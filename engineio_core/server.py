@@ -513,9 +513,9 @@ class EngineServer:
                        on_write_error, cfg.compression_threshold)
         early = b""
         if watcher is not None and take_over is not None:
-            # Our own server leaves the socket to us: the 101 goes out through the writer, in
-            # the same send as the OPEN packet, and reading is driven by the loop's readiness
-            # callbacks, so an idle WebSocket holds no greenlet.
+            # Our own server leaves the socket to us: the 101 goes out through the writer (the
+            # OPEN packet follows as a send of its own, as Node writes them), and reading is
+            # driven by the loop's readiness callbacks, so an idle WebSocket holds no greenlet.
             early = take_over()
             del environ[TAKEOVER]  # kept for the connection's life otherwise, with what it holds
             ws.write_raw(switching_protocols_head(headers))
