@@ -36,8 +36,16 @@ class EngineConfig:
     # 0: no count limit; max_http_buffer_size bounds a payload (the JS client batches up to
     # maxPayload bytes, so any count limit below that loses data from legitimate clients).
     max_decode_packets: int = 0
+    # Flow control (docs/security.md): past `high_water_mark` unsent bytes for one client, a
+    # producer that may wait (a background task, a greenlet, a plain thread) waits until that
+    # client is back under `low_water_mark`; a client whose socket takes no byte for
+    # `stall_timeout` seconds while it has data queued is closed as a slow consumer;
+    # `max_outbox_bytes` is the hard ceiling, reached only when nobody waits.
     max_outbox_bytes: int = 16 * 1024 * 1024
     max_outbox_messages: int = 10_000
+    high_water_mark: int = 256 * 1024
+    low_water_mark: int = 64 * 1024
+    stall_timeout: float = 10.0
     max_sessions: int = 0  # 0: no limit beyond the file-descriptor limit
     async_mode: str | None = None
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("engineio_core"))
@@ -86,8 +94,13 @@ def build_config(options: Mapping[str, Any], warn: Callable[[str], None]) -> Eng
             cfg.transports = kept
         elif name == "logger":
             cfg.logger = resolve_logger(value, "engineio_core")
+        elif name == "stall_timeout":
+            cfg.stall_timeout = float(value)
+            if cfg.stall_timeout <= 0:
+                raise ValueError("stall_timeout must be positive")
         elif name in ("max_http_buffer_size", "compression_threshold", "max_decode_packets",
-                      "max_outbox_bytes", "max_outbox_messages", "max_sessions"):
+                      "max_outbox_bytes", "max_outbox_messages", "max_sessions",
+                      "high_water_mark", "low_water_mark"):
             ivalue = int(value)
             if ivalue < 0:
                 raise ValueError(f"{name} must not be negative")
@@ -101,6 +114,10 @@ def build_config(options: Mapping[str, Any], warn: Callable[[str], None]) -> Eng
             pass
         else:
             warn(f"unknown Engine.IO option {name!r} ignored (is it misspelt?)")
+    if cfg.high_water_mark and cfg.low_water_mark >= cfg.high_water_mark:
+        if "low_water_mark" in options:
+            raise ValueError("low_water_mark must be below high_water_mark")
+        cfg.low_water_mark = cfg.high_water_mark // 4
     return cfg
 
 

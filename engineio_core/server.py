@@ -27,6 +27,7 @@ from .drivers.base import PEER_GONE, Waiter
 from .encoded import EncodedMessage
 from .errors import RemoteProtocolError
 from .events import Closed, MessageReceived, ProbeFailed, ProbeReceived, Reason, SendPing, Upgraded
+from .flow import NO_WAIT, FlowControl
 from .handshake import UNSUPPORTED_VERSION, open_packet_data, parse_query, validate_request
 from .packets import (
     CLOSE,
@@ -71,6 +72,8 @@ _WS_CLOSE_NORMAL = 1000
 _WS_CLOSE_POLICY = 1008
 # Upper bound on waiting for a closing WebSocket's flush (the gevent writer gives up after 5 s).
 _WS_CLOSE_WAIT = 10.0
+# Calls a foreign thread may have handed to the loop and not seen applied (`run_from_thread`).
+THREAD_WINDOW = 64
 
 
 class Connection:
@@ -110,6 +113,9 @@ class EngineServer:
         self._upgrades = (
             ["websocket"] if cfg.allow_upgrades and "websocket" in cfg.transports else []
         )
+        self.flow = FlowControl(cfg.high_water_mark, cfg.low_water_mark, cfg.max_outbox_bytes, cfg.stall_timeout)
+        self.flow.schedule = self.call_later
+        self._thread_permits: Any = None
         self._logged_once: set[str] = set()
         self.logger.info("Server initialized for %s.", self.async_mode)
 
@@ -150,28 +156,35 @@ class EngineServer:
         return self.send_encoded(eio_sid, EncodedMessage.message(data))
 
     def send_encoded(self, eio_sid: str, message: EncodedMessage) -> bool:
-        """Send a pre-encoded (possibly shared) message. False if the session is gone."""
+        """Send a pre-encoded (possibly shared) message to one session, as a write of its own
+        (the connect path: OPEN, CONNECT ack, what the connect handler emitted; see
+        `WebSocket.send_now`). False if the session is gone. May wait (flow control)."""
         if not self.driver.in_loop():
-            self.driver.call_in_loop(self.send_encoded, eio_sid, message)
+            self.run_from_thread(self.send_encoded, eio_sid, message)
             return True
         conn = self._conns.get(eio_sid)
         if conn is None:
             return False
         if self.logger.isEnabledFor(INFO):
             self._log_packet(eio_sid, "Sending", message.packet)
-        self._deliver(conn, message)
+        self._deliver(conn, message, True)
+        if self.flow.congested:
+            self._backpressure((eio_sid,))
         return True
 
     def send_many(self, eio_sids: Iterable[str], message: EncodedMessage) -> None:
-        """Fan one encoded message out to many sessions: one encoding, N appends."""
+        """Fan one encoded message out to many sessions: one encoding, N appends. Writes are
+        coalesced per loop pass. A caller that may wait waits while a recipient is congested
+        (`engineio_core.flow`)."""
         if not self.driver.in_loop():
-            self.driver.call_in_loop(self.send_many, list(eio_sids), message)
+            self.run_from_thread(self.send_many, list(eio_sids), message)
             return
+        if not isinstance(eio_sids, (list, tuple)):
+            eio_sids = list(eio_sids)
         conns = self._conns
         deliver = self._deliver
         websocket = State.WEBSOCKET
         if self.logger.isEnabledFor(INFO):  # checked once per fan-out, not per recipient
-            eio_sids = list(eio_sids)
             for eio_sid in eio_sids:
                 if eio_sid in conns:
                     self._log_packet(eio_sid, "Sending", message.packet)
@@ -183,6 +196,95 @@ class EngineServer:
                     ws.send(message)  # `_deliver`'s first case, inlined: the common one
                 else:
                     deliver(conn, message)
+        if self.flow.congested:
+            self._backpressure(eio_sids)
+
+    # -- flow control (engineio_core.flow) -------------------------------------------------------
+    def _lane(self, conn: Connection) -> object:
+        """What flow control tracks for a connection: its socket writer, or the connection
+        itself while it polls."""
+        ws = conn.ws
+        if ws is not None and conn.session.state is State.WEBSOCKET:
+            return getattr(ws, "writer", None)
+        return conn
+
+    def _backpressure(self, eio_sids: Iterable[str]) -> None:
+        """Some lane is congested: if one of these recipients' is, wait for it to be relieved
+        (a producer that may wait), or tell the thread that asked for this delivery
+        (`run_from_thread`). The hub, inline handlers and the message-queue applier never wait."""
+        flow = self.flow
+        congested = flow.congested
+        conns = self._conns
+        lanes = []
+        for eio_sid in eio_sids:
+            conn = conns.get(eio_sid)
+            if conn is not None:
+                lane = self._lane(conn)
+                if lane in congested:
+                    lanes.append(lane)
+        if not lanes:
+            return
+        if flow.collect is not None:
+            flow.collect.extend(lanes)
+        elif self.driver.may_wait() and not NO_WAIT.get():
+            done = self.driver.event()
+            self._await_lanes(lanes, done.set)
+            # Bounded: a lane is relieved when it drains, closes, stalls (`stall_timeout`,
+            # then closed) or, polling, times out (`_lane_timeout`). The bound is a safety net.
+            done.wait(flow.stall_timeout * 2 + 1)
+
+    def _await_lanes(self, lanes: list[object], callback: Callable[[], None]) -> None:
+        """Call `callback` once every lane in `lanes` is relieved (at once if none is congested)."""
+        flow = self.flow
+        left = [0]
+
+        def one_done() -> None:
+            left[0] -= 1
+            if left[0] == 0:
+                callback()
+
+        left[0] = 1
+        for lane in dict.fromkeys(lanes):
+            left[0] += 1
+            if not flow.notify(lane, one_done):
+                left[0] -= 1
+            elif isinstance(lane, Connection):
+                # A polling client is not declared stalled by a socket: it is waited on for
+                # `stall_timeout` at most, then not until its next poll.
+                self.call_later(flow.stall_timeout, self._lane_timeout, lane)
+        one_done()
+
+    def _lane_timeout(self, conn: Connection) -> None:
+        flow = self.flow
+        if conn in flow.congested:
+            flow.unhealthy.add(conn)
+            flow.relieve(conn)
+
+    def run_from_thread(self, fn: Callable[..., Any], *args: Any) -> None:
+        """From a foreign OS thread (gevent without monkey-patching): run `fn(*args)` on the
+        loop. The thread is held back (a thread-safe wait) while `THREAD_WINDOW` of its calls
+        are not applied yet, or while recipients of what it sent are congested: a thread that
+        emits faster than clients read waits, like a greenlet would."""
+        permits = self._thread_permits
+        if permits is None:
+            permits = self._thread_permits = self.driver.thread_permits(THREAD_WINDOW)
+        permits.acquire()
+        self.driver.call_in_loop(self._run_for_thread, fn, args, permits.release)
+
+    def _run_for_thread(self, fn: Callable[..., Any], args: tuple[Any, ...], release: Callable[[], Any]) -> None:
+        flow = self.flow
+        lanes: list[object] = []
+        flow.collect = lanes
+        try:
+            fn(*args)
+        except Exception:
+            self.logger.exception("error in a call from another thread")
+        finally:
+            flow.collect = None
+        if lanes:
+            self._await_lanes(lanes, release)
+        else:
+            release()
 
     def disconnect(self, eio_sid: str | None = None) -> None:
         """Close one session (or all of them) from the server side."""
@@ -338,6 +440,7 @@ class EngineServer:
         with self._lock:
             messages = session.drain()
             segments = [m.polling_segment() for m in messages]
+            self._polled(conn)
             if session.state is State.CLOSING:
                 segments.append(_ENCODED_CLOSE.polling_segment())
                 self._finish(conn)
@@ -428,13 +531,13 @@ class EngineServer:
                 log("%s: %s", holder[0].session.eio_sid, reason)
                 self._close(holder[0], Reason.TRANSPORT_ERROR)
 
-        ws = WebSocket(sock, self.driver, deflate, cfg.max_http_buffer_size, cfg.max_outbox_bytes,
+        ws = WebSocket(sock, self.driver, deflate, cfg.max_http_buffer_size, self.flow,
                        on_write_error, cfg.compression_threshold)
         early = b""
         if watcher is not None and take_over is not None:
-            # Our own server leaves the socket to us: the 101 goes out through the writer, in
-            # the same send as the OPEN packet, and reading is driven by the loop's readiness
-            # callbacks, so an idle WebSocket holds no greenlet.
+            # Our own server leaves the socket to us: the 101 goes out through the writer (the
+            # OPEN packet follows as a send of its own, as Node writes them), and reading is
+            # driven by the loop's readiness callbacks, so an idle WebSocket holds no greenlet.
             early = take_over()
             del environ[TAKEOVER]  # kept for the connection's life otherwise, with what it holds
             ws.write_raw(switching_protocols_head(headers))
@@ -455,7 +558,7 @@ class EngineServer:
                 return _ws_done(environ)
             opening = EnginePacket(PacketType.OPEN, open_packet_data(eio_sid, [], cfg))
             self.logger.info("%s: Sending packet %s", eio_sid, describe(opening))
-            ws.send(EncodedMessage(opening))
+            ws.send_now(EncodedMessage(opening))
             self._schedule(conn)
         else:
             self.logger.info("%s: Received request to upgrade to websocket", conn.session.eio_sid)
@@ -579,6 +682,7 @@ class EngineServer:
                 conn.ws = ws
                 conn.probe_ws = None
                 backlog = conn.session.drain()
+                self._polled(conn)
             for message in backlog:
                 ws.send(message)
             self._wake_poll(conn)
@@ -610,13 +714,16 @@ class EngineServer:
         elif isinstance(event, Closed):
             self._after_close(conn, event.reason)
 
-    def _deliver(self, conn: Connection, message: EncodedMessage) -> None:
+    def _deliver(self, conn: Connection, message: EncodedMessage, separate: bool = False) -> None:
         session = conn.session
         state = session.state
         if state is State.WEBSOCKET:
             ws = conn.ws
             if ws is not None:
-                ws.send(message)
+                if separate and isinstance(ws, WebSocket):
+                    ws.send_now(message)
+                else:
+                    ws.send(message)
             return
         if state is State.POLLING or state is State.PROBING:
             try:
@@ -626,9 +733,20 @@ class EngineServer:
                 self.logger.warning("%s: %s; closing the session", session.eio_sid, exc)
                 self._close(conn, Reason.TRANSPORT_ERROR)
                 return
+            flow = self.flow
+            if session.outbox_bytes > flow.high_water and conn not in flow.unhealthy:
+                flow.congest(conn)
             waiter = conn.poll_waiter
             if waiter is not None:
                 waiter.set()
+
+    def _polled(self, conn: Connection) -> None:
+        """A polling client took its outbox: it is relieved, and healthy again."""
+        flow = self.flow
+        if flow.congested:
+            flow.relieve(conn)
+        if flow.unhealthy:
+            flow.unhealthy.discard(conn)
 
     def _wake_poll(self, conn: Connection) -> None:
         waiter = conn.poll_waiter
@@ -680,6 +798,7 @@ class EngineServer:
             session.close(session.close_reason or Reason.SERVER_DISCONNECT)
         if self._conns.get(session.eio_sid) is conn:
             del self._conns[session.eio_sid]
+        self._polled(conn)
         self._wake_poll(conn)
 
     # -- timers --------------------------------------------------------------------------------

@@ -13,13 +13,21 @@ Socket.IO events (namespace "/"):
   stream({count, interval}) emits "seq" 0..count-1 to the caller, one every `interval` s,
                            then "stream_done" with the count
   broadcast(data)          emits "news" with `data` to everyone
+  join(room)               enters the caller into `room`; acks True
+  flood({count, size, room, every, producer})
+                           (flow control) emits "tick" [seq, padding of `size` bytes] to `room`
+                           `count` times from a background task (producer "task", with a
+                           cooperative sleep(0) every `every` emits) or a plain OS thread
+                           ("thread"), then "flood_done"; acks True at once
 
 HTTP (any path outside /socket.io/):
   GET /stats  JSON: sessions, clients, connects, disconnect reasons, rss_kb, uncaught
               (exceptions that escaped to gevent's hub: crashes), logged_errors (ERROR records
               of the engineio/socketio loggers), fds; ``/stats?greenlets=1`` also counts
               greenlets, gc-tracked objects, timer entries, held queues and environs (a leak
-              shows as one of them growing; slow with many connections).
+              shows as one of them growing; slow with many connections); ``warnings``: the
+              last WARNING records mentioning a slow consumer; ``flood``: the last flood's
+              start, end and disconnect times (monotonic seconds since its start).
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import json
 import logging
 import os
 import sys
+import time
 from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,6 +47,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import gevent  # noqa: E402
+import gevent.monkey  # noqa: E402
 import greenlet  # noqa: E402
 
 import engineio_core  # noqa: E402
@@ -46,14 +56,21 @@ from socketio_core.server import SocketServer  # noqa: E402
 
 
 class Counters(logging.Handler):
-    """Counts ERROR records (handler errors, unexpected exceptions) of the server's loggers."""
+    """Counts ERROR records (handler errors, unexpected exceptions) of the server's loggers,
+    and keeps the last WARNING records about slow consumers."""
 
     def __init__(self) -> None:
-        super().__init__(logging.ERROR)
+        super().__init__(logging.WARNING)
         self.errors = 0
         self.last: list[str] = []
+        self.slow: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno < logging.ERROR:
+            message = record.getMessage()
+            if "slow consumer" in message:
+                self.slow = (self.slow + [message])[-50:]
+            return
         self.errors += 1
         self.last = (self.last + [record.getMessage()])[-5:]
 
@@ -88,9 +105,16 @@ def build(args: argparse.Namespace) -> tuple[SocketServer, Any, dict[str, Any]]:
     }
     if args.max_outbox_bytes is not None:
         options["max_outbox_bytes"] = args.max_outbox_bytes
+    if args.stall_timeout is not None:
+        options["stall_timeout"] = args.stall_timeout
+    if args.message_queue:
+        from socketio_core.pubsub import PubSubManager
+        from socketio_core.redis_backend import RedisBroker
+
+        options["client_manager"] = PubSubManager(RedisBroker(args.message_queue, "flow-test"), channel="flow-test")
     sio = SocketServer(**options)
     stats: dict[str, Any] = {"connects": 0, "events": 0, "uncaught": 0,
-                             "disconnects": collections.Counter()}
+                             "disconnects": collections.Counter(), "flood": {}}
 
     @sio.on("connect")
     def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
@@ -99,6 +123,40 @@ def build(args: argparse.Namespace) -> tuple[SocketServer, Any, dict[str, Any]]:
     @sio.on("disconnect")
     def disconnect(sid: str, reason: str) -> None:
         stats["disconnects"][reason] += 1
+        flood = stats["flood"]
+        if "t0" in flood:
+            flood.setdefault("disconnected_at", []).append([reason, round(time.monotonic() - flood["t0"], 3)])
+
+    @sio.on("join")
+    def join(sid: str, *args: Any) -> bool:
+        stats["events"] += 1
+        sio.enter_room(sid, str(args[0]) if args else "room")
+        return True
+
+    @sio.on("flood")
+    def flood(sid: str, *args: Any) -> bool:
+        stats["events"] += 1
+        spec = args[0] if args and isinstance(args[0], dict) else {}
+        count = min(int(spec.get("count", 100)), 100_000)
+        padding = "p" * min(int(spec.get("size", 1024)), 1_000_000)
+        room = str(spec.get("room", "room"))
+        every = max(int(spec.get("every", 0)), 0)
+        info = stats["flood"] = {"t0": time.monotonic(), "count": count}
+
+        def run() -> None:
+            for seq in range(count):
+                sio.emit("tick", (seq, padding), to=room)
+                if every and (seq + 1) % every == 0:
+                    sio.sleep(0)
+            sio.emit("flood_done", count, to=room)
+            info["done_at"] = round(time.monotonic() - info["t0"], 3)
+
+        if spec.get("producer") == "thread":
+            thread_class = gevent.monkey.get_original("threading", "Thread")
+            thread_class(target=run, daemon=True).start()
+        else:
+            sio.start_background_task(run)
+        return True
 
     @sio.on("echo")
     def echo(sid: str, *args: Any) -> Any:
@@ -144,6 +202,8 @@ def build(args: argparse.Namespace) -> tuple[SocketServer, Any, dict[str, Any]]:
             "uncaught": stats["uncaught"],
             "logged_errors": counters.errors,
             "last_errors": counters.last,
+            "warnings": counters.slow,
+            "flood": {k: v for k, v in stats["flood"].items() if k != "t0"},
             "rss_kb": rss_kb(),
             "fds": len(os.listdir("/proc/self/fd")),
         }
@@ -262,6 +322,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-http-buffer-size", type=int, default=1_000_000)
     parser.add_argument("--max-outbox-bytes", type=int, default=None)
     parser.add_argument("--websocket-compression", action="store_true")
+    parser.add_argument("--stall-timeout", type=float, default=None)
+    parser.add_argument("--message-queue", default=None, help="redis://... (a PubSubManager)")
     parser.add_argument("--verbose", action="store_true", help="log everything to stderr")
     args = parser.parse_args(argv)
 

@@ -32,6 +32,7 @@ from queue import Empty
 from typing import TYPE_CHECKING, Any, Protocol
 
 from engineio_core import EncodedMessage
+from engineio_core.flow import NO_WAIT
 
 from .binary import deconstruct, reconstruct
 from .manager import LocalManager, _skip_set
@@ -46,6 +47,11 @@ ENVELOPE_VERSION = 1
 MAX_PUBLISH_BACKLOG = 10_000
 # Most messages the publisher sends in one round trip (when the broker has `publish_many`).
 MAX_PUBLISH_BATCH = 256
+# Most messages received from the broker and not applied yet: past it the listener stops
+# reading (the broker holds the backlog: for Redis, up to its `client-output-buffer-limit
+# pubsub`). The applier never waits for a congested client (it serves every client of the
+# node), so it only falls behind when the loop itself is saturated.
+MAX_INBOX = 1024
 
 
 class Broker(Protocol):
@@ -72,6 +78,7 @@ class PubSubManager(LocalManager):
         self._publisher: _Worker | None = None
         self._listener_started = False
         self._inbox: Any = None
+        self._inbox_permits: Any = None
         self._remote_callbacks: dict[int, Callable[..., Any]] = {}
         self._next_remote_id = 0
 
@@ -99,6 +106,7 @@ class PubSubManager(LocalManager):
             # thread's loop now, so the listener can hand messages over from the start.
             driver.bind()
             self._inbox = driver.queue()
+            self._inbox_permits = _permits(driver, MAX_INBOX)
             driver.spawn(self._apply_forever)
             _start_thread(self._listen_forever, "socketio-pubsub-listener")
 
@@ -213,18 +221,30 @@ class PubSubManager(LocalManager):
         assert server is not None
         driver = server.eio.driver
         put = self._inbox.put_nowait
+        acquire = self._inbox_permits.acquire
         for raw in self.broker.listen():
+            acquire()  # bounded: at most MAX_INBOX messages wait for the applier
             driver.call_in_loop(put, raw)
 
     def _apply_forever(self) -> None:
-        """The one task that applies queue messages, in the order the broker delivered them."""
+        """The one task that applies queue messages, in the order the broker delivered them.
+
+        It never waits for a congested client (flow control): it delivers to every client of
+        this node, so waiting for one slow reader would hold all the others back, and a
+        producer on another node cannot be slowed down through pub/sub anyway. A client that
+        cannot keep up with a remote producer is bounded by `max_outbox_bytes` (then closed)
+        and a stalled one is closed after `stall_timeout`."""
+        NO_WAIT.set(True)
         inbox = self._inbox
+        release = self._inbox_permits.release
         while True:
             raw = inbox.get()
             try:
                 self._handle_raw(raw)
             except Exception:  # never let one message stop the applier
                 self.logger.exception("error applying a message from the queue")
+            finally:
+                release()
 
     def _handle_raw(self, raw: bytes | str) -> None:
         try:
@@ -447,6 +467,16 @@ def _start_thread(target: Callable[[], None], name: str) -> Any:
     thread = thread_class(target=target, name=name, daemon=True)
     thread.start()
     return thread
+
+
+def _permits(driver: Any, count: int) -> Any:
+    """A semaphore the listener acquires and the applier releases: cooperative when the
+    listener is a greenlet (monkey-patched sockets), thread-safe otherwise."""
+    if _socket_patched():
+        import gevent.lock
+
+        return gevent.lock.Semaphore(count)
+    return driver.thread_permits(count)
 
 
 def _make_queue() -> Any:

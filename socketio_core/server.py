@@ -181,10 +181,11 @@ class SocketServer:
         if not driver.in_loop():
             # From a foreign thread: encode here, so that un-serialisable data raises in the
             # caller and later changes to `data` are not what gets sent; deliver on the loop.
+            # The thread waits (thread-safely) while its recipients are congested.
             encoded = None
             if callback is None:
                 encoded = self.encode(SocketPacket(PacketType.EVENT, namespace, [event, *args]))
-            driver.call_in_loop(
+            self.eio.run_from_thread(
                 lambda: self.manager.emit(
                     event, args, namespace, room=to if to is not None else room, skip_sid=skip_sid,
                     callback=callback, ignore_queue=ignore_queue, encoded=encoded,

@@ -21,10 +21,12 @@ import gevent.queue
 import greenlet
 from gevent import monkey
 
+from ..flow import FlowControl, ceiling_reason, stall_reason
 from .base import send_failure
 
 _real_get_ident = monkey.get_original("_thread", "get_ident")
 _RawGreenlet = greenlet.greenlet
+_RealSemaphore = monkey.get_original("threading", "Semaphore")
 
 
 def _guarded(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
@@ -35,6 +37,8 @@ def _guarded(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
 
         logging.getLogger("engineio_core").exception("unhandled error in a dispatched task")
 FLUSH_GRACE = 5.0
+# A cork past this many bytes is sent at once, without waiting for the writing greenlet to yield.
+CORK_LIMIT = 64 * 1024
 
 
 class _Workers:
@@ -75,21 +79,28 @@ class _Workers:
 
 
 class GeventWriter:
-    """Writes coalesced per loop pass, then write-through.
+    """Writes coalesced per loop pass, then write-through, with flow control.
 
     Frames written while a greenlet runs are collected ("corked") and sent with ONE
     non-blocking ``send`` when the hub next runs its callbacks, i.e. as soon as the writing
     greenlet yields: a handler that emits 50 messages to 1,000 clients makes 1,000 system
-    calls, not 50,000, and a single ack still leaves within the same loop pass. Only what the
-    socket does not take is queued, for one greenlet that drains it. Bounded: past `max_bytes`
-    unsent the connection is failed with a reason instead of growing memory."""
+    calls, not 50,000, and a single ack still leaves within the same loop pass. A cork past
+    `CORK_LIMIT` bytes is sent at once (a producer that never yields holds no more than that per
+    connection). `write_now` sends its frame as its own write (the connect path: a client that
+    handles one frame per read event must not find two in one read).
+
+    Only what the socket does not take is queued, for one greenlet that drains it. Past the
+    flow's high-water mark the writer is *congested* (producers that may wait, wait; see
+    `engineio_core.flow`); it is relieved at the low-water mark. While it has data queued, the
+    server's timer loop checks its progress: a socket that takes no byte for `stall_timeout`
+    seconds fails the connection as a slow consumer. `max_bytes` unsent is the hard ceiling."""
 
     __slots__ = (
         "_sock", "_raw", "_loop", "_cork", "_cork_bytes", "_pending", "_pending_bytes", "_busy",
-        "_closed", "_max", "_on_error", "_then", "_drainer",
+        "_closed", "_high", "_flow", "_on_error", "_then", "_drainer", "_progress", "_watched",
     )
 
-    def __init__(self, sock: Any, max_bytes: int, on_error: Callable[[str], None]) -> None:
+    def __init__(self, sock: Any, flow: FlowControl, on_error: Callable[[str], None]) -> None:
         self._sock = sock
         raw = getattr(sock, "_sock", None)
         # TLS sockets have no raw fast path: everything goes through the drain greenlet.
@@ -101,10 +112,13 @@ class GeventWriter:
         self._pending_bytes = 0
         self._busy = False
         self._closed = False
-        self._max = max_bytes
+        self._high = flow.high_water
+        self._flow = flow
         self._on_error = on_error
         self._then: Callable[[], None] | None = None
         self._drainer: Any = None
+        self._progress = 0.0  # when the socket last took bytes (while data is queued)
+        self._watched = False  # a stall check is on the server's timer loop
 
     @property
     def buffered(self) -> int:
@@ -124,11 +138,25 @@ class GeventWriter:
             return
         cork.append(data)
         self._cork_bytes += len(data)
-        if self._max and self._cork_bytes + self._pending_bytes > self._max:
-            self._fail(f"slow consumer: {self.buffered} bytes unsent (bound {self._max})")
+        if self._cork_bytes > CORK_LIMIT:
+            self._flush()
+        elif self._cork_bytes + self._pending_bytes > self._high:
+            self._over()
+
+    def write_now(self, data: bytes) -> None:
+        """Write `data` as its own ``send``, after what was written before it."""
+        if self._closed:
+            return
+        if self._cork is not None:
+            self._flush()
+        if self._busy or self._raw is None:
+            self._enqueue(data)  # a chunk of its own: the drainer sends chunks one by one
+            return
+        self._send(data)
 
     def _flush(self) -> None:
-        """Send what this loop pass wrote, in one non-blocking call (runs in the hub)."""
+        """Send what this loop pass wrote, in one non-blocking call (runs in the hub, or in
+        the writing greenlet past `CORK_LIMIT`)."""
         cork = self._cork
         if cork is None:
             return
@@ -140,8 +168,13 @@ class GeventWriter:
         if self._busy or self._raw is None:
             self._enqueue(data)
             return
+        self._send(data)
+
+    def _send(self, data: bytes) -> None:
+        raw = self._raw
+        assert raw is not None
         try:
-            sent = self._raw.send(data)
+            sent = raw.send(data)
         except BlockingIOError:
             sent = 0
         except OSError as exc:
@@ -149,6 +182,16 @@ class GeventWriter:
             return
         if sent < len(data):
             self._enqueue(memoryview(data)[sent:])
+        elif self._flow.congested and self in self._flow.congested:
+            self._flow.relieve(self)
+
+    def _over(self) -> None:
+        """Past the high-water mark: congested, or failed past the hard ceiling."""
+        flow = self._flow
+        if self.buffered > flow.max_bytes:
+            self._fail(ceiling_reason(self.buffered, flow.max_bytes))
+        else:
+            flow.congest(self)
 
     def _enqueue(self, data: bytes | memoryview) -> None:
         pending = self._pending
@@ -156,20 +199,56 @@ class GeventWriter:
             pending = self._pending = deque()
         pending.append(data)
         self._pending_bytes += len(data)
-        if self._max and self._pending_bytes + self._cork_bytes > self._max:
-            self._fail(f"slow consumer: {self.buffered} bytes unsent (bound {self._max})")
-            return
+        if self._pending_bytes + self._cork_bytes > self._high:
+            self._over()
+            if self._closed:
+                return
         if not self._busy:
             self._busy = True
+            self._progress = time.monotonic()
             self._drainer = gevent.spawn(self._drain)
+            if not self._watched:
+                schedule = self._flow.schedule
+                if schedule is not None:
+                    self._watched = True
+                    schedule(self._flow.stall_timeout, self._check_stall)
+
+    def _check_stall(self) -> None:
+        """On the server's timer loop, while data is queued: fail a socket that took no byte
+        for `stall_timeout` seconds; otherwise look again when that could next be true."""
+        self._watched = False
+        if self._closed or not self._busy:
+            return
+        flow = self._flow
+        idle = time.monotonic() - self._progress
+        if idle >= flow.stall_timeout:
+            self._fail(stall_reason(flow.stall_timeout, self.buffered))
+            return
+        schedule = flow.schedule
+        if schedule is not None:
+            self._watched = True
+            schedule(flow.stall_timeout - idle, self._check_stall)
 
     def _drain(self) -> None:
         try:
             pending = self._pending
+            flow = self._flow
+            send = self._sock.send  # cooperative: waits for the socket to be writable
+            monotonic = time.monotonic
             while pending:
-                chunk = pending.popleft()
-                self._pending_bytes -= len(chunk)
-                self._sock.sendall(chunk)
+                chunk = pending[0]
+                sent = send(chunk)
+                if not pending or pending[0] is not chunk:
+                    break  # failed meanwhile: the queue was cleared
+                if sent:
+                    self._progress = monotonic()
+                    self._pending_bytes -= sent
+                    if sent < len(chunk):
+                        pending[0] = memoryview(chunk)[sent:]
+                    else:
+                        pending.popleft()
+                    if flow.congested and self._pending_bytes + self._cork_bytes <= flow.low_water:
+                        flow.relieve(self)
         except OSError as exc:
             self._fail(send_failure(exc))
         finally:
@@ -185,6 +264,7 @@ class GeventWriter:
         self._pending_bytes = 0
         if not self._closed:
             self._closed = True
+            self._flow.relieve(self)
             self._on_error(reason)
 
     def close(self, then: Callable[[], None] | None = None) -> None:
@@ -193,6 +273,7 @@ class GeventWriter:
         if self._cork is not None and not self._closed:
             self._flush()  # what was written before the close goes first
         self._closed = True
+        self._flow.relieve(self)
         self._then = then
         if not self._busy:
             self._run_then()
@@ -280,6 +361,17 @@ class GeventDriver:
         """True inside `run_guarded` (in the greenlet that called it): work may run inline."""
         return self._guarded is greenlet.getcurrent()
 
+    def may_wait(self) -> bool:
+        """Whether the caller may wait for a congested client (flow control): not the hub
+        (loop callbacks), not a handler running inline in a client's reader."""
+        current = greenlet.getcurrent()
+        hub = self._hub
+        return current is not self._guarded and (hub is None or current is not hub)
+
+    def thread_permits(self, count: int) -> Any:
+        """A semaphore that foreign OS threads acquire and the hub releases (never blocks it)."""
+        return _RealSemaphore(count)
+
     def sleep(self, seconds: float = 0) -> None:
         gevent.sleep(seconds)
 
@@ -299,8 +391,8 @@ class GeventDriver:
     def call_in_loop(self, fn: Callable[..., Any], *args: Any) -> None:
         self._hub.loop.run_callback_threadsafe(fn, *args)
 
-    def writer(self, sock: Any, max_bytes: int, on_error: Callable[[str], None]) -> GeventWriter:
-        return GeventWriter(sock, max_bytes, on_error)
+    def writer(self, sock: Any, flow: FlowControl, on_error: Callable[[str], None]) -> GeventWriter:
+        return GeventWriter(sock, flow, on_error)
 
     def queue(self) -> Any:
         return gevent.queue.Queue()

@@ -11,12 +11,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ..flow import FlowControl, stall_reason
 from .base import send_failure
 
 # How long a write may make no progress (the peer's receive window stays shut) before the
-# connection is failed as a slow consumer. Without it, one client that stops reading blocked
-# the emitting thread in sendall() for ever, and with it every later recipient of a broadcast.
-WRITE_STALL_TIMEOUT = 10.0
+# connection is failed as a slow consumer is the `stall_timeout` option. Without it, one client
+# that stops reading blocked the emitting thread in sendall() for ever, and with it every later
+# recipient of a broadcast. Writes block, so the writing thread itself is held back by a slow
+# client (backpressure needs no high-water mark here).
 _DONTWAIT: int = getattr(socket, "MSG_DONTWAIT", 0)
 
 
@@ -25,17 +27,22 @@ class _Stalled(Exception):
 
 
 class ThreadWriter:
-    __slots__ = ("_sock", "_lock", "_closed", "_on_error")
+    __slots__ = ("_sock", "_lock", "_closed", "_on_error", "_stall")
 
-    def __init__(self, sock: Any, max_bytes: int, on_error: Callable[[str], None]) -> None:
+    def __init__(self, sock: Any, flow: FlowControl, on_error: Callable[[str], None]) -> None:
         self._sock = sock
         self._lock = threading.Lock()
         self._closed = False
         self._on_error = on_error
+        self._stall = flow.stall_timeout
 
     @property
     def buffered(self) -> int:
         return 0
+
+    def write_now(self, data: bytes) -> None:
+        """Every write is its own ``send`` here."""
+        self.write(data)
 
     def write(self, data: bytes) -> None:
         if self._closed:
@@ -49,14 +56,14 @@ class ThreadWriter:
         except _Stalled as exc:
             if not self._closed:
                 self._closed = True
-                self._on_error(f"slow consumer: {exc} bytes unsent, no progress for {WRITE_STALL_TIMEOUT}s")
+                self._on_error(stall_reason(self._stall, int(str(exc))))
         except OSError as exc:
             if not self._closed:
                 self._closed = True
                 self._on_error(send_failure(exc))
 
     def _send_bounded(self, data: bytes) -> None:
-        """sendall(), except that waiting more than `WRITE_STALL_TIMEOUT` for the peer to take
+        """sendall(), except that waiting more than `stall_timeout` for the peer to take
         any byte raises `_Stalled` (with the count of bytes left)."""
         sock = self._sock
         view = memoryview(data)
@@ -73,7 +80,7 @@ class ThreadWriter:
                 if selector is None:
                     selector = selectors.DefaultSelector()
                     selector.register(sock, selectors.EVENT_WRITE)
-                if not selector.select(WRITE_STALL_TIMEOUT) and not self._closed:
+                if not selector.select(self._stall) and not self._closed:
                     raise _Stalled(len(view))
                 if self._closed:
                     return
@@ -122,6 +129,13 @@ class ThreadingDriver:
     def inline_allowed(self) -> bool:
         return False
 
+    def may_wait(self) -> bool:
+        """Writes block here: nobody needs to wait on a high-water mark."""
+        return False
+
+    def thread_permits(self, count: int) -> Any:
+        return threading.Semaphore(count)
+
     def sleep(self, seconds: float = 0) -> None:
         time.sleep(seconds)
 
@@ -140,8 +154,8 @@ class ThreadingDriver:
     def call_in_loop(self, fn: Callable[..., Any], *args: Any) -> None:
         fn(*args)
 
-    def writer(self, sock: Any, max_bytes: int, on_error: Callable[[str], None]) -> ThreadWriter:
-        return ThreadWriter(sock, max_bytes, on_error)
+    def writer(self, sock: Any, flow: FlowControl, on_error: Callable[[str], None]) -> ThreadWriter:
+        return ThreadWriter(sock, flow, on_error)
 
     def queue(self) -> Any:
         return queue.Queue()

@@ -29,6 +29,7 @@ from wsproto.utilities import generate_accept_token
 from ..drivers.base import Driver, SocketWriter
 from ..encoded import EncodedMessage
 from ..errors import RemoteProtocolError
+from ..flow import FlowControl
 
 RECV_SIZE = 65536
 
@@ -214,7 +215,7 @@ class WebSocket:
     bookkeeping (close handshake, ping answers) is the little this class adds."""
 
     __slots__ = (
-        "_sock", "_proto", "_writer", "_compress_from", "_max_message", "closed", "peer_closed",
+        "_sock", "_proto", "writer", "_compress_from", "_max_message", "closed", "peer_closed",
         "failure", "_parts", "_size", "_done", "_owns_socket", "_flushed",
     )
 
@@ -224,13 +225,14 @@ class WebSocket:
         driver: Driver,
         deflate: PerMessageDeflate | None,
         max_message: int,
-        max_buffered: int,
+        flow: FlowControl,
         on_error: Callable[[str], None],
         compression_threshold: int = 1024,
     ) -> None:
         self._sock = sock
         self._proto = _server_protocol(deflate, max_message)
-        self._writer: SocketWriter = driver.writer(sock, max_buffered, on_error)
+        # The connection's lane for flow control (`engineio_core.flow`).
+        self.writer: SocketWriter = driver.writer(sock, flow, on_error)
         # RFC 7692 lets each message choose: below the threshold a message goes out
         # uncompressed, as the shared pre-built frame; at or above it, deflated by wsproto.
         self._compress_from = compression_threshold if deflate is not None else None
@@ -246,20 +248,31 @@ class WebSocket:
 
     @property
     def buffered(self) -> int:
-        return self._writer.buffered
+        return self.writer.buffered
 
     def send(self, message: EncodedMessage) -> None:
         if self.closed:
             return
         threshold = self._compress_from
         if threshold is not None and len(message.packet.data) >= threshold:
-            self._writer.write(bytes(self._proto.send_data(message.ws_payload(), True)))
+            self.writer.write(bytes(self._proto.send_data(message.ws_payload(), True)))
         else:
-            self._writer.write(message.ws_frame())
+            self.writer.write(message.ws_frame())
+
+    def send_now(self, message: EncodedMessage) -> None:
+        """Like `send`, as a write of its own (not coalesced with frames written before or
+        after it in the same loop pass): the packets of the connect path."""
+        if self.closed:
+            return
+        threshold = self._compress_from
+        if threshold is not None and len(message.packet.data) >= threshold:
+            self.writer.write_now(bytes(self._proto.send_data(message.ws_payload(), True)))
+        else:
+            self.writer.write_now(message.ws_frame())
 
     def write_raw(self, data: bytes) -> None:
         """Bytes for the socket as they are (the 101 response head, when the engine sends it)."""
-        self._writer.write(data)
+        self.writer.write(data)
 
     def receive(self, blocking: bool) -> bytes | None:
         """Bytes from the peer; b"" when the stream ended; None (non-blocking) if none yet."""
@@ -333,7 +346,7 @@ class WebSocket:
 
     def _write_control(self, frame: bytearray) -> None:
         if not self.closed:
-            self._writer.write(bytes(frame))
+            self.writer.write(bytes(frame))
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Send a close frame (once) and shut the socket down once it is flushed."""
@@ -341,8 +354,8 @@ class WebSocket:
             return
         self.closed = True
         if not self.peer_closed:
-            self._writer.write(bytes(self._proto.close(code, reason[:120])))
-        self._writer.close(self._finished)
+            self.writer.write(bytes(self._proto.close(code, reason[:120])))
+        self.writer.close(self._finished)
 
     def _finished(self) -> None:
         shutdown(self._sock)

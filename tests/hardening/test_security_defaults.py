@@ -308,7 +308,8 @@ def documented_limits() -> dict[str, str]:
 
 def actual_limits() -> dict[str, Any]:
     from engineio_core import handshake, session
-    from engineio_core.drivers import gevent_driver, threading_driver
+    from engineio_core import server as engine_server
+    from engineio_core.drivers import gevent_driver
     from socketio_core import codec, packets, pubsub, server
 
     cfg = EngineConfig()
@@ -330,7 +331,12 @@ def actual_limits() -> dict[str, Any]:
         "MAX_SID_LENGTH": handshake.MAX_SID_LENGTH,
         "CLOSING_GRACE": session.CLOSING_GRACE,
         "FLUSH_GRACE": gevent_driver.FLUSH_GRACE,
-        "WRITE_STALL_TIMEOUT": threading_driver.WRITE_STALL_TIMEOUT,
+        "high_water_mark": cfg.high_water_mark,
+        "low_water_mark": cfg.low_water_mark,
+        "stall_timeout": cfg.stall_timeout,
+        "MAX_INBOX": pubsub.MAX_INBOX,
+        "THREAD_WINDOW": engine_server.THREAD_WINDOW,
+        "CORK_LIMIT": gevent_driver.CORK_LIMIT,
         "MAX_PUBLISH_BACKLOG": pubsub.MAX_PUBLISH_BACKLOG,
     }
 

@@ -123,14 +123,11 @@ def test_websocket_that_stops_reading_is_dropped_past_the_bound(record_property:
         slow.close()
 
 
-def test_websocket_that_stops_reading_under_the_threading_driver(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_websocket_that_stops_reading_under_the_threading_driver() -> None:
     """Werkzeug / threads: writes are blocking, so the bound is time without progress
-    (`WRITE_STALL_TIMEOUT`). Regression: one client that stopped reading blocked the
+    (`stall_timeout`). Regression: one client that stopped reading blocked the
     broadcasting thread in sendall() for ever, and every client after it starved."""
-    from engineio_core.drivers import threading_driver
-
-    monkeypatch.setattr(threading_driver, "WRITE_STALL_TIMEOUT", 0.5)
-    with sio_env(bystander=False, async_mode="threading") as env:
+    with sio_env(bystander=False, async_mode="threading", stall_timeout=0.5) as env:
         readers = [Reader(env.port) for _ in range(2)]
         slow = RawWS(env.port, rcvbuf=4096)
         slow.sio_connect()
@@ -139,7 +136,7 @@ def test_websocket_that_stops_reading_under_the_threading_driver(monkeypatch: py
         assert env.eio_disconnect_reason(slow_eio, timeout=60) == "transport error"
         assert info["done"].wait(60)
         check_readers(readers, info["sent"])
-        env.logs.wait_for(slow_eio, "slow consumer", "no progress for 0.5s")
+        env.logs.wait_for(slow_eio, "slow consumer: no progress for 0.5 s")
         print("slow websocket consumer (threading):", {"dropped_after_messages": info["stopped_at"]})
         slow.close()
 
