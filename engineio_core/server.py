@@ -869,7 +869,10 @@ class EngineServer:
             self.logger.info("%s", message)
         else:
             self._logged_once.add(key)
-            self.logger.error("%s (further occurrences will be logged at INFO)", message)
+            # An ERROR so that it shows at the default level; marked as a notice about a
+            # client, not a fault of the server (monitoring can tell them apart).
+            self.logger.error("%s (further occurrences will be logged at INFO)", message,
+                              extra={"client_notice": True})
 
     # -- HTTP responses ------------------------------------------------------------------------
     def _error(self, environ: dict[str, Any], start_response: StartResponse, message: str, close: bool = False) -> Iterable[bytes]:

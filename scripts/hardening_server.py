@@ -23,7 +23,8 @@ Socket.IO events (namespace "/"):
 HTTP (any path outside /socket.io/):
   GET /stats  JSON: sessions, clients, connects, disconnect reasons, rss_kb, uncaught
               (exceptions that escaped to gevent's hub: crashes), logged_errors (ERROR records
-              of the engineio/socketio loggers), fds; ``/stats?greenlets=1`` also counts
+              of the engineio/socketio loggers, less the one-time notices about a client such
+              as an unsupported protocol version), fds; ``/stats?greenlets=1`` also counts
               greenlets, gc-tracked objects, timer entries, held queues and environs (a leak
               shows as one of them growing; slow with many connections); ``warnings``: the
               last WARNING records mentioning a slow consumer; ``flood``: the last flood's
@@ -66,7 +67,7 @@ class Counters(logging.Handler):
         self.slow: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.levelno < logging.ERROR:
+        if record.levelno < logging.ERROR or getattr(record, "client_notice", False):
             message = record.getMessage()
             if "slow consumer" in message:
                 self.slow = (self.slow + [message])[-50:]
