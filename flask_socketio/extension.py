@@ -54,6 +54,8 @@ class SocketIO:
         # Set by the test client while it drives the server synchronously: handler
         # exceptions that no error handler takes are collected here and re-raised in the test.
         self._unhandled_errors: list[BaseException] | None = None
+        # Set by the test client: background tasks run in threads (see `start_background_task`).
+        self._tasks_as_threads = False
         if app is not None or "message_queue" in kwargs:
             self.init_app(app, **kwargs)
         else:
@@ -242,16 +244,35 @@ class SocketIO:
         stop(self)
 
     def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Start `target` in a greenlet/thread; the returned object has ``join()``."""
-        return self._server().start_background_task(target, *args, **kwargs)
+        """Start `target` in a greenlet (gevent) or a thread; the returned object has ``join()``.
+
+        While a test client drives this server, the task is a daemon thread in every mode, as
+        in Flask-SocketIO's threading mode: a test that waits with ``time.sleep()`` sees it run
+        (a greenlet would not run until the test yields to gevent)."""
+        server = self._server()
+        if self._tasks_as_threads and server.eio.driver.name == "gevent":
+            import threading
+
+            thread = threading.Thread(target=target, args=args, kwargs=kwargs, daemon=True)
+            thread.start()
+            return thread
+        return server.start_background_task(target, *args, **kwargs)
 
     def sleep(self, seconds: float = 0) -> None:
-        self._server().sleep(seconds)
+        """Sleep without blocking the server: cooperatively in the server's loop (gevent), or
+        plainly in any other thread (a background task running as a thread)."""
+        server = self._server()
+        if not server.eio.driver.in_loop():
+            import time
+
+            time.sleep(seconds)
+            return
+        server.sleep(seconds)
 
     def test_client(self, app: flask.Flask, namespace: str | None = None, query_string: str | None = None,
                     headers: dict[str, str] | None = None, auth: Any = None,
                     flask_test_client: Any = None) -> Any:
-        from .testing import SocketIOTestClient
+        from .test_client import SocketIOTestClient
 
         return SocketIOTestClient(app, self, namespace=namespace, query_string=query_string,
                                   headers=headers, auth=auth, flask_test_client=flask_test_client)
@@ -296,11 +317,16 @@ class SocketIO:
                 raise
             except Exception as exc:
                 err_handler = self.exception_handlers.get(namespace, self.default_exception_handler)
-                if err_handler is None:
+                try:
+                    if err_handler is None:
+                        raise
+                    return err_handler(exc)
+                except Exception as final:
+                    # Raised by the handler with no error handler, or by the error handler
+                    # (re-raised or another): the test client raises it in the test.
                     if self._unhandled_errors is not None:
-                        self._unhandled_errors.append(exc)
+                        self._unhandled_errors.append(final)
                     raise
-                return err_handler(exc)
             if not self.manage_session:
                 session = flask.session
                 if getattr(session, "modified", True):
