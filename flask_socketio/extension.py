@@ -20,6 +20,38 @@ from .middleware import SocketIOMiddleware
 from .request_context import request_context
 
 _OWN_OPTIONS = ("manage_session", "message_queue", "channel", "path", "resource")
+SUPPORTED_ASYNC_MODES = ("gevent", "threading")
+EVENTLET_PATCHED = (
+    "eventlet has monkey-patched this process (eventlet.monkey_patch()), and this Socket.IO "
+    "server does not run on eventlet: it would accept connections and never answer them. "
+    "Remove the monkey_patch() call (with gunicorn, use the gevent worker: -k gevent) and run "
+    "on gevent (the default) or with async_mode='threading'."
+)
+
+
+def check_async_mode(async_mode: Any) -> None:
+    """Refuse what this stack cannot run on, with a message that says what it can run on:
+    an unsupported ``async_mode`` (``ValueError``, as the reference) and a process that
+    eventlet has monkey-patched (``RuntimeError``; served, it would answer nobody)."""
+    if async_mode is not None and async_mode not in SUPPORTED_ASYNC_MODES:
+        raise ValueError(
+            f"Invalid async_mode specified: {async_mode!r} is not supported; the supported "
+            f"async modes are 'gevent' (the default) and 'threading'"
+        )
+    if _eventlet_patched():
+        raise RuntimeError(EVENTLET_PATCHED)
+
+
+def _eventlet_patched() -> bool:
+    import sys
+
+    if "eventlet" not in sys.modules:
+        return False
+    try:
+        from eventlet import patcher
+    except Exception:  # pragma: no cover - a broken eventlet install
+        return False
+    return bool(patcher.is_monkey_patched("socket") or patcher.is_monkey_patched("thread"))
 
 
 class _ManagedSession(dict, SessionMixin):  # type: ignore[type-arg]
@@ -59,6 +91,7 @@ class SocketIO:
         if app is not None or "message_queue" in kwargs:
             self.init_app(app, **kwargs)
         else:
+            check_async_mode(kwargs.get("async_mode"))
             self.server_options.update(kwargs)
 
     # -- set-up ------------------------------------------------------------------------------
@@ -86,6 +119,7 @@ class SocketIO:
         path = path.lstrip("/")
         if options.get("json") is flask.json and app is not None:
             options["json"] = _FlaskSafeJSON(app)
+        check_async_mode(options.get("async_mode"))
         if options.get("async_mode") is None and os.environ.get("FLASK_RUN_FROM_CLI") == "true":
             options["async_mode"] = "threading"
         self.server = SocketServer(**options)
