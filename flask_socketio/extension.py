@@ -341,7 +341,9 @@ class SocketIO:
             request.event = {"message": message, "args": args}  # type: ignore[attr-defined]
             try:
                 if message == "connect":
-                    auth = args[1] if len(args) > 1 else None
+                    # No auth, or an empty one (the python-socketio client sends {}): None,
+                    # as Flask-SocketIO passes.
+                    auth = (args[1] if len(args) > 1 else None) or None
                     ret = handler(*trim_args(handler, (auth,)))
                 elif message == "disconnect":
                     ret = handler(*trim_args(handler, args[:1]))
