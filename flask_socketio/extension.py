@@ -43,15 +43,17 @@ def check_async_mode(async_mode: Any) -> None:
 
 
 def _eventlet_patched() -> bool:
+    """True when eventlet monkey-patched this process. Only looks at what is already imported
+    (``eventlet.monkey_patch()`` imports ``eventlet.patcher``): never imports eventlet."""
     import sys
 
-    if "eventlet" not in sys.modules:
+    patcher = sys.modules.get("eventlet.patcher")
+    if patcher is None:
         return False
     try:
-        from eventlet import patcher
-    except Exception:  # pragma: no cover - a broken eventlet install
+        return bool(patcher.is_monkey_patched("socket") or patcher.is_monkey_patched("thread"))
+    except Exception:  # pragma: no cover - an eventlet without this API
         return False
-    return bool(patcher.is_monkey_patched("socket") or patcher.is_monkey_patched("thread"))
 
 
 class _ManagedSession(dict, SessionMixin):  # type: ignore[type-arg]
