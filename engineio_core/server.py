@@ -147,6 +147,19 @@ class EngineServer:
     def max_http_buffer_size(self) -> int:
         return self.config.max_http_buffer_size
 
+    # python-engineio's attribute names, read by apps and extensions (seconds, as configured).
+    @property
+    def ping_interval(self) -> float:
+        return _seconds(self.config.ping_interval)
+
+    @property
+    def ping_interval_grace_period(self) -> float:
+        return _seconds(self.config.ping_interval_grace)
+
+    @property
+    def ping_timeout(self) -> float:
+        return _seconds(self.config.ping_timeout)
+
     def generate_id(self) -> str:
         """A session id: 128 bits from the OS CSPRNG, URL-safe (22 characters)."""
         return secrets.token_urlsafe(16)
@@ -956,6 +969,11 @@ _STATUS = {
     405: "405 METHOD NOT FOUND",
     503: "503 SERVICE UNAVAILABLE",
 }
+
+
+def _seconds(value: float) -> float:
+    """A whole number of seconds as an int (``25``, as python-engineio reports the default)."""
+    return int(value) if value.is_integer() else value
 
 
 def _quote(message: str) -> str:

@@ -21,7 +21,7 @@ from socketio_core.exceptions import ConnectionRefusedError
 from .context import call, close_room, disconnect, emit, join_room, leave_room, rooms, send
 from .extension import SocketIO
 from .namespace import Namespace
-from .testing import SocketIOTestClient
+from .test_client import SocketIOTestClient
 
 __version__ = "5.7.0"
 

@@ -20,6 +20,40 @@ from .middleware import SocketIOMiddleware
 from .request_context import request_context
 
 _OWN_OPTIONS = ("manage_session", "message_queue", "channel", "path", "resource")
+SUPPORTED_ASYNC_MODES = ("gevent", "threading")
+EVENTLET_PATCHED = (
+    "eventlet has monkey-patched this process (eventlet.monkey_patch()), and this Socket.IO "
+    "server does not run on eventlet: it would accept connections and never answer them. "
+    "Remove the monkey_patch() call (with gunicorn, use the gevent worker: -k gevent) and run "
+    "on gevent (the default) or with async_mode='threading'."
+)
+
+
+def check_async_mode(async_mode: Any) -> None:
+    """Refuse what this stack cannot run on, with a message that says what it can run on:
+    an unsupported ``async_mode`` (``ValueError``, as the reference) and a process that
+    eventlet has monkey-patched (``RuntimeError``; served, it would answer nobody)."""
+    if async_mode is not None and async_mode not in SUPPORTED_ASYNC_MODES:
+        raise ValueError(
+            f"Invalid async_mode specified: {async_mode!r} is not supported; the supported "
+            f"async modes are 'gevent' (the default) and 'threading'"
+        )
+    if _eventlet_patched():
+        raise RuntimeError(EVENTLET_PATCHED)
+
+
+def _eventlet_patched() -> bool:
+    """True when eventlet monkey-patched this process. Only looks at what is already imported
+    (``eventlet.monkey_patch()`` imports ``eventlet.patcher``): never imports eventlet."""
+    import sys
+
+    patcher = sys.modules.get("eventlet.patcher")
+    if patcher is None:
+        return False
+    try:
+        return bool(patcher.is_monkey_patched("socket") or patcher.is_monkey_patched("thread"))
+    except Exception:  # pragma: no cover - an eventlet without this API
+        return False
 
 
 class _ManagedSession(dict, SessionMixin):  # type: ignore[type-arg]
@@ -54,9 +88,12 @@ class SocketIO:
         # Set by the test client while it drives the server synchronously: handler
         # exceptions that no error handler takes are collected here and re-raised in the test.
         self._unhandled_errors: list[BaseException] | None = None
+        # Set by the test client: background tasks run in threads (see `start_background_task`).
+        self._tasks_as_threads = False
         if app is not None or "message_queue" in kwargs:
             self.init_app(app, **kwargs)
         else:
+            check_async_mode(kwargs.get("async_mode"))
             self.server_options.update(kwargs)
 
     # -- set-up ------------------------------------------------------------------------------
@@ -84,6 +121,7 @@ class SocketIO:
         path = path.lstrip("/")
         if options.get("json") is flask.json and app is not None:
             options["json"] = _FlaskSafeJSON(app)
+        check_async_mode(options.get("async_mode"))
         if options.get("async_mode") is None and os.environ.get("FLASK_RUN_FROM_CLI") == "true":
             options["async_mode"] = "threading"
         self.server = SocketServer(**options)
@@ -242,16 +280,35 @@ class SocketIO:
         stop(self)
 
     def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """Start `target` in a greenlet/thread; the returned object has ``join()``."""
-        return self._server().start_background_task(target, *args, **kwargs)
+        """Start `target` in a greenlet (gevent) or a thread; the returned object has ``join()``.
+
+        While a test client drives this server, the task is a daemon thread in every mode, as
+        in Flask-SocketIO's threading mode: a test that waits with ``time.sleep()`` sees it run
+        (a greenlet would not run until the test yields to gevent)."""
+        server = self._server()
+        if self._tasks_as_threads and server.eio.driver.name == "gevent":
+            import threading
+
+            thread = threading.Thread(target=target, args=args, kwargs=kwargs, daemon=True)
+            thread.start()
+            return thread
+        return server.start_background_task(target, *args, **kwargs)
 
     def sleep(self, seconds: float = 0) -> None:
-        self._server().sleep(seconds)
+        """Sleep without blocking the server: cooperatively in the server's loop (gevent), or
+        plainly in any other thread (a background task running as a thread)."""
+        server = self._server()
+        if not server.eio.driver.in_loop():
+            import time
+
+            time.sleep(seconds)
+            return
+        server.sleep(seconds)
 
     def test_client(self, app: flask.Flask, namespace: str | None = None, query_string: str | None = None,
                     headers: dict[str, str] | None = None, auth: Any = None,
                     flask_test_client: Any = None) -> Any:
-        from .testing import SocketIOTestClient
+        from .test_client import SocketIOTestClient
 
         return SocketIOTestClient(app, self, namespace=namespace, query_string=query_string,
                                   headers=headers, auth=auth, flask_test_client=flask_test_client)
@@ -286,7 +343,9 @@ class SocketIO:
             request.event = {"message": message, "args": args}  # type: ignore[attr-defined]
             try:
                 if message == "connect":
-                    auth = args[1] if len(args) > 1 else None
+                    # No auth, or an empty one (the python-socketio client sends {}): None,
+                    # as Flask-SocketIO passes.
+                    auth = (args[1] if len(args) > 1 else None) or None
                     ret = handler(*trim_args(handler, (auth,)))
                 elif message == "disconnect":
                     ret = handler(*trim_args(handler, args[:1]))
@@ -296,11 +355,16 @@ class SocketIO:
                 raise
             except Exception as exc:
                 err_handler = self.exception_handlers.get(namespace, self.default_exception_handler)
-                if err_handler is None:
+                try:
+                    if err_handler is None:
+                        raise
+                    return err_handler(exc)
+                except Exception as final:
+                    # Raised by the handler with no error handler, or by the error handler
+                    # (re-raised or another): the test client raises it in the test.
                     if self._unhandled_errors is not None:
-                        self._unhandled_errors.append(exc)
+                        self._unhandled_errors.append(final)
                     raise
-                return err_handler(exc)
             if not self.manage_session:
                 session = flask.session
                 if getattr(session, "modified", True):

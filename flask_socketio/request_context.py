@@ -7,9 +7,20 @@ connection (the bound URL adapter and the result of matching) is computed once, 
 connection's first event, and each event then gets a fresh context (fresh ``request`` object,
 fresh ``g``) that reuses it.
 
-This relies on the attributes `RequestContext.__init__` sets; `FAST_PATH` is decided once at
-import by checking them against a real context, and when a Flask version sets others the
-standard (slower) construction is used.
+The per-event context is a `RequestContext` subclass that keeps Flask's public contract:
+its constructor has `RequestContext`'s signature, so ``copy()`` and
+``flask.copy_current_request_context`` work (the copy shares the request, as in Flask);
+``push()`` is Flask's own and ``pop()`` does what Flask's does (teardown functions, the
+``request_tearing_down`` signal and the app-context signals run once per pop), skipping only
+the teardown walk when nothing is registered; ``has_request_context()`` and
+``after_this_request`` behave as in Flask-SocketIO (where no response is ever processed, so
+after-request functions are registered and never called).
+
+Skipping the URL adapter relies on the attributes `RequestContext.__init__` sets, and the
+cheaper `pop` on Flask's context variable (``flask.globals._cv_request``): the two private
+names this module uses, for about half of an event's context cost each. `FAST_PATH`
+is decided once at import by checking them against a real context, and when a Flask version
+sets others the standard (slower) construction is used.
 """
 
 from __future__ import annotations
@@ -27,44 +38,66 @@ _EXPECTED_ATTRIBUTES = {
     "app", "request", "url_adapter", "flashes", "_session", "_after_request_functions", "_cv_tokens",
 }
 _CACHE_KEY = "flask_socketio.routing"
+_NO_EXC: Any = object()
 
 
 class _EventContext(RequestContext):
-    """A request context whose URL adapter and match result are given, not recomputed."""
+    """A request context whose URL adapter and match result come from the connection's
+    environ (computed at its first event), not recomputed. Same constructor as
+    `RequestContext`, so `copy()` makes another `_EventContext` sharing the request."""
 
-    def __init__(self, app: flask.Flask, request: Any, url_adapter: Any, routing: tuple[Any, Any, Any],
-                 session: Any) -> None:  # noqa: D107 - deliberately not calling super()
+    def __init__(self, app: flask.Flask, environ: dict[str, Any], request: Any = None,
+                 session: Any = None) -> None:
+        cached = environ.get(_CACHE_KEY)
+        if cached is None or cached[0] is not app:
+            super().__init__(app, environ, request=request, session=session)
+            self._routing: tuple[Any, Any, Any] | None = None
+            return
+        # What RequestContext.__init__ does, minus `app.create_url_adapter()`.
+        if request is None:
+            request = app.request_class(environ)
+            request.json_module = app.json
+            trusted_hosts = app.config["TRUSTED_HOSTS"]
+            if trusted_hosts is not None:
+                request.trusted_hosts = trusted_hosts
         self.app = app
         self.request = request
-        self.url_adapter = url_adapter
+        self.url_adapter = cached[1]
         self.flashes = None
         self._session = session
         self._after_request_functions = []
         self._cv_tokens = []
-        self._routing = routing
+        self._routing = cached[2]
 
-    def pop(self, *exc: Any) -> None:
+    def pop(self, exc: BaseException | None = _NO_EXC) -> None:
         """`RequestContext.pop`, minus the teardown dispatch when nothing listens: with no
         ``teardown_request`` function and no ``request_tearing_down`` receiver, Flask would
-        still walk the request's blueprints and send the signal for every event."""
-        if len(self._cv_tokens) != 1:
-            super().pop(*exc)
+        still walk the request's blueprints and send the signal, about half the cost of an
+        event's context. Nested pushes (and anything unusual) take Flask's own `pop`."""
+        if len(self._cv_tokens) != 1 or _cv_request.get(None) is not self:
+            super().pop(exc)
             return
+        if exc is _NO_EXC:
+            exc = sys.exc_info()[1]
         app = self.app
         request = self.request
         try:
             if app.teardown_request_funcs or request_tearing_down.receivers:
-                app.do_teardown_request(exc[0] if exc else sys.exc_info()[1])
+                app.do_teardown_request(exc)
             request.close()
         finally:
             token, app_ctx = self._cv_tokens.pop()
             _cv_request.reset(token)
             request.environ["werkzeug.request"] = None  # as Flask: no request <-> environ cycle
             if app_ctx is not None:
-                app_ctx.pop(*exc)
+                app_ctx.pop(exc)
 
     def match_request(self) -> None:
-        rule, view_args, error = self._routing
+        routing = self._routing
+        if routing is None:
+            super().match_request()
+            return
+        rule, view_args, error = routing
         if error is not None:
             self.request.routing_exception = error
         else:
@@ -86,31 +119,34 @@ def _probe() -> bool:
 FAST_PATH = _probe()
 
 
+def _prepare(app: flask.Flask, environ: dict[str, Any]) -> None:
+    """Bind and match once per connection; kept in the connection's environ."""
+    url_adapter = None
+    error: Any = None
+    probe_request = app.request_class(environ)
+    try:
+        url_adapter = app.create_url_adapter(probe_request)
+    except HTTPException as exc:
+        error = exc
+    rule = view_args = None
+    if url_adapter is not None:
+        try:
+            rule, view_args = url_adapter.match(return_rule=True)
+        except HTTPException as exc:
+            error = exc
+    if error is not None:
+        # Kept for the connection's life: without its traceback, which would pin the frames
+        # of this first event (and every object they reference) as long.
+        error = error.with_traceback(None)
+        error.__context__ = None
+    environ[_CACHE_KEY] = (app, url_adapter, (rule, view_args, error))
+
+
 def request_context(app: flask.Flask, environ: dict[str, Any], session: Any) -> RequestContext:
     """A new request context for one event of the connection that owns `environ`."""
     if not FAST_PATH:
         return RequestContext(app, environ, session=session)
     cached = environ.get(_CACHE_KEY)
     if cached is None or cached[0] is not app:
-        url_adapter = None
-        error: Any = None
-        probe_request = app.request_class(environ)
-        try:
-            url_adapter = app.create_url_adapter(probe_request)
-        except HTTPException as exc:
-            error = exc
-        rule = view_args = None
-        if url_adapter is not None:
-            try:
-                rule, view_args = url_adapter.match(return_rule=True)
-            except HTTPException as exc:
-                error = exc
-        if error is not None:
-            # Kept for the connection's life: without its traceback, which would pin the frames
-            # of this first event (and every object they reference) as long.
-            error = error.with_traceback(None)
-            error.__context__ = None
-        cached = environ[_CACHE_KEY] = (app, url_adapter, (rule, view_args, error))
-    request = app.request_class(environ)
-    request.json_module = app.json
-    return _EventContext(app, request, cached[1], cached[2], session)
+        _prepare(app, environ)
+    return _EventContext(app, environ, session=session)

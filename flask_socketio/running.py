@@ -31,6 +31,9 @@ def run(socketio: Any, app: flask.Flask, host: str | None = None, port: int | No
         reloader_options["extra_files"] = extra_files
     allow_unsafe_werkzeug = kwargs.pop("allow_unsafe_werkzeug", False)
     app.debug = debug
+    from .extension import check_async_mode
+
+    check_async_mode(socketio.async_mode)  # eventlet may have patched after SocketIO() was made
     if socketio.server is None:
         socketio.init_app(app)
     if socketio.async_mode == "threading":

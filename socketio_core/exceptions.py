@@ -8,12 +8,14 @@ from typing import Any
 from .errors import SocketIOError
 
 
-class ConnectionRefusedError(SocketIOError, builtins.ConnectionRefusedError):
+class ConnectionRefusedError(SocketIOError):
     """Raise from a connect handler to refuse the connection.
 
     The arguments reach the client in the CONNECT_ERROR packet: the first is the message,
-    a second is ``data`` (more than two: ``data`` is the list of the rest). Without arguments
-    the message is ``"Connection rejected by server"``.
+    a second is ``data`` (more than two: ``data`` is the tuple of the rest). Without arguments
+    the message is ``"Connection rejected by server"``. As python-socketio's, it is not the
+    builtin (an ``OSError``, whose two- and three-argument forms mean errno, strerror and
+    filename): ``args`` and ``str()`` are those of a plain exception.
     """
 
     def __init__(self, *args: Any) -> None:
@@ -23,7 +25,7 @@ class ConnectionRefusedError(SocketIOError, builtins.ConnectionRefusedError):
             self.error_args = {"message": str(args[0])}
         else:
             self.error_args = {"message": str(args[0])}
-            self.error_args["data"] = args[1] if len(args) == 2 else list(args[1:])
+            self.error_args["data"] = args[1] if len(args) == 2 else args[1:]
         super().__init__(*args)
 
 

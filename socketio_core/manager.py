@@ -158,9 +158,13 @@ class LocalManager(ClientManager):
         with self.lock:
             recipients = self.rooms.participants(namespace, room, _skip_set(skip_sid))
             ack_ids = [self.acks.register(sid, callback) for sid, _ in recipients] if callback is not None else []
-        if not recipients:
-            return
         args = [event, *data]
+        if not recipients:
+            if callback is None and not kwargs.get("encoded"):
+                # Un-serialisable data raises whether or not anyone is in the room, as in
+                # the reference (a bug must not depend on who happens to be connected).
+                server.encode(SocketPacket(PacketType.EVENT, namespace, args))
+            return
         if callback is None:
             # Encode once (or not at all: `encoded` was made by an emit from another thread);
             # every recipient gets the same encoded messages.

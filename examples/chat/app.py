@@ -47,7 +47,11 @@ def on_connect(auth):  # type: ignore[no-untyped-def]
 
 @socketio.on("join")
 def on_join(data):  # type: ignore[no-untyped-def]
-    """Join a room; the ACK carries the room's recent history."""
+    """Join a room as the name typed in the page (given at connect time in ``auth`` too, but
+    the user may have changed it since); the ACK carries the room's recent history."""
+    name = str(data.get("name") or "").strip()[:32]
+    if name:
+        session["name"] = name
     room = str(data.get("room") or "lobby")[:32]
     for old in rooms():
         if old != request.sid:

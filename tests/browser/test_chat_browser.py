@@ -74,10 +74,16 @@ def test_chat_in_chromium(chromium: str, chat_server: ServerProcess) -> None:
     assert "ann: hello from ann" in pages["ben"]["log"]
     assert not any("ann" in line for line in pages["cid"]["log"] if ":" in line)
 
+    # A name typed into the page (over the generated guestNNN) is the name others see.
+    assert result["typedDefaultName"].startswith("guest")
+    assert pages["typed"]["received"] == ["eve: typed my name"]
+    assert "eve joined green" in pages["typed"]["log"]
+    assert "eve: typed my name" in pages["typed"]["log"]
+
     # Transports: the polling-only page stayed on polling; the others upgraded.
     assert pages["dee"]["transport"] == "polling"
     assert pages["dee"]["status"] == "connected (polling)"
-    for name in ("ann", "ben", "cid"):
+    for name in ("ann", "ben", "cid", "typed"):
         assert pages[name]["transport"] == "websocket", name
     # The /admin namespace answered the page's "refresh" button.
     assert int(pages["ann"]["who"]) >= 4

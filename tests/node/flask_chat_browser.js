@@ -4,7 +4,9 @@
 // usage: node flask_chat_browser.js '{"url": "http://127.0.0.1:PORT", "executablePath": "/usr/bin/chromium"}'
 // Opens four pages: ann, ben and dee (polling only) in room "red", cid in room "blue".
 // ann says something; ben and dee see it, cid does not; cid then says something that only
-// cid sees (and so would have received ann's line first, had it been sent to him).
+// cid sees (and so would have received ann's line first, had it been sent to him). A fifth
+// page ("typed") opens without a name, types "eve" over the generated guestNNN, joins "green"
+// and says something: the typed name is the one used.
 // Prints one JSON line: {ok, error, pages: {name: {...}}, scriptResponses, badResponses,
 //   consoleErrors, pageErrors}.
 const { chromium } = require("playwright-core");
@@ -82,12 +84,25 @@ async function main() {
   await say(cid, "blue only");
   await waitReceived(cid, "cid: blue only");
 
+  // A user who types a name instead of keeping the page's guestNNN: the typed name is used.
+  const typed = await (await browser.newContext()).newPage();
+  pages.typed = typed;
+  typed.on("pageerror", (err) => result.pageErrors.push("typed: " + String(err)));
+  await typed.goto(base + "/?room=green", { waitUntil: "load" });
+  await typed.waitForFunction(() => window.chatState && window.chatState.connected, null, WAIT);
+  result.typedDefaultName = await typed.inputValue("#name");
+  await typed.fill("#name", "eve");
+  await typed.click("#join");
+  await typed.waitForFunction(() => window.chatState.joined === "green", null, WAIT);
+  await say(typed, "typed my name");
+  await waitReceived(typed, "eve: typed my name");
+
   // The second namespace (/admin) through the page's own button.
   await ann.click("#refresh");
   await ann.waitForFunction(() => /^\d+$/.test(document.getElementById("who").textContent), null, WAIT);
 
   // Let the non-polling pages finish their upgrade (the page records the transport).
-  for (const p of [ann, ben, cid]) {
+  for (const p of [ann, ben, cid, pages.typed]) {
     await p.waitForFunction(() => window.chatState.transport === "websocket", null, WAIT);
   }
 

@@ -1,14 +1,27 @@
 """`SocketIOTestClient`: an in-memory Socket.IO client for tests. No sockets, no sleeps.
 
+Import it as ``from flask_socketio import SocketIOTestClient`` or, as Flask-SocketIO users do,
+``from flask_socketio.test_client import SocketIOTestClient``.
+
 Each client is a *virtual* Engine.IO session: the server delivers to it exactly as it
 delivers to a WebSocket (same encoding, same fan-out), and the client decodes what arrives
 with the same codec. Handlers run synchronously (``async_handlers`` is turned off, as the
 reference's test client does), so after ``emit()`` returns, everything the handler emitted
-is in ``get_received()``.
+is in ``get_received()``; an exception a handler raises (and no error handler takes, or an
+error handler raises) is raised by the ``emit()`` that caused it.
+
+Background tasks. While a test client drives a server, ``socketio.start_background_task``
+runs its target in a daemon thread, as Flask-SocketIO does in threading mode, so a test that
+waits with plain ``time.sleep()`` sees the task run, whatever the async mode. Under gevent the
+server's loop is the test's own thread: what a task emits from its thread is handed to that
+loop, and the client runs the loop's pending work (``gevent.sleep(0)``) each time it is used
+(``get_received``, ``emit``, ``is_connected``…), so the task's messages are there when the
+test reads. All server state is still touched from one thread only.
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +71,10 @@ class SocketIOTestClient:
             raise RuntimeError("Test client cannot be used with a message queue")
         self.server = server
         server.async_handlers = False
+        # Background tasks become threads and the gevent loop is this thread's (see the top).
+        socketio._tasks_as_threads = True
+        self._driver = server.eio.driver
+        self._driver.bind()
         self.eio_sid = uuid.uuid4().hex
         SocketIOTestClient.clients[self.eio_sid] = self
         self.flask_test_client = flask_test_client
@@ -65,7 +82,11 @@ class SocketIOTestClient:
         self.acks: dict[int, Any] = {}
         self.connected: dict[str, bool] = {}
         self.callback_counter = 0
-        self._decoder = server.codec.decoder()
+        # Under the threading driver a background thread delivers directly: one decoder per
+        # delivering thread (the parts of one packet come from one thread, in order), and the
+        # queues under a lock.
+        self._decoders: dict[int, Any] = {}
+        self._lock = threading.Lock()
         self._engine_open = False
         self.connect(namespace=namespace, query_string=query_string, headers=headers, auth=auth)
 
@@ -73,6 +94,7 @@ class SocketIOTestClient:
     def connect(self, namespace: str | None = None, query_string: str | None = None,
                 headers: dict[str, str] | None = None, auth: Any = None) -> None:
         namespace = namespace or "/"
+        self._pump()
         if not self._engine_open:
             environ = self._environ(query_string, headers)
             self.server.eio.attach_virtual(self.eio_sid, environ, _Sink(self))
@@ -110,6 +132,7 @@ class SocketIOTestClient:
                 self._close_engine()
 
     def is_connected(self, namespace: str | None = None) -> bool:
+        self._pump()
         return self.connected.get(namespace or "/", False)
 
     # -- sending -------------------------------------------------------------------------------
@@ -140,10 +163,11 @@ class SocketIOTestClient:
         ``[{'name', 'args', 'namespace'}]`` (for ``message``/``json`` events, ``args`` is
         the single payload)."""
         namespace = namespace or "/"
-        if not self.is_connected(namespace) and namespace not in self.queue:
+        if not self.is_connected(namespace):
             raise RuntimeError("not connected")
-        received = self.queue.get(namespace, [])
-        self.queue[namespace] = []
+        with self._lock:
+            received = self.queue.get(namespace, [])
+            self.queue[namespace] = []
         return received
 
     # -- plumbing --------------------------------------------------------------------------------
@@ -169,8 +193,23 @@ class SocketIOTestClient:
         if errors:
             raise errors[0]
 
+    def _pump(self) -> None:
+        """Run what other threads handed to the gevent loop (a background task's emits),
+        and any greenlet that is ready, before the test looks at the client."""
+        driver = self._driver
+        if driver.name != "gevent" or not driver.in_loop():
+            return
+        import gevent
+
+        if gevent.getcurrent() is not gevent.get_hub():
+            gevent.sleep(0)
+
     def _receive(self, data: str | bytes) -> None:
-        packet = self._decoder.feed(data)
+        ident = threading.get_ident()
+        decoder = self._decoders.get(ident)
+        if decoder is None:
+            decoder = self._decoders[ident] = self.server.codec.decoder()
+        packet = decoder.feed(data)
         if packet is None:
             return
         namespace = packet.namespace
@@ -181,7 +220,8 @@ class SocketIOTestClient:
                 payload: Any = args[0] if args else None
             else:
                 payload = list(args)
-            self.queue.setdefault(namespace, []).append({"name": name, "args": payload, "namespace": namespace})
+            with self._lock:
+                self.queue.setdefault(namespace, []).append({"name": name, "args": payload, "namespace": namespace})
         elif ptype is PacketType.ACK or ptype is PacketType.BINARY_ACK:
             self.acks[packet.id] = {"args": list(packet.data or []), "namespace": namespace}  # type: ignore[index]
         elif ptype is PacketType.CONNECT:
