@@ -42,8 +42,8 @@ from .session import EngineSession, OutboxFull
 from .state import State
 from .timers import TimerHeap
 from .transports.websocket import (
+    NO_STATUS,
     TAKEOVER,
-    CloseReason,
     WebSocket,
     WebSocketFinished,
     find_socket,
@@ -64,7 +64,7 @@ _ENCODED_PROBE_PONG = EncodedMessage(PROBE_PONG)
 _WS_CLOSE_NORMAL = 1000
 _WS_CLOSE_POLICY = 1008
 # A close frame with no status code (what the Node server's `websocket.close()` sends).
-_WS_CLOSE_NO_STATUS = CloseReason.NO_STATUS_RCVD
+_WS_CLOSE_NO_STATUS = NO_STATUS
 # Upper bound on waiting for a closing WebSocket's flush (the gevent writer gives up after 5 s).
 _WS_CLOSE_WAIT = 10.0
 
