@@ -23,6 +23,7 @@ from typing import Any
 
 import gevent
 from gevent.server import StreamServer
+from werkzeug.exceptions import BadRequest
 
 from .http11 import (
     ChunkedDecoder,
@@ -64,12 +65,17 @@ class ConnectionDropped(ConnectionError):
     """The peer went away (or broke the body framing) while the app was reading the body."""
 
 
-class BadRequestBody(ConnectionDropped):
+class BadRequestBody(ConnectionDropped, BadRequest):
     """The request body's framing is malformed (a chunked body that `http11` refuses): the
-    connection cannot go on. Unless the app answered already, the server answers 400."""
+    connection cannot go on. It is Werkzeug's `BadRequest` too, so a Flask view that reads the
+    body answers 400 (not a 500 with a traceback); if it escapes the app before anything was
+    sent, the server answers 400. Either way the connection is closed after the answer."""
 
     def __init__(self, error: HTTPError) -> None:
-        super().__init__(f"bad chunked body: {error.reason}")
+        message = f"bad chunked body: {error.reason}"
+        ConnectionDropped.__init__(self, message)
+        self.description = message
+        self.response = None
         self.error = error
 
 

@@ -572,6 +572,10 @@ def flask_env(bystander: bool = True, **options: Any) -> Iterator[SioEnv]:
     def index() -> str:
         return "index"
 
+    @app.route("/body", methods=["POST"])
+    def body() -> bytes:
+        return flask.request.get_data()
+
     options.setdefault("async_mode", "gevent")
     options.setdefault("logger", private_logger("sio", logs))
     options.setdefault("engineio_logger", private_logger("eio", logs))
