@@ -334,3 +334,14 @@ def test_second_websocket_as_node(upgraded: bool) -> None:
         ours = _second_websocket(our_port, upgraded)
     assert node == (101, 0x8, b"", "echoed")
     assert ours == node
+
+
+@pytest.mark.parametrize("upgraded", [True, False], ids=["upgraded", "probe-pending"])
+def test_second_websocket_on_werkzeug(upgraded: bool) -> None:
+    """The same on the Werkzeug dev server (threading driver), where the engine answers the
+    handshake through the WSGI server instead of taking the connection over."""
+    from tests.conftest import serve_werkzeug
+
+    harness = make_harness(async_mode="threading")
+    with serve_werkzeug(harness.app) as served:
+        assert _second_websocket(served.port, upgraded) == (101, 0x8, b"", "echoed")
