@@ -219,7 +219,8 @@ class ChunkedDecoder:
     ``feed(data)`` takes the next bytes of the connection, in any pieces, and returns the body
     bytes they complete. After the last chunk and its trailer section `done` is true and
     `rest` holds what came after the body (a pipelined request); feeding more then only adds
-    to `rest`. Malformed framing raises `HTTPError` (400); nothing else escapes. Trailer
+    to `rest`. Malformed framing raises `HTTPError` (400), then again on every later feed;
+    nothing else escapes. Trailer
     fields are checked and dropped. Grammar (§7.1, §7.1.1, §7.1.2)::
 
         chunked-body = *chunk last-chunk trailer-section CRLF
@@ -228,7 +229,9 @@ class ChunkedDecoder:
         chunk-ext    = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
     """
 
-    __slots__ = ("_state", "_buf", "_left", "_ext_bytes", "_trailer_bytes", "_trailers", "done", "rest")
+    __slots__ = (
+        "_state", "_buf", "_left", "_ext_bytes", "_trailer_bytes", "_trailers", "_error", "done", "rest",
+    )
 
     def __init__(self) -> None:
         self._state = _SIZE
@@ -237,13 +240,25 @@ class ChunkedDecoder:
         self._ext_bytes = 0
         self._trailer_bytes = 0
         self._trailers = 0
+        self._error: HTTPError | None = None
         self.done = False
         self.rest = b""
 
     def feed(self, data: bytes) -> bytes:
+        """The body bytes that `data` completes. Once a body is refused, every later call
+        raises the same `HTTPError` (the framing is lost for good)."""
         if self.done:
             self.rest += data
             return b""
+        if self._error is not None:
+            raise self._error
+        try:
+            return self._feed(data)
+        except HTTPError as exc:
+            self._error = exc
+            raise
+
+    def _feed(self, data: bytes) -> bytes:
         buf = self._buf + data if self._buf else data
         out: list[bytes] = []
         pos = 0

@@ -349,6 +349,12 @@ def decode_chunked(data: bytes, pieces: list[int] | None = None) -> tuple[str, b
             body += decoder.feed(data[pos:])
     except HTTPError as exc:
         assert exc.status == 400, exc.status
+        try:  # refused for good: later bytes cannot revive it
+            decoder.feed(b"0\r\n\r\n")
+        except HTTPError as again:
+            assert again is exc
+        else:
+            raise AssertionError("a refused body accepted more bytes") from None
         return "error", exc.reason.encode(), b""
     if decoder.done:
         return "done", body, decoder.rest
