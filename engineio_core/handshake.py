@@ -3,10 +3,14 @@
 The checks run in the reference's order so that clients and logs see the same 400 bodies
 (Flask-SocketIO users quote them in bug reports):
 
-1. ``transport`` is not one of the allowed transports → ``Invalid transport``
-2. no ``sid`` and ``EIO`` is not ``4`` → unsupported protocol version
-3. ``j`` (JSONP index) is present but not an integer → ``Invalid JSONP index number``
-4. GET without ``sid``, ``transport=websocket``, no ``Upgrade: websocket`` → ``Invalid websocket upgrade``
+1. ``transport`` is missing or not one of the allowed transports → ``Invalid transport``
+   (the Node server's order and status; python-engineio would default a missing one to
+   polling and open a session)
+2. no ``sid`` and a method other than GET → ``Bad handshake method`` (Node's message; the
+   handshake is GET only, so a POST, PUT, DELETE, HEAD or a non-preflight OPTIONS gets a 400)
+3. no ``sid`` and ``EIO`` is not ``4`` → unsupported protocol version
+4. ``j`` (JSONP index) is present but not an integer → ``Invalid JSONP index number``
+5. GET without ``sid``, ``transport=websocket``, no ``Upgrade: websocket`` → ``Invalid websocket upgrade``
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from .errors import RemoteProtocolError
 UNSUPPORTED_VERSION = (
     "The client is using an unsupported version of the Socket.IO or Engine.IO protocols"
 )
+BAD_HANDSHAKE_METHOD = "Bad handshake method"
 MAX_SID_LENGTH = 64
 
 
@@ -60,12 +65,14 @@ def _unquote(value: str) -> str:
 def validate_request(
     method: str, query: Mapping[str, str], upgrade_header: str, cfg: EngineConfig
 ) -> EngineRequest:
-    """Validate the Engine.IO query of a GET or POST; raise `RemoteProtocolError` with the
-    reference's exact message otherwise."""
-    transport = query.get("transport", "polling")
-    if transport not in cfg.transports:
+    """Validate the Engine.IO query of a request; raise `RemoteProtocolError` with the
+    reference's exact message otherwise (the order is in this module's docstring)."""
+    transport = query.get("transport")
+    if transport is None or transport not in cfg.transports:
         raise RemoteProtocolError("Invalid transport")
     sid = query.get("sid")
+    if sid is None and method != "GET":
+        raise RemoteProtocolError(BAD_HANDSHAKE_METHOD)
     if sid is None and query.get("EIO") != "4":
         raise RemoteProtocolError(UNSUPPORTED_VERSION)
     jsonp_index: int | None = None

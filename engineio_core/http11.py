@@ -1,9 +1,13 @@
-"""HTTP/1.1 request heads, sans-I/O: find the end of a head, parse it, build a WSGI environ.
+"""HTTP/1.1 requests, sans-I/O: find the end of a head, parse it, build a WSGI environ, and
+decode a chunked body (`ChunkedDecoder`: bytes in, body bytes out).
 
 Used by `serving.HTTPServer`. Strict where leniency has been a smuggling or spoofing vector
 (RFC 9112): no whitespace before a header's colon, no obs-fold, no Content-Length that is not
 all digits, no Content-Length next to Transfer-Encoding, no header names with ``_`` (they
-would collide with ``-`` in the environ). Every refusal is an `HTTPError` with its status.
+would collide with ``-`` in the environ), a Transfer-Encoding whose codings are tokens with
+``chunked`` once and last, chunk sizes of hex digits only (``1_0``, ``+1``, ``0x10`` are
+refused, where Python's ``int(x, 16)`` would take them), CRLF after every chunk, bounded
+chunk-size lines, extensions and trailers. Every refusal is an `HTTPError` with its status.
 """
 
 from __future__ import annotations
@@ -14,10 +18,25 @@ from urllib.parse import unquote_to_bytes
 MAX_REQUEST_LINE = 8192
 MAX_HEAD = 65536
 MAX_HEADERS = 100
+# Chunked bodies: a chunk-size line with its extensions, the extensions of a whole body, the
+# trailer section (lines and bytes), and the hex digits of a size once leading zeros are gone.
+MAX_CHUNK_LINE = 4096
+MAX_CHUNK_EXTENSIONS = 65536
+MAX_TRAILER_SECTION = 8192
+MAX_CHUNK_SIZE_DIGITS = 15
 
 _DIGITS = "0123456789"
 _VERSIONS = {"HTTP/1.1": (1, 1), "HTTP/1.0": (1, 0)}
 _TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_TOKEN_BYTES = "".join(sorted(_TOKEN_CHARS)).encode("ascii")
+_HEXDIGITS = b"0123456789abcdefABCDEF"
+_OBS_TEXT = bytes(range(0x80, 0x100))
+# RFC 9110 §5.6.4: qdtext and the characters a quoted-pair may escape; §5.5: a field value.
+_QDTEXT_BYTES = frozenset(b"\t !" + bytes(range(0x23, 0x5C)) + bytes(range(0x5D, 0x7F)) + _OBS_TEXT)
+_QUOTED_PAIR_BYTES = frozenset(b"\t " + bytes(range(0x21, 0x7F)) + _OBS_TEXT)
+_FIELD_VALUE_BYTES = b"\t " + bytes(range(0x21, 0x7F)) + _OBS_TEXT
+# ChunkedDecoder states
+_SIZE, _DATA, _DATA_END, _TRAILER = range(4)
 # Header names that map to environ keys without the HTTP_ prefix (PEP 3333).
 _PLAIN = {"CONTENT_TYPE": "CONTENT_TYPE", "CONTENT_LENGTH": "CONTENT_LENGTH"}
 _ENVIRON_KEYS: dict[str, str] = {}  # header name as sent -> environ key (a bounded cache)
@@ -154,9 +173,9 @@ def parse_head(head: bytes | bytearray) -> RequestHead:
         headers[key] = value if previous is None else previous + "," + value
     if transfer_encoding is not None:
         if req.content_length is not None:
+            # RFC 9112 §6.3: the classic request-smuggling shape; never pick one of the two.
             raise HTTPError(400, "Content-Length With Transfer-Encoding")
-        if transfer_encoding.strip().lower() != "chunked":
-            raise HTTPError(501, "Transfer-Encoding Not Implemented")
+        _check_transfer_codings(transfer_encoding)
         if req.version != "HTTP/1.1":
             raise HTTPError(400, "Chunked Body In HTTP/1.0")
         req.chunked = True
@@ -169,6 +188,197 @@ def parse_head(head: bytes | bytearray) -> RequestHead:
     if req.version == "HTTP/1.0":
         req.expect_continue = False
     return req
+
+
+def _check_transfer_codings(value: str) -> None:
+    """The Transfer-Encoding of a request (all its header lines, comma-joined): a list of
+    coding tokens, case-insensitive (RFC 9112 §7), with ``chunked`` exactly once and last
+    (§6.3: otherwise the body's length cannot be known: 400 and close). Any other coding is
+    one this server does not implement (§6.1: 501)."""
+    codings = []
+    for element in value.split(","):
+        name = element.strip(" \t")
+        if not name:
+            continue  # an empty list element (RFC 9110 §5.6.1.2)
+        if not _is_token(name):
+            raise HTTPError(400, "Bad Transfer-Encoding")
+        codings.append(name.lower())
+    if not codings:
+        raise HTTPError(400, "Bad Transfer-Encoding")
+    if codings.count("chunked") > 1:
+        raise HTTPError(400, "Chunked Applied Twice")
+    if codings[-1] != "chunked":
+        raise HTTPError(400, "Chunked Not Final")
+    if len(codings) > 1:
+        raise HTTPError(501, "Transfer-Encoding Not Implemented")
+
+
+class ChunkedDecoder:
+    """An incremental decoder of a chunked request body (RFC 9112 §7.1), sans-I/O.
+
+    ``feed(data)`` takes the next bytes of the connection, in any pieces, and returns the body
+    bytes they complete. After the last chunk and its trailer section `done` is true and
+    `rest` holds what came after the body (a pipelined request); feeding more then only adds
+    to `rest`. Malformed framing raises `HTTPError` (400), then again on every later feed;
+    nothing else escapes. Trailer
+    fields are checked and dropped. Grammar (§7.1, §7.1.1, §7.1.2)::
+
+        chunked-body = *chunk last-chunk trailer-section CRLF
+        chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+        chunk-size   = 1*HEXDIG
+        chunk-ext    = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+    """
+
+    __slots__ = (
+        "_state", "_buf", "_left", "_ext_bytes", "_trailer_bytes", "_trailers", "_error", "done", "rest",
+    )
+
+    def __init__(self) -> None:
+        self._state = _SIZE
+        self._buf = b""  # framing bytes received and not yet consumed
+        self._left = 0  # bytes of chunk data still to come
+        self._ext_bytes = 0
+        self._trailer_bytes = 0
+        self._trailers = 0
+        self._error: HTTPError | None = None
+        self.done = False
+        self.rest = b""
+
+    def feed(self, data: bytes) -> bytes:
+        """The body bytes that `data` completes. Once a body is refused, every later call
+        raises the same `HTTPError` (the framing is lost for good)."""
+        if self.done:
+            self.rest += data
+            return b""
+        if self._error is not None:
+            raise self._error
+        try:
+            return self._feed(data)
+        except HTTPError as exc:
+            self._error = exc
+            raise
+
+    def _feed(self, data: bytes) -> bytes:
+        buf = self._buf + data if self._buf else data
+        out: list[bytes] = []
+        pos = 0
+        end = len(buf)
+        while pos < end:
+            state = self._state
+            if state == _DATA:
+                take = min(self._left, end - pos)
+                out.append(buf[pos:pos + take])
+                pos += take
+                self._left -= take
+                if not self._left:
+                    self._state = _DATA_END
+                continue
+            if state == _DATA_END:
+                if buf[pos] != 13 or (end - pos >= 2 and buf[pos + 1] != 10):
+                    raise HTTPError(400, "Chunk Data Not Followed By CRLF")
+                if end - pos < 2:
+                    break
+                pos += 2
+                self._state = _SIZE
+                continue
+            eol = buf.find(b"\r\n", pos)
+            limit = MAX_CHUNK_LINE if state == _SIZE else MAX_TRAILER_SECTION - self._trailer_bytes
+            if eol < 0:
+                if end - pos > limit:
+                    raise HTTPError(400, "Chunk Line Too Long" if state == _SIZE else "Trailers Too Large")
+                break
+            line = buf[pos:eol]
+            pos = eol + 2
+            if len(line) > limit:
+                raise HTTPError(400, "Chunk Line Too Long" if state == _SIZE else "Trailers Too Large")
+            if state == _SIZE:
+                size = self._chunk_size(line)
+                if size:
+                    self._left = size
+                    self._state = _DATA
+                else:
+                    self._state = _TRAILER
+            elif line:
+                self._trailer(line)
+            else:
+                self.done = True
+                self.rest = buf[pos:]
+                self._buf = b""
+                return b"".join(out)
+        self._buf = buf[pos:]
+        return b"".join(out)
+
+    def _chunk_size(self, line: bytes) -> int:
+        semi = line.find(b";")
+        digits = line if semi < 0 else line[:semi].rstrip(b" \t")
+        if not digits or digits.translate(None, _HEXDIGITS):
+            raise HTTPError(400, "Bad Chunk Size")
+        if len(digits.lstrip(b"0")) > MAX_CHUNK_SIZE_DIGITS:
+            raise HTTPError(400, "Chunk Size Too Large")
+        if semi >= 0:
+            self._ext_bytes += len(line) - semi
+            if self._ext_bytes > MAX_CHUNK_EXTENSIONS:
+                raise HTTPError(400, "Chunk Extensions Too Large")
+            _check_chunk_extensions(line, semi)
+        return int(digits, 16)
+
+    def _trailer(self, line: bytes) -> None:
+        self._trailers += 1
+        self._trailer_bytes += len(line) + 2
+        if self._trailers > MAX_HEADERS:
+            raise HTTPError(400, "Too Many Trailers")
+        name, colon, value = line.partition(b":")
+        if not colon or not name or name.translate(None, _TOKEN_BYTES):
+            raise HTTPError(400, "Bad Trailer")  # also a leading space or tab (obs-fold)
+        if value.translate(None, _FIELD_VALUE_BYTES):
+            raise HTTPError(400, "Bad Trailer")
+
+
+def _check_chunk_extensions(line: bytes, pos: int) -> None:
+    """``*( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )`` from `pos` (a ";")."""
+    end = len(line)
+    while pos < end:
+        if line[pos] != 59:  # ";"
+            raise HTTPError(400, "Bad Chunk Extension")
+        pos = _skip_ws(line, pos + 1)
+        start = pos
+        while pos < end and line[pos] in _TOKEN_BYTES:
+            pos += 1
+        if pos == start:
+            raise HTTPError(400, "Bad Chunk Extension")
+        pos = _skip_ws(line, pos)
+        if pos < end and line[pos] == 61:  # "="
+            pos = _skip_ws(line, pos + 1)
+            if pos < end and line[pos] == 34:  # a quoted-string
+                pos += 1
+                while True:
+                    if pos >= end:
+                        raise HTTPError(400, "Bad Chunk Extension")
+                    byte = line[pos]
+                    if byte == 34:
+                        pos += 1
+                        break
+                    if byte == 92:  # a quoted-pair
+                        pos += 1
+                        if pos >= end or line[pos] not in _QUOTED_PAIR_BYTES:
+                            raise HTTPError(400, "Bad Chunk Extension")
+                    elif byte not in _QDTEXT_BYTES:
+                        raise HTTPError(400, "Bad Chunk Extension")
+                    pos += 1
+            else:
+                start = pos
+                while pos < end and line[pos] in _TOKEN_BYTES:
+                    pos += 1
+                if pos == start:
+                    raise HTTPError(400, "Bad Chunk Extension")
+            pos = _skip_ws(line, pos)
+
+
+def _skip_ws(line: bytes, pos: int) -> int:
+    end = len(line)
+    while pos < end and line[pos] in (32, 9):
+        pos += 1
+    return pos
 
 
 def _is_token(value: str) -> bool:

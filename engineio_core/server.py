@@ -45,6 +45,7 @@ from .session import EngineSession, OutboxFull
 from .state import State
 from .timers import TimerHeap
 from .transports.websocket import (
+    NO_STATUS,
     TAKEOVER,
     WebSocket,
     WebSocketFinished,
@@ -70,6 +71,8 @@ _VERSION_HINT = (
 # Reasons for closing a WebSocket, by who is to blame.
 _WS_CLOSE_NORMAL = 1000
 _WS_CLOSE_POLICY = 1008
+# A close frame with no status code (what the Node server's `websocket.close()` sends).
+_WS_CLOSE_NO_STATUS = NO_STATUS
 # Upper bound on waiting for a closing WebSocket's flush (the gevent writer gives up after 5 s).
 _WS_CLOSE_WAIT = 10.0
 # Calls a foreign thread may have handed to the loop and not seen applied (`run_from_thread`).
@@ -372,10 +375,11 @@ class EngineServer:
         if origin and not self.origins.allowed(origin, environ):
             self.logger.info("%s is not an accepted origin.", origin)
             return self._respond(environ, start_response, 400, _quote("Not an accepted origin."), cors=False)
-        if method == "OPTIONS":
+        if method == "OPTIONS" and origin and not self.origins.disabled:
+            # A CORS preflight from an allowed origin (the Node server answers it in its cors
+            # middleware, before any Engine.IO check). Without an Origin it is no preflight,
+            # and goes through the checks below like any other method.
             return self._respond(environ, start_response, 200, "OK")
-        if method not in ("GET", "POST"):
-            return self._respond(environ, start_response, 405, "Method Not Found")
         query = parse_query(environ.get("QUERY_STRING", ""))
         try:
             req = validate_request(method, query, environ.get("HTTP_UPGRADE", ""), self.config)
@@ -386,8 +390,6 @@ class EngineServer:
                 self.logger.info("bad request: %s", exc.message)
             return self._respond(environ, start_response, exc.status, _quote(exc.message))
         if req.sid is None:
-            if method != "GET":
-                return self._error(environ, start_response, "Missing session id")
             if req.transport == "websocket":
                 return self._serve_websocket(environ, start_response, None)
             return self._handshake(environ, start_response, req.jsonp_index)
@@ -396,11 +398,20 @@ class EngineServer:
             self.logger.info("Invalid session %s", req.sid)
             return self._error(environ, start_response, f"Invalid session {req.sid}")
         if req.transport == "websocket":
-            if not req.websocket_upgrade or method != "GET":
+            if not req.websocket_upgrade:
                 return self._error(environ, start_response, "Invalid transport")
+            if method != "GET":
+                # What the Node server answers here (its WebSocket library's check).
+                return self._respond(environ, start_response, 405, _quote("Invalid HTTP method"))
             if conn.session.state is not State.POLLING or conn.probe_ws is not None:
-                return self._error(environ, start_response, "Unexpected websocket upgrade")
+                # Upgraded, or a probe already pending: as the Node server, accept this
+                # WebSocket at the HTTP level and close it at once; the session's own
+                # transport (and a pending probe) carry on untouched.
+                return self._serve_websocket(environ, start_response, conn, refuse=True)
             return self._serve_websocket(environ, start_response, conn)
+        if method not in ("GET", "POST"):
+            # The Node server's polling transport answers 500 here; it is the client's error.
+            return self._error(environ, start_response, "Bad request method")
         if not conn.session.accepts_polls:
             return self._error(environ, start_response, "Unexpected HTTP request")
         if method == "GET":
@@ -514,7 +525,13 @@ class EngineServer:
         return self._respond(environ, start_response, 200, "ok")
 
     # -- websocket -----------------------------------------------------------------------------
-    def _serve_websocket(self, environ: dict[str, Any], start_response: StartResponse, conn: Connection | None) -> Iterable[bytes]:
+    def _serve_websocket(
+        self, environ: dict[str, Any], start_response: StartResponse, conn: Connection | None,
+        refuse: bool = False,
+    ) -> Iterable[bytes]:
+        """Answer a WebSocket handshake: a new session (`conn` None), an upgrade probe of
+        `conn`, or (`refuse`) a WebSocket for a session that has one already, which is
+        accepted with 101 and closed at once without touching the session."""
         cfg = self.config
         sock = find_socket(environ)
         if sock is None:
@@ -527,6 +544,8 @@ class EngineServer:
             return self._error(environ, start_response, exc.message)
         if conn is None and cfg.max_sessions and len(self._conns) >= cfg.max_sessions:
             return self._respond(environ, start_response, 503, _quote("Server at capacity"))
+        if refuse:
+            return self._refuse_websocket(environ, start_response, sock, headers, deflate)
         if cfg.cookie and conn is None:
             eio_sid = self.generate_id()
             headers.append(("Set-Cookie", _cookie(cfg.cookie, eio_sid)))
@@ -597,6 +616,29 @@ class EngineServer:
             # down (see `WebSocket.wait_closed`).
             ws.close()
             ws.wait_closed(self.driver, _WS_CLOSE_WAIT)
+        return _ws_done(environ)
+
+    def _refuse_websocket(
+        self, environ: dict[str, Any], start_response: StartResponse, sock: Any,
+        headers: list[tuple[str, str]], deflate: Any,
+    ) -> Iterable[bytes]:
+        """101, then an empty close frame (the Node server's ``websocket.close()``), then the
+        end of the connection; nothing is read from it."""
+        cfg = self.config
+        take_over = environ.get(TAKEOVER)
+        if take_over is None:
+            send_switching_protocols(environ, start_response, sock, headers)
+        ws = WebSocket(sock, self.driver, deflate, cfg.max_http_buffer_size, cfg.max_outbox_bytes,
+                       lambda reason: None, cfg.compression_threshold)
+        if take_over is not None:
+            take_over()
+            del environ[TAKEOVER]
+            ws.write_raw(switching_protocols_head(headers))
+        ws.close(_WS_CLOSE_NO_STATUS)
+        if take_over is not None:
+            ws.close_socket_when_flushed()
+            return []
+        ws.wait_closed(self.driver, _WS_CLOSE_WAIT)
         return _ws_done(environ)
 
     def _websocket_loop(self, reader: _WebSocketReader, token: object) -> None:
@@ -966,7 +1008,7 @@ _STATUS = {
     200: "200 OK",
     400: "400 BAD REQUEST",
     401: "401 UNAUTHORIZED",
-    405: "405 METHOD NOT FOUND",
+    405: "405 METHOD NOT ALLOWED",
     503: "503 SERVICE UNAVAILABLE",
 }
 

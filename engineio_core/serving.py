@@ -23,15 +23,23 @@ from typing import Any
 
 import gevent
 from gevent.server import StreamServer
+from werkzeug.exceptions import BadRequest
 
-from .http11 import HTTPError, RequestHead, build_environ, check_partial, find_head_end, parse_head
+from .http11 import (
+    ChunkedDecoder,
+    HTTPError,
+    RequestHead,
+    build_environ,
+    check_partial,
+    find_head_end,
+    parse_head,
+)
 from .transports.websocket import TAKEOVER
 
 RECV_SIZE = 65536
 # An unread request body is read and discarded up to this size to keep the connection alive;
 # beyond it the connection is closed instead.
 DRAIN_LIMIT = 1 << 20
-_MAX_CHUNK_LINE = 4096
 # Seconds a connection may sit idle between requests, or stall inside one (nginx's
 # keepalive_timeout default is 75 s).
 IDLE_TIMEOUT = 75.0
@@ -57,6 +65,20 @@ class ConnectionDropped(ConnectionError):
     """The peer went away (or broke the body framing) while the app was reading the body."""
 
 
+class BadRequestBody(ConnectionDropped, BadRequest):
+    """The request body's framing is malformed (a chunked body that `http11` refuses): the
+    connection cannot go on. It is Werkzeug's `BadRequest` too, so a Flask view that reads the
+    body answers 400 (not a 500 with a traceback); if it escapes the app before anything was
+    sent, the server answers 400. Either way the connection is closed after the answer."""
+
+    def __init__(self, error: HTTPError) -> None:
+        message = f"bad chunked body: {error.reason}"
+        ConnectionDropped.__init__(self, message)
+        self.description = message
+        self.response = None
+        self.error = error
+
+
 class RequestBody:
     """``wsgi.input``: the request body, by Content-Length or chunked, read on demand.
 
@@ -64,18 +86,16 @@ class RequestBody:
     is handed back by `leftover()`."""
 
     __slots__ = (
-        "_sock", "_reaper", "_buf", "_back", "_remaining", "_chunked", "_chunk_left", "_done",
-        "_expect", "_eof",
+        "_sock", "_reaper", "_buf", "_back", "_remaining", "_decoder", "_done", "_expect", "_eof",
     )
 
     def __init__(self, sock: Any, buf: bytes, head: RequestHead, reaper: _IdleReaper | None = None) -> None:
         self._sock = sock
         self._reaper = reaper
-        self._buf = buf
-        self._back = b""  # body bytes read and pushed back (readline)
-        self._chunked = head.chunked
+        self._buf = buf  # raw bytes received past what was consumed (framing included)
+        self._back = b""  # body bytes decoded or read, and not yet returned
+        self._decoder = ChunkedDecoder() if head.chunked else None
         self._remaining = head.content_length or 0
-        self._chunk_left = 0
         self._done = not head.chunked and not self._remaining
         self._expect = head.expect_continue and not self._done
         self._eof = False
@@ -105,35 +125,6 @@ class RequestBody:
         self._buf = buf[size:]
         return buf[:size]
 
-    def _raw_line(self) -> bytes:
-        while True:
-            end = self._buf.find(b"\n")
-            if end >= 0:
-                line, self._buf = self._buf[:end + 1], self._buf[end + 1:]
-                return line
-            if len(self._buf) > _MAX_CHUNK_LINE:
-                raise ConnectionDropped("chunk line too long")
-            self._buf += self._recv()
-
-    def _next_chunk(self) -> None:
-        """Read a chunk-size line; at the last chunk, the trailers too."""
-        line = self._raw_line().split(b";", 1)[0].strip()
-        try:
-            if not line or len(line) > 16:
-                raise ValueError
-            size = int(line, 16)
-            if size < 0 or line.startswith((b"-", b"+", b"0x", b"0X")):
-                raise ValueError
-        except ValueError:
-            raise ConnectionDropped("bad chunk size") from None
-        if size == 0:
-            for _ in range(101):
-                if self._raw_line().strip() == b"":
-                    self._done = True
-                    return
-            raise ConnectionDropped("too many trailers")
-        self._chunk_left = size
-
     def _read_some(self, size: int) -> bytes:
         """At most `size` bytes of body (fewer if that is what has arrived); b"" at its end."""
         back = self._back
@@ -145,22 +136,31 @@ class RequestBody:
             return back[:size]
         if self._done:
             return b""
-        if not self._chunked:
+        decoder = self._decoder
+        if decoder is None:
             data = self._take(min(size, self._remaining))
             self._remaining -= len(data)
             if not self._remaining:
                 self._done = True
             return data
-        if not self._chunk_left:
-            self._next_chunk()
+        while True:
+            raw = self._buf or self._recv()
+            self._buf = b""
+            try:
+                data = decoder.feed(raw)
+            except HTTPError as exc:
+                self._eof = True  # the framing is lost: the connection cannot be reused
+                raise BadRequestBody(exc) from None
+            if decoder.done:
+                self._done = True
+                self._buf = decoder.rest
+            if data:
+                if len(data) > size:
+                    self._back = data[size:]
+                    return data[:size]
+                return data
             if self._done:
                 return b""
-        data = self._take(min(size, self._chunk_left))
-        self._chunk_left -= len(data)
-        if not self._chunk_left:
-            if self._raw_line().strip() != b"":
-                raise ConnectionDropped("chunk not followed by CRLF")
-        return data
 
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
@@ -509,7 +509,9 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
                         if data:
                             response.write(data)
                     response.finish()
-        except ConnectionError:
+        except ConnectionError as exc:
+            if isinstance(exc, BadRequestBody) and not response.sent and not response.taken_over:
+                self._refuse(response.sock, exc.error)
             return False
         except Exception:
             self.error_log.exception("error in the WSGI application (%s %s)",

@@ -55,6 +55,8 @@ def find_socket(environ: Mapping[str, Any]) -> Any:
 # tells the server to leave the socket open when the app returns, and gives back the bytes it
 # had already received past the request head (`engineio_core.serving`).
 TAKEOVER = "engineio_core.takeover"
+# `WebSocket.close(NO_STATUS)` sends a close frame with no status code in it.
+NO_STATUS: int = CloseReason.NO_STATUS_RCVD
 
 
 class WebSocketFinished(ConnectionError):

@@ -110,7 +110,7 @@ def ws_upgrade_headers(origin: str | None = None) -> dict[str, str]:
 # -- handshake-time errors ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("query", ["EIO=3&transport=polling", "transport=polling", "EIO=abc&transport=polling", ""])
+@pytest.mark.parametrize("query", ["EIO=3&transport=polling", "transport=polling", "EIO=abc&transport=polling"])
 def test_unsupported_or_missing_eio(harness: EngineHarness, port: int, query: str) -> None:
     other = handshake(port)
     resp = http(port, "GET", query)
@@ -126,6 +126,16 @@ def test_unsupported_or_missing_eio(harness: EngineHarness, port: int, query: st
 def test_invalid_transport(harness: EngineHarness, port: int, transport: str) -> None:
     resp = http(port, "GET", f"EIO=4&transport={transport}")
     assert (resp.status, error_body(resp)) == (400, "Invalid transport")
+
+
+@pytest.mark.parametrize("query", ["EIO=4", "", "EIO=3", "EIO=4&j=0"])
+def test_missing_transport_is_refused(harness: EngineHarness, port: int, query: str) -> None:
+    """Issue 11 item 1: as the Node server, a handshake that names no transport is a 400
+    (python-engineio defaulted it to polling and opened a session). The transport is checked
+    first, so it also wins over a missing or unsupported EIO."""
+    resp = http(port, "GET", query)
+    assert (resp.status, error_body(resp)) == (400, "Invalid transport")
+    assert harness.connects == []
 
 
 def test_transport_not_enabled() -> None:
@@ -163,9 +173,20 @@ def test_malformed_websocket_handshake(port: int, headers: dict[str, str], messa
     assert (resp.status, error_body(resp)) == (400, message)
 
 
-def test_post_without_sid(harness: EngineHarness, port: int) -> None:
-    resp = http(port, "POST", "EIO=4&transport=polling", body="4hello")
-    assert (resp.status, error_body(resp)) == (400, "Missing session id")
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+@pytest.mark.parametrize("query", ["EIO=4&transport=polling", "transport=polling", "EIO=4&transport=websocket"])
+def test_handshake_is_get_only(harness: EngineHarness, port: int, method: str, query: str) -> None:
+    """Issue 11 item 2: a request with no sid whose method is not GET (an OPTIONS that is no
+    CORS preflight included) is the Node server's 400 "Bad handshake method", checked before
+    the protocol version, not a 405."""
+    resp = http(port, method, query, body="4hello")
+    assert (resp.status, error_body(resp)) == (400, "Bad handshake method")
+    assert harness.connects == []
+
+
+def test_head_without_sid(harness: EngineHarness, port: int) -> None:
+    resp = http(port, "HEAD", "EIO=4&transport=polling")
+    assert (resp.status, resp.body) == (400, b"")  # a response to HEAD has no body
     assert harness.connects == []
 
 
@@ -400,9 +421,9 @@ def test_http_after_upgrade(harness: EngineHarness, port: int) -> None:
         for method in ("GET", "POST"):
             resp = http(port, method, f"EIO=4&transport=polling&sid={sid}", body="4x")
             assert (resp.status, error_body(resp)) == (400, "Unexpected HTTP request")
-        # A second WebSocket for the same session is refused as well.
+        # A second WebSocket for the same session is accepted and closed at once (as Node).
         resp = http(port, "GET", f"EIO=4&transport=websocket&sid={sid}", headers=ws_upgrade_headers())
-        assert (resp.status, error_body(resp)) == (400, "Unexpected websocket upgrade")
+        assert resp.status == 101
         ws.send("4still-on-ws")
         assert ws.recv() == "4still-on-ws"
         assert not harness.disconnected(sid)
@@ -423,11 +444,13 @@ def test_websocket_with_sid_but_no_upgrade_header(port: int) -> None:
 # -- methods, CORS and origins -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
-def test_other_methods_405(harness: EngineHarness, port: int, method: str) -> None:
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS"])
+def test_other_methods_with_a_sid(harness: EngineHarness, port: int, method: str) -> None:
+    """A polling request with a live sid and a method other than GET/POST: a 400 (the Node
+    server answers 500 from its polling transport); the session is not closed."""
     sid = handshake(port)
     resp = http(port, method, f"EIO=4&transport=polling&sid={sid}", body="4x")
-    assert (resp.status, resp.text) == (405, "Method Not Found")
+    assert (resp.status, error_body(resp)) == (400, "Bad request method")
     harness.assert_alive(port, sid)
 
 

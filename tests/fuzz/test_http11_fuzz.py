@@ -1,11 +1,14 @@
-"""Hypothesis fuzzing of the HTTP/1.1 request-head parser `engineio_core.http11`: only
-`HTTPError` (with a 4xx/5xx status) may escape.
+"""Hypothesis fuzzing of the HTTP/1.1 request-head parser and chunked-body decoder of
+`engineio_core.http11`: only `HTTPError` (with a 4xx/5xx status) may escape.
 
 Covers `parse_head` on arbitrary bytes, on bytes built from HTTP's own pieces, and on
 mutations of valid heads; `find_head_end` and `check_partial` on any input and on every prefix
 of a valid request; and round-trip properties of valid generated heads (method, target, path,
 query, version, header values joined per environ key, Content-Length, chunked, keep-alive,
-the environ built from them). Deterministic (derandomize=True) and bounded in size.
+the environ built from them). `ChunkedDecoder` on arbitrary bytes, on bytes built from the
+chunked grammar's own pieces and on mutations of valid bodies, fed whole and byte at a time
+(the same outcome either way), and round trips of valid bodies (extensions, trailers, leading
+zeros, any split). Deterministic (derandomize=True) and bounded in size.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
 from urllib.parse import unquote_to_bytes  # noqa: E402
 
+import pytest  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from engineio_core.http11 import (  # noqa: E402
+    ChunkedDecoder,
     HTTPError,
     RequestHead,
     build_environ,
@@ -323,3 +328,152 @@ def test_conflicting_framing_is_refused(head: Head, other_length: str) -> None:
         assert exc.status == 400
     else:
         raise AssertionError("Content-Length with Transfer-Encoding was accepted")
+
+
+# -- chunked bodies ------------------------------------------------------------------------------------
+
+
+def decode_chunked(data: bytes, pieces: list[int] | None = None) -> tuple[str, bytes, bytes]:
+    """Feed `data` to a fresh decoder, whole or cut at `pieces` (1 = byte at a time); the
+    outcome is ("done", body, rest), ("more", body-so-far, b"") or ("error", reason, b"")."""
+    decoder = ChunkedDecoder()
+    body = b""
+    try:
+        if pieces is None:
+            body = decoder.feed(data)
+        else:
+            pos = 0
+            for size in pieces:
+                body += decoder.feed(data[pos:pos + size])
+                pos += size
+            body += decoder.feed(data[pos:])
+    except HTTPError as exc:
+        assert exc.status == 400, exc.status
+        try:  # refused for good: later bytes cannot revive it
+            decoder.feed(b"0\r\n\r\n")
+        except HTTPError as again:
+            assert again is exc
+        else:
+            raise AssertionError("a refused body accepted more bytes") from None
+        return "error", exc.reason.encode(), b""
+    if decoder.done:
+        return "done", body, decoder.rest
+    return "more", body, b""
+
+
+def same_outcome(data: bytes) -> tuple[str, bytes, bytes]:
+    """Whole and byte at a time give the same outcome: the same body and rest, or the same
+    refusal (errors are reported without the body decoded before them)."""
+    whole = decode_chunked(data)
+    byte_wise = decode_chunked(data, [1] * len(data))
+    assert byte_wise == whole, (data, whole, byte_wise)
+    return whole
+
+
+CHUNK_PIECES = [
+    b"0", b"1", b"a", b"F", b"10", b"1_0", b"+1", b"-1", b"0x10", b" ", b"\t", b";", b"=", b'"',
+    b"\\", b"ext", b"\r\n", b"\n", b"\r", b"\x00", b":", b"X-T", b"hello", b"f" * 17, b"\x80",
+]
+
+
+@FUZZ
+@given(st.binary(max_size=300))
+def test_chunked_arbitrary_bytes(data: bytes) -> None:
+    same_outcome(data)
+
+
+@FUZZ
+@given(st.lists(st.sampled_from(CHUNK_PIECES), max_size=40))
+def test_chunked_grammar_pieces(pieces: list[bytes]) -> None:
+    same_outcome(b"".join(pieces))
+
+
+_EXT_NAME = st.text("abcXYZ019!#$%&'*+-.^_`|~", min_size=1, max_size=6)
+_EXT_VALUE = st.one_of(
+    st.none(),
+    _EXT_NAME,
+    st.text(st.characters(codec="ascii", exclude_characters='"\\', min_codepoint=32, max_codepoint=126), max_size=8)
+    .map(lambda v: '"' + v + '"'),
+)
+
+
+@st.composite
+def chunked_bodies(draw: Any) -> tuple[bytes, bytes]:
+    """A valid chunked body (encoded, decoded): sizes with leading zeros in either case,
+    extensions with token and quoted values, trailers."""
+    chunks = draw(st.lists(st.binary(min_size=1, max_size=40), max_size=6))
+    out = b""
+    for chunk in chunks:
+        size = f"{len(chunk):x}"
+        size = "0" * draw(st.integers(0, 3)) + (size.upper() if draw(st.booleans()) else size)
+        ext = ""
+        for name, value in draw(st.lists(st.tuples(_EXT_NAME, _EXT_VALUE), max_size=2)):
+            ext += draw(st.sampled_from(["", " ", "\t "])) + ";" + name + ("" if value is None else "=" + value)
+        out += size.encode() + ext.encode() + b"\r\n" + chunk + b"\r\n"
+    out += b"0" * draw(st.integers(1, 3)) + b"\r\n"
+    for name in draw(st.lists(_EXT_NAME, max_size=3)):
+        out += name.encode() + b": " + draw(st.sampled_from([b"v", b"", b"a b", b"\x80"])) + b"\r\n"
+    return out + b"\r\n", b"".join(chunks)
+
+
+@FUZZ
+@given(chunked_bodies(), st.binary(max_size=20), st.lists(st.integers(1, 50), max_size=20))
+def test_chunked_round_trip(body: tuple[bytes, bytes], after: bytes, pieces: list[int]) -> None:
+    """A valid body decodes to its data in any split; what follows it is handed back intact."""
+    encoded, decoded = body
+    for split in (None, [1] * len(encoded), pieces):
+        assert decode_chunked(encoded + after, split) == ("done", decoded, after)
+    for cut in range(len(encoded)):  # every prefix: more is needed, and nothing is lost
+        state, so_far, _ = decode_chunked(encoded[:cut])
+        assert state == "more" and decoded.startswith(so_far)
+
+
+@FUZZ
+@given(chunked_bodies(), st.data())
+def test_chunked_mutations(body: tuple[bytes, bytes], data: Any) -> None:
+    encoded = bytearray(body[0])
+    for _ in range(data.draw(st.integers(1, 3))):
+        action = data.draw(st.sampled_from(["flip", "insert", "delete"]))
+        at = data.draw(st.integers(0, max(0, len(encoded) - 1)))
+        if action == "flip" and encoded:
+            encoded[at] = data.draw(st.integers(0, 255))
+        elif action == "insert":
+            encoded[at:at] = data.draw(st.sampled_from(CHUNK_PIECES))
+        elif encoded:
+            del encoded[at]
+    same_outcome(bytes(encoded))
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"1_0\r\n" + b"x" * 16 + b"\r\n0\r\n\r\n", "Bad Chunk Size"),  # int("1_0", 16) == 16
+        (b"+1\r\nx\r\n0\r\n\r\n", "Bad Chunk Size"),
+        (b"-1\r\nx\r\n0\r\n\r\n", "Bad Chunk Size"),
+        (b"0x10\r\n" + b"x" * 16 + b"\r\n0\r\n\r\n", "Bad Chunk Size"),
+        (b" 1\r\nx\r\n0\r\n\r\n", "Bad Chunk Size"),
+        (b"1 \r\nx\r\n0\r\n\r\n", "Bad Chunk Size"),  # whitespace only before a ";"
+        (b"\r\n", "Bad Chunk Size"),
+        (b"1\nx\r\n0\r\n\r\n", "Bad Chunk Size"),  # a bare LF ends no line here
+        (b"1" * 17 + b"\r\n", "Chunk Size Too Large"),
+        (b"1;\r\nx\r\n", "Bad Chunk Extension"),
+        (b"1;a=\r\nx\r\n", "Bad Chunk Extension"),
+        (b'1;a="x\r\nx\r\n', "Bad Chunk Extension"),
+        (b"1;a b\r\nx\r\n", "Bad Chunk Extension"),
+        (b"1;" + b"a" * 5000 + b"\r\n", "Chunk Line Too Long"),
+        (b"1\r\nxy\r\n", "Chunk Data Not Followed By CRLF"),
+        (b"1\r\nx\n0\r\n\r\n", "Chunk Data Not Followed By CRLF"),
+        (b"0\r\n x: y\r\n\r\n", "Bad Trailer"),  # obs-fold
+        (b"0\r\nx y: z\r\n\r\n", "Bad Trailer"),
+        (b"0\r\nnocolon\r\n\r\n", "Bad Trailer"),
+        (b"0\r\nx: a\x00b\r\n\r\n", "Bad Trailer"),
+        (b"0\r\n" + b"x: y\r\n" * 101 + b"\r\n", "Too Many Trailers"),
+        (b"0\r\nx: " + b"y" * 9000 + b"\r\n\r\n", "Trailers Too Large"),
+        ((b"1;" + b"e" * 4000 + b"\r\nx\r\n") * 17, "Chunk Extensions Too Large"),
+    ],
+    ids=lambda v: v[:12].decode("latin-1") if isinstance(v, bytes) else v,
+)
+def test_chunked_refusals(data: bytes, reason: str) -> None:
+    """RFC 9112 §7.1's grammar, strictly: each malformed body is refused with its reason,
+    whether it arrives whole or byte at a time."""
+    assert same_outcome(data)[:2] == ("error", reason.encode())

@@ -46,7 +46,7 @@ from tests.conftest import (
 )
 
 __all__ = [
-    "ROOT", "Bystander", "Closed", "LogRecorder", "RawWS", "SioEnv", "flask_env", "http",
+    "PEER_CLOSED", "ROOT", "Bystander", "Closed", "LogRecorder", "RawWS", "SioEnv", "flask_env", "http",
     "node_available", "rss_kb", "run_node", "serve_gevent", "sio_env", "wait_for",
 ]
 
@@ -56,6 +56,11 @@ _counter = iter(range(1_000_000))
 
 class Closed(Exception):
     """The server closed the connection (close frame, Engine.IO CLOSE or EOF)."""
+
+
+# What a send to a peer that closed the connection can raise: `Closed` (a POST answered 400
+# after the session ended, or EOF), the OS's reset / broken pipe. Tests catch only these.
+PEER_CLOSED = (Closed, ConnectionError)
 
 
 # -- logs -------------------------------------------------------------------------------------
@@ -566,6 +571,10 @@ def flask_env(bystander: bool = True, **options: Any) -> Iterator[SioEnv]:
     @app.route("/")
     def index() -> str:
         return "index"
+
+    @app.route("/body", methods=["POST"])
+    def body() -> bytes:
+        return flask.request.get_data()
 
     options.setdefault("async_mode", "gevent")
     options.setdefault("logger", private_logger("sio", logs))

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from hard_support import RawWS, Response, SioEnv, flask_env, handshake, http
+from hard_support import Closed, RawWS, Response, SioEnv, flask_env, handshake, http
 
 from engineio_core.handshake import UNSUPPORTED_VERSION
 
@@ -49,7 +49,8 @@ def assert_session_closed(env: SioEnv, sid: str, reason: str = "transport error"
 # -- requests that name no valid session ----------------------------------------------------------
 
 STATELESS = [
-    ("GET", "/socket.io/", 400, UNSUPPORTED_VERSION),
+    ("GET", "/socket.io/", 400, "Invalid transport"),  # the Node server's check order
+    ("GET", "/socket.io/?EIO=4", 400, "Invalid transport"),  # no transport: no session (Node)
     ("GET", "/socket.io/?transport=polling", 400, UNSUPPORTED_VERSION),
     ("GET", "/socket.io/?EIO=3&transport=polling", 400, UNSUPPORTED_VERSION),
     ("GET", "/socket.io/?EIO=5&transport=polling", 400, UNSUPPORTED_VERSION),
@@ -60,13 +61,15 @@ STATELESS = [
     ("GET", "/socket.io/?EIO=4&transport=polling&j=abc", 400, "Invalid JSONP index number"),
     ("GET", "/socket.io/?EIO=4&transport=polling&j=-1", 400, "Invalid JSONP index number"),
     ("GET", "/socket.io/?EIO=4&transport=websocket", 400, "Invalid websocket upgrade"),
-    ("POST", "/socket.io/?EIO=4&transport=polling", 400, "Missing session id"),
-    ("OPTIONS", POLL, 200, "OK"),
-    ("PUT", POLL, 405, "Method Not Found"),
-    ("DELETE", POLL, 405, "Method Not Found"),
-    ("PATCH", POLL, 405, "Method Not Found"),
-    ("HEAD", POLL, 405, ""),  # a response to HEAD has no body (RFC 9110 §9.3.2)
-    ("TRACE", POLL, 405, "Method Not Found"),
+    # The handshake is GET only: the Node server's 400 "Bad handshake method" (not a 405).
+    ("POST", "/socket.io/?EIO=4&transport=polling", 400, "Bad handshake method"),
+    ("POST", "/socket.io/?EIO=3&transport=polling", 400, "Bad handshake method"),
+    ("OPTIONS", POLL, 400, "Bad handshake method"),  # no Origin: not a CORS preflight
+    ("PUT", POLL, 400, "Bad handshake method"),
+    ("DELETE", POLL, 400, "Bad handshake method"),
+    ("PATCH", POLL, 400, "Bad handshake method"),
+    ("HEAD", POLL, 400, ""),  # a response to HEAD has no body (RFC 9110 §9.3.2)
+    ("TRACE", POLL, 400, "Bad handshake method"),
 ]
 
 
@@ -77,7 +80,7 @@ def test_stateless_errors(env: SioEnv, method: str, target: str, status: int, me
     assert resp.status == status
     if message is None:
         assert resp.text.startswith('0{"sid":')
-    elif status == 400:
+    elif status == 400 and message:
         assert resp.error() == message
     else:
         assert resp.text == message
@@ -203,6 +206,143 @@ def test_body_cut_short_is_a_bad_request_not_a_crash(env: SioEnv, body: bytes) -
     env.assert_served()
 
 
+# -- request smuggling: Transfer-Encoding and chunk framing (issue 12 item 5) -----------------------------
+
+
+def exchange(port: int, data: bytes) -> tuple[list[Response], bool]:
+    """Send `data` on one connection; the responses it gets, and whether the server then closed
+    the connection (EOF) instead of waiting for another request."""
+    from hard_support import read_response
+
+    responses: list[Response] = []
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        buf = b""
+        while True:
+            try:
+                response, buf = read_response(sock, buf)
+            except Closed:
+                return responses, True
+            except TimeoutError:
+                return responses, False
+            responses.append(response)
+            if response.headers.get("connection") == "close":
+                sock.settimeout(10)
+                try:
+                    return responses, sock.recv(1) == b""
+                except ConnectionResetError:
+                    return responses, True
+
+
+SMUGGLING_HEADS = [
+    # Transfer-Encoding that does not end in one chunked: RFC 9112 §6.3, 400 and close.
+    ("te-chunked-identity", "Transfer-Encoding: chunked, identity", 400),
+    ("te-chunked-twice-one-line", "Transfer-Encoding: chunked, chunked", 400),
+    ("te-two-headers", "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked", 400),
+    ("te-x-chunked", "Transfer-Encoding: x-chunked", 400),
+    ("te-chunked-param", "Transfer-Encoding: chunked;q=1", 400),
+    ("te-vtab-chunked", "Transfer-Encoding: \x0bchunked", 400),
+    ("te-empty", "Transfer-Encoding: ", 400),
+    ("te-comma-only", "Transfer-Encoding: ,", 400),
+    # A coding before chunked that we do not implement: §6.1, 501.
+    ("te-identity-chunked", "Transfer-Encoding: identity, chunked", 501),
+    ("te-gzip-chunked", "Transfer-Encoding: gzip, chunked", 501),
+    # CL.TE and TE.CL, with the Transfer-Encoding plain or obfuscated: always 400.
+    ("cl-te", "Content-Length: 5\r\nTransfer-Encoding: chunked", 400),
+    ("te-cl", "Transfer-Encoding: chunked\r\nContent-Length: 5", 400),
+    ("cl-te-capital", "Content-Length: 5\r\nTransfer-Encoding: Chunked", 400),
+    ("cl-te-trailing-space", "Content-Length: 5\r\nTransfer-Encoding: chunked ", 400),
+    ("cl-te-leading-tab", "Content-Length: 5\r\nTransfer-Encoding:\tchunked", 400),
+    ("cl-te-x-chunked", "Content-Length: 5\r\nTransfer-Encoding: x-chunked", 400),
+    ("cl-te-two-headers", "Content-Length: 5\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: x", 400),
+    # Header-name tricks: a space before the colon, obs-fold.
+    ("te-space-before-colon", "Transfer-Encoding : chunked", 400),
+    ("te-obs-fold", "Transfer-Encoding:\r\n chunked", 400),
+]
+
+
+@pytest.mark.parametrize(("header", "status"), [(h, s) for _, h, s in SMUGGLING_HEADS],
+                         ids=[n for n, _, _ in SMUGGLING_HEADS])
+def test_smuggling_transfer_encodings_are_refused(env: SioEnv, header: str, status: int) -> None:
+    """Each ambiguous framing is refused before the application, with its precise status, and
+    the connection is closed (what followed cannot be trusted to be a new request); the
+    session named in the request never sees it, and other clients are served."""
+    sid, target = session(env)
+    body = b"5\r\n42[\"x\"]\r\n0\r\n\r\n"
+    smuggled = f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    data = f"POST {target} HTTP/1.1\r\nHost: x\r\n{header}\r\n\r\n".encode() + body + smuggled
+    responses, closed = exchange(env.port, data)
+    assert [(r.status, r.body) for r in responses] == [(status, b"")]
+    assert responses[0].headers.get("connection") == "close"
+    assert closed
+    assert not env.eio_disconnected(sid)  # nothing reached the session
+    env.assert_served()
+
+
+@pytest.mark.parametrize("size", [b"1_0", b"+10", b"0x10", b"-10", b"00000000000000000010 x", b"1" * 17,
+                                  b"10;bad ext", b"10 ", b" 10", b"1\n0"])
+def test_bad_chunk_sizes_are_refused(env: SioEnv, size: bytes) -> None:
+    """A chunk size that is not hex digits (Python's ``int(x, 16)`` takes ``1_0``, ``+10``,
+    ``0x10``, `` 10``), is over-long, or has a malformed extension: the engine answers 400,
+    closes the session and the connection, and logs the precise reason."""
+    sid, target = session(env)
+    data = b"4" + b"x" * 15
+    body = size + b"\r\n" + data + b"\r\n0\r\n\r\n"
+    head = f"POST {target} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+    responses, closed = exchange(env.port, head + body + f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert [(r.status, r.error()) for r in responses] == [(400, "Bad Request")]
+    assert closed
+    reason = "Chunk Size Too Large" if size == b"1" * 17 else "Bad Chunk Extension" if b";" in size \
+        else "Bad Chunk Size"
+    env.logs.wait_for(sid, "bad POST", reason)
+    assert_session_closed(env, sid)
+    env.assert_served()
+
+
+def test_chunk_without_crlf_after_its_data(env: SioEnv) -> None:
+    sid, target = session(env)
+    head = f"POST {target} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+    responses, closed = exchange(env.port, head + b"2\r\n4xyz\r\n0\r\n\r\n")
+    assert [(r.status, r.error()) for r in responses] == [(400, "Bad Request")]
+    assert closed
+    env.logs.wait_for(sid, "bad POST", "Chunk Data Not Followed By CRLF")
+    assert_session_closed(env, sid)
+    env.assert_served()
+
+
+def test_chunked_bodies_outside_the_engine(env: SioEnv) -> None:
+    """A Flask view that reads a chunked body gets it whole; one that reads a broken chunked
+    body answers 400 (Werkzeug's BadRequest, not a 500), and the connection is closed."""
+    head = b"POST /body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    responses, closed = exchange(env.port, head + b"3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n"
+                                 + b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert [(r.status, r.body) for r in responses] == [(200, b"abcde"), (200, b"index")]
+    assert closed
+    responses, closed = exchange(env.port, head + b"1_0\r\n" + b"x" * 16 + b"\r\n0\r\n\r\n"
+                                 + b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert [r.status for r in responses] == [400]
+    assert closed
+    env.assert_served()
+
+
+@pytest.mark.parametrize("value", ["chunked", "Chunked", "CHUNKED", "chunked ", "\tchunked", ", chunked"])
+def test_valid_transfer_encoding_spellings_frame_exactly(env: SioEnv, value: str) -> None:
+    """Coding names are case-insensitive and surrounding whitespace is not part of a field
+    value (RFC 9112 §7, RFC 9110 §5.5): these are chunked, and the body ends exactly where its
+    last chunk says, so the pipelined request after it is read as the next request (no
+    desync), with extensions and a trailer on the way."""
+    sid, target = session(env)
+    payload = b'421["echo","spelled"]'
+    body = b"%x;name=val;q=\"a b\"\r\n%s\r\n0\r\nX-Trailer: t\r\n\r\n" % (len(payload), payload)
+    head = f"POST {target} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: {value}\r\n\r\n".encode()
+    follow = f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+    responses, closed = exchange(env.port, head + body + follow)
+    assert [(r.status, r.text) for r in responses] == [(200, "ok"), (200, '431["spelled"]')]
+    assert closed
+    assert not env.eio_disconnected(sid)
+    env.assert_served()
+
+
 # -- floods within the limit: served, in order ---------------------------------------------------------
 
 
@@ -267,13 +407,46 @@ def test_http_after_the_upgrade(env: SioEnv) -> None:
     for method in ("GET", "POST"):
         resp = http(env.port, method, target, body='42["echo"]')
         assert (resp.status, resp.error()) == (400, "Unexpected HTTP request")
+    # Issue 11 item 3: a second WebSocket for the upgraded session is accepted at the HTTP
+    # level, as by the Node server, then closed at once (close frame without a status, EOF).
     again = RawWS(env.port, query=f"EIO=4&transport=websocket&sid={sid}")
-    assert (again.status, again.response.error()) == (400, "Unexpected websocket upgrade")
+    assert again.status == 101
+    assert again.expect_close() == 1005
+    again.wait_eof()
     again.close()
     ws.send_text('422["echo","still"]')
     assert ws.recv_message() == '432["still"]'
     assert not env.eio_disconnected(sid)
     ws.close()
+    assert env.eio_disconnect_reason(sid) == "transport close"
+    env.assert_served()
+
+
+@pytest.mark.parametrize("probe_sent", [False, True], ids=["before-2probe", "after-2probe"])
+def test_second_websocket_while_the_probe_is_pending(env: SioEnv, probe_sent: bool) -> None:
+    """Issue 11 items 3 and 13: while a first WebSocket's upgrade probe is pending (opened, and
+    maybe `2probe` answered), a second WebSocket for the session gets 101 and is closed at once
+    (as by the Node server); the first one completes the upgrade and carries the session."""
+    sid, target = session(env)
+    first = RawWS(env.port, query=f"EIO=4&transport=websocket&sid={sid}")
+    assert first.status == 101
+    if probe_sent:
+        first.send_text("2probe")
+        assert first.recv_message() == "3probe"
+    second = RawWS(env.port, query=f"EIO=4&transport=websocket&sid={sid}")
+    assert second.status == 101
+    assert second.expect_close() == 1005
+    second.wait_eof()
+    second.close()
+    if not probe_sent:
+        first.send_text("2probe")
+        assert first.recv_message() == "3probe"
+    first.send_text("5")
+    first.send_text('421["echo","upgraded"]')
+    assert first.recv_message() == '431["upgraded"]'
+    assert env.sio.eio.transport(sid) == "websocket"
+    assert not env.eio_disconnected(sid)
+    first.close()
     assert env.eio_disconnect_reason(sid) == "transport close"
     env.assert_served()
 

@@ -148,10 +148,12 @@ class JSParsers:
 
 @pytest.fixture(scope="session")
 def js_parsers() -> JSParsers:
-    """The official JavaScript parsers in a node subprocess; skips when node is missing."""
+    """The official JavaScript parsers in a node subprocess; fails (never skips) when node
+    is missing, as every other real-peer test does."""
     node = shutil.which("node")
     if node is None:
-        pytest.skip("node is not on PATH: cannot cross-check with the JavaScript parsers")
+        pytest.fail("node is not on PATH: cannot cross-check with the JavaScript parsers "
+                    "(run scripts/setup.sh)")
     missing = [
         name
         for name in ("socket.io-parser", "socket.io-msgpack-parser")
