@@ -628,7 +628,7 @@ class EngineServer:
         take_over = environ.get(TAKEOVER)
         if take_over is None:
             send_switching_protocols(environ, start_response, sock, headers)
-        ws = WebSocket(sock, self.driver, deflate, cfg.max_http_buffer_size, cfg.max_outbox_bytes,
+        ws = WebSocket(sock, self.driver, deflate, cfg.max_http_buffer_size, self.flow,
                        lambda reason: None, cfg.compression_threshold)
         if take_over is not None:
             take_over()
