@@ -30,6 +30,7 @@ from wsproto.frame_protocol import FrameProtocol  # noqa: E402
 from engineio_core.config import EngineConfig  # noqa: E402
 from engineio_core.drivers.threading_driver import ThreadingDriver  # noqa: E402
 from engineio_core.errors import RemoteProtocolError  # noqa: E402
+from engineio_core.flow import FlowControl  # noqa: E402
 from engineio_core.handshake import parse_query, validate_request  # noqa: E402
 from engineio_core.packets import EnginePacket, PacketType, decode_binary, decode_text  # noqa: E402
 from engineio_core.payload import SEPARATOR, decode_body, decode_payload, encode_payload  # noqa: E402
@@ -244,7 +245,7 @@ class FakeSocket:
 
 def read_messages(data: bytes, sizes: list[int], max_message: int = 1000) -> list[str | bytes]:
     """Run the server's reader over `data`; only RemoteProtocolError may escape."""
-    ws = WebSocket(FakeSocket(data, sizes), ThreadingDriver(), None, max_message, 0, lambda reason: None)
+    ws = WebSocket(FakeSocket(data, sizes), ThreadingDriver(), None, max_message, FlowControl(0, 0, 0, 10.0), lambda reason: None)
     out: list[str | bytes] = []
 
     only_remote_errors_any_status(lambda: read_all(ws, out))
@@ -324,7 +325,7 @@ def test_websocket_reader_mutated_frames(messages: list[str | bytes], data: st.D
 def test_websocket_reader_size_limit(limit: int) -> None:
     """Within the limit a message is delivered; over it, close code 1009 (never buffered)."""
     data = client_frames(["x" * limit, "y" * (limit + 1)])
-    ws = WebSocket(FakeSocket(data, [1]), ThreadingDriver(), None, limit, 0, lambda reason: None)
+    ws = WebSocket(FakeSocket(data, [1]), ThreadingDriver(), None, limit, FlowControl(0, 0, 0, 10.0), lambda reason: None)
     got: list[str | bytes] = []
     try:
         read_all(ws, got)
