@@ -119,6 +119,9 @@ class EngineServer:
         self.flow = FlowControl(cfg.high_water_mark, cfg.low_water_mark, cfg.max_outbox_bytes, cfg.stall_timeout)
         self.flow.schedule = self.call_later
         self._thread_permits: Any = None
+        # Calls from foreign threads in flight before the thread waits (0: never waits; the
+        # Flask test client, whose loop runs only when the test uses the client, sets that).
+        self.thread_window = THREAD_WINDOW
         self._logged_once: set[str] = set()
         self.logger.info("Server initialized for %s.", self.async_mode)
 
@@ -281,9 +284,12 @@ class EngineServer:
         loop. The thread is held back (a thread-safe wait) while `THREAD_WINDOW` of its calls
         are not applied yet, or while recipients of what it sent are congested: a thread that
         emits faster than clients read waits, like a greenlet would."""
+        if not self.thread_window:
+            self.driver.call_in_loop(self._run_for_thread, fn, args, _nothing)
+            return
         permits = self._thread_permits
         if permits is None:
-            permits = self._thread_permits = self.driver.thread_permits(THREAD_WINDOW)
+            permits = self._thread_permits = self.driver.thread_permits(self.thread_window)
         permits.acquire()
         self.driver.call_in_loop(self._run_for_thread, fn, args, permits.release)
 
@@ -1016,6 +1022,10 @@ _STATUS = {
 def _seconds(value: float) -> float:
     """A whole number of seconds as an int (``25``, as python-engineio reports the default)."""
     return int(value) if value.is_integer() else value
+
+
+def _nothing() -> None:
+    pass
 
 
 def _quote(message: str) -> str:

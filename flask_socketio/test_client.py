@@ -75,6 +75,9 @@ class SocketIOTestClient:
         socketio._tasks_as_threads = True
         self._driver = server.eio.driver
         self._driver.bind()
+        # The loop runs only when the test uses the client: a task's thread must not wait for
+        # it (a test that sleeps, then reads, gets everything the task emitted meanwhile).
+        server.eio.thread_window = 0
         self.eio_sid = uuid.uuid4().hex
         SocketIOTestClient.clients[self.eio_sid] = self
         self.flask_test_client = flask_test_client

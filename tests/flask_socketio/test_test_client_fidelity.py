@@ -241,6 +241,31 @@ def test_background_task_emits_are_not_lost_while_the_test_reads(async_mode: str
     assert collect(client, total, wait=lambda s: None) == [[i] for i in range(total)]
 
 
+@pytest.mark.parametrize("async_mode", ["gevent", "threading"])
+def test_a_task_emitting_more_than_the_thread_window_is_all_there_after_one_read(async_mode: str) -> None:
+    """A task emits 500 messages without pausing while the test waits (not reading); after
+    the task ends, ONE get_received() returns all of them, as in the reference's threading
+    mode. (Under gevent, calls from a thread wait for the loop past a window; the loop runs
+    only when the test uses the client, so the task must not wait for it.)"""
+    app, socketio = make_app(async_mode=async_mode)
+    total = 500
+    finished = threading.Event()
+
+    def burst() -> None:
+        for i in range(total):
+            socketio.emit("n", i)
+        finished.set()
+
+    @socketio.on("start")
+    def start() -> None:
+        socketio.start_background_task(burst)
+
+    client = socketio.test_client(app)
+    client.emit("start")
+    assert finished.wait(10), "the task was held back while the test waited"
+    assert [item["args"] for item in client.get_received()] == [[i] for i in range(total)]
+
+
 def test_background_task_runs_while_the_test_waits_on_a_thread_event() -> None:
     """Any plain blocking wait of the test thread lets the task run (gevent default mode)."""
     app, socketio = make_app()
