@@ -94,24 +94,18 @@ class ThreadWriter:
             then()
 
 
-class _Task:
-    def __init__(self, thread: threading.Thread) -> None:
-        self._thread = thread
-
-    def join(self, timeout: float | None = None) -> None:
-        self._thread.join(timeout)
-
-
 class ThreadingDriver:
     name = "threading"
 
     def bind(self) -> None:
         pass
 
-    def spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> _Task:
+    def spawn(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> threading.Thread:
+        """A started daemon thread (as the reference's threading mode returns: ``join()``,
+        ``is_alive()``, ``name``…)."""
         thread = threading.Thread(target=fn, args=args, kwargs=kwargs, daemon=True)
         thread.start()
-        return _Task(thread)
+        return thread
 
     def dispatch(self, fn: Callable[..., Any], *args: Any) -> None:
         self.spawn(fn, *args)

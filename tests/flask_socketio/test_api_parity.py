@@ -140,3 +140,17 @@ def test_js_client_without_auth_gives_none() -> None:
     assert result["ok"], result
     events = result["sockets"]["a"]["events"]
     assert [args for name, *args in events if name == "auth"] == [["None"]]
+
+
+def test_threading_background_task_is_a_thread() -> None:
+    """In threading mode the reference returns the started (daemon) thread itself: apps call
+    ``is_alive()`` and ``join()`` on it."""
+    app = Flask(__name__)
+    socketio = SocketIO(app, async_mode="threading")
+    release = threading.Event()
+    task = socketio.start_background_task(release.wait, 10)
+    assert isinstance(task, threading.Thread) and task.daemon
+    assert task.is_alive()
+    release.set()
+    task.join(10)
+    assert not task.is_alive()
