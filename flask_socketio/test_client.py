@@ -60,14 +60,12 @@ class SocketIOTestClient:
     def __init__(self, app: flask.Flask, socketio: Any, namespace: str | None = None,
                  query_string: str | None = None, headers: dict[str, str] | None = None,
                  auth: Any = None, flask_test_client: Any = None) -> None:
-        from socketio_core.manager import LocalManager
-
         self.app = app
         self.socketio = socketio
         server = socketio.server
         if server is None:
             raise RuntimeError("SocketIO is not initialised")
-        if not isinstance(server.manager, LocalManager) or getattr(server.manager, "is_pubsub", False):
+        if server.manager.is_pubsub:
             raise RuntimeError("Test client cannot be used with a message queue")
         self.server = server
         server.async_handlers = False

@@ -3,12 +3,14 @@ plus the `LocalManager` that combines them."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import pytest
 
+from engineio_core.drivers.threading_driver import ThreadingDriver
 from socketio_core.acks import AckTracker
-from socketio_core.manager import LocalManager
+from socketio_core.manager import LocalManager, ManagerHost
 from socketio_core.packets import MAX_ACK_ID
 from socketio_core.rooms import RoomRegistry
 
@@ -262,7 +264,8 @@ class FakeServer:
 def manager() -> tuple[LocalManager, FakeServer]:
     m = LocalManager()
     server = FakeServer()
-    m.set_server(server)  # type: ignore[arg-type]
+    m.attach(ManagerHost(encode=server.encode, deliver=server.deliver, disconnect=lambda sid, ns: None,
+                         lock=nullcontext(), driver=ThreadingDriver()))
     return m, server
 
 
