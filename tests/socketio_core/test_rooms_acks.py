@@ -235,7 +235,6 @@ def test_ack_drop_callback() -> None:
     acks.drop_callback("b", gone)
     assert "b" not in acks._pending
     acks.drop_callback("nobody", gone)
-    acks.cancel("a", 5)
 
 
 def test_ack_ids_wrap_at_the_largest_safe_integer() -> None:
