@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import flask
+from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder
 
 from engineio_core import EncodedMessage
@@ -106,7 +107,8 @@ class SocketIOTestClient:
         if query_string:
             url += query_string if query_string.startswith("?") else "?" + query_string
         parts = urlsplit(url)
-        builder = EnvironBuilder(path=parts.path, query_string=parts.query, headers=headers)
+        builder = EnvironBuilder(path=parts.path, query_string=parts.query,
+                                 headers=Headers(headers) if headers is not None else None)
         try:
             environ: dict[str, Any] = builder.get_environ()
         finally:
@@ -221,7 +223,7 @@ class SocketIOTestClient:
             with self._lock:
                 self.queue.setdefault(namespace, []).append({"name": name, "args": payload, "namespace": namespace})
         elif ptype is PacketType.ACK or ptype is PacketType.BINARY_ACK:
-            self.acks[packet.id] = {"args": list(packet.data or []), "namespace": namespace}  # type: ignore[index]
+            self.acks[packet.id] = {"args": list(packet.data or []), "namespace": namespace}
         elif ptype is PacketType.CONNECT:
             self.connected[namespace] = True
         elif ptype is PacketType.CONNECT_ERROR or ptype is PacketType.DISCONNECT:

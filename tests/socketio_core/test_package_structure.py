@@ -9,11 +9,13 @@ type-only import still fails here.
 from __future__ import annotations
 
 import ast
+import fnmatch
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from socketio_core.manager import ClientManager, LocalManager
 from socketio_core.pubsub import PubSubManager
@@ -148,3 +150,15 @@ def test_the_manager_guards_its_rooms_with_the_server_lock(async_mode: str) -> N
     manager = server.manager
     assert isinstance(manager, LocalManager)
     assert manager.lock is server._lock
+
+
+def test_every_io_exemption_in_pyproject_names_existing_files() -> None:
+    """The TID251 exemptions say which modules may do I/O (the others are pure): a stale entry
+    (a file that was renamed or removed) would silently exempt whatever takes its name."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    ignores = config["tool"]["ruff"]["lint"]["per-file-ignores"]
+    files = [p.relative_to(ROOT).as_posix() for p in ROOT.rglob("*.py")
+             if not {".venv", "node_modules", ".git"} & set(p.relative_to(ROOT).parts)]
+    stale = [pattern for pattern, rules in ignores.items()
+             if "TID251" in rules and not any(fnmatch.fnmatch(f, pattern) for f in files)]
+    assert ignores and stale == []
