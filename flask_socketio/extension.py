@@ -378,7 +378,7 @@ def _replace_session(ctx: RequestContext, session: SessionMixin) -> None:
     if isinstance(getattr(type(ctx), "session", None), property):
         ctx._session = session  # Flask >= 3.1 keeps it behind a read-only property
     else:
-        ctx.session = session
+        vars(ctx)["session"] = session  # Flask < 3.1: a plain instance attribute
 
 
 class _FlaskSafeJSON:

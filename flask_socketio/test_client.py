@@ -29,6 +29,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import flask
+from werkzeug.datastructures import Headers
 from werkzeug.test import EnvironBuilder
 
 from engineio_core import EncodedMessage
@@ -60,14 +61,12 @@ class SocketIOTestClient:
     def __init__(self, app: flask.Flask, socketio: Any, namespace: str | None = None,
                  query_string: str | None = None, headers: dict[str, str] | None = None,
                  auth: Any = None, flask_test_client: Any = None) -> None:
-        from socketio_core.manager import LocalManager
-
         self.app = app
         self.socketio = socketio
         server = socketio.server
         if server is None:
             raise RuntimeError("SocketIO is not initialised")
-        if not isinstance(server.manager, LocalManager) or getattr(server.manager, "is_pubsub", False):
+        if server.manager.is_pubsub:
             raise RuntimeError("Test client cannot be used with a message queue")
         self.server = server
         server.async_handlers = False
@@ -111,7 +110,8 @@ class SocketIOTestClient:
         if query_string:
             url += query_string if query_string.startswith("?") else "?" + query_string
         parts = urlsplit(url)
-        builder = EnvironBuilder(path=parts.path, query_string=parts.query, headers=headers)
+        builder = EnvironBuilder(path=parts.path, query_string=parts.query,
+                                 headers=Headers(headers) if headers is not None else None)
         try:
             environ: dict[str, Any] = builder.get_environ()
         finally:
@@ -226,7 +226,7 @@ class SocketIOTestClient:
             with self._lock:
                 self.queue.setdefault(namespace, []).append({"name": name, "args": payload, "namespace": namespace})
         elif ptype is PacketType.ACK or ptype is PacketType.BINARY_ACK:
-            self.acks[packet.id] = {"args": list(packet.data or []), "namespace": namespace}  # type: ignore[index]
+            self.acks[packet.id] = {"args": list(packet.data or []), "namespace": namespace}
         elif ptype is PacketType.CONNECT:
             self.connected[namespace] = True
         elif ptype is PacketType.CONNECT_ERROR or ptype is PacketType.DISCONNECT:

@@ -34,9 +34,6 @@ class AckTracker:
             del self._pending[sid]
         return callback
 
-    def cancel(self, sid: str, ack_id: int) -> None:
-        self.pop(sid, ack_id)
-
     def drop_callback(self, sid: str, callback: Callable[..., Any]) -> None:
         """Forget a callback nobody will wait for any more (a timed-out `call()`)."""
         callbacks = self._pending.get(sid)

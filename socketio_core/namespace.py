@@ -1,29 +1,58 @@
 """Class-based namespaces: events go to ``on_<event>`` methods.
 
 The server-level class receives the sid first (``on_my_event(self, sid, data)``); the Flask
-layer's subclass uses the request context instead.
+layer's subclass uses the request context instead. A namespace knows its server only through
+`NamespaceServer`, the methods it forwards to (`SocketServer` provides them).
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .server import SocketServer
+
+class NamespaceServer(Protocol):
+    """The server methods a `Namespace` forwards to, with its namespace as the default."""
+
+    def emit(self, event: str, data: Any = None, to: Any = None, room: Any = None,
+             skip_sid: Any = None, namespace: str | None = None,
+             callback: Callable[..., Any] | None = None, ignore_queue: bool = False) -> None: ...
+
+    def send(self, data: Any, to: Any = None, room: Any = None, skip_sid: Any = None,
+             namespace: str | None = None, callback: Callable[..., Any] | None = None,
+             ignore_queue: bool = False) -> None: ...
+
+    def call(self, event: str, data: Any = None, to: Any = None, sid: Any = None,
+             namespace: str | None = None, timeout: float = 60, ignore_queue: bool = False) -> Any: ...
+
+    def enter_room(self, sid: str, room: Any, namespace: str | None = None) -> None: ...
+
+    def leave_room(self, sid: str, room: Any, namespace: str | None = None) -> None: ...
+
+    def close_room(self, room: Any, namespace: str | None = None) -> None: ...
+
+    def rooms(self, sid: str, namespace: str | None = None) -> list[Any]: ...
+
+    def get_session(self, sid: str, namespace: str | None = None) -> dict[str, Any]: ...
+
+    def save_session(self, sid: str, session: dict[str, Any], namespace: str | None = None) -> None: ...
+
+    def session(self, sid: str, namespace: str | None = None) -> AbstractContextManager[dict[str, Any]]: ...
+
+    def disconnect(self, sid: str, namespace: str | None = None, ignore_queue: bool = False) -> None: ...
 
 
 class Namespace:
     def __init__(self, namespace: str | None = None) -> None:
         self.namespace = namespace or "/"
-        self.server: SocketServer | None = None
+        self.server: NamespaceServer | None = None
 
-    def _set_server(self, server: SocketServer) -> None:
+    def _set_server(self, server: NamespaceServer) -> None:
         self.server = server
 
-    def _bound(self) -> SocketServer:
+    def _bound(self) -> NamespaceServer:
         if self.server is None:
             raise RuntimeError("this namespace is not registered with a server")
         return self.server

@@ -14,8 +14,9 @@ and one publisher sends them in the order they were emitted. An emit addressed t
 this process is not published at all.
 
 The broker is two blocking methods, `publish(bytes)` and `listen()` (an iterator of bytes that
-reconnects by itself); they run in a dedicated thread (or greenlets when the socket module is
-monkey-patched), never on the event loop. A broker may also offer `publish_many(list)`: the
+reconnects by itself); they run where the engine's driver puts blocking I/O
+(`Driver.blocking_io()`: OS threads, or greenlets when the socket module is monkey-patched),
+never on the event loop. A broker may also offer `publish_many(list)`: the
 publisher then sends what queued up during the previous round trip in one go, in order. A
 write-only manager (an external emitter) publishes in the caller's thread, before returning.
 """
@@ -25,21 +26,19 @@ from __future__ import annotations
 import base64
 import json as stdlib_json
 import logging
-import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from queue import Empty
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-from engineio_core import EncodedMessage
+from engineio_core.drivers.base import BlockingIO
+from engineio_core.encoded import EncodedMessage
 from engineio_core.flow import NO_WAIT
 
 from .binary import deconstruct, reconstruct
-from .manager import LocalManager, _skip_set
+from .manager import LocalManager, ManagerHost, _skip_set
+from .packets import PacketType, SocketPacket
 from .rooms import Room
-
-if TYPE_CHECKING:
-    from .server import SocketServer
 
 ENVELOPE_VERSION = 1
 # Most messages waiting for the publisher (a slow or hung broker): past it, emits are dropped
@@ -83,13 +82,13 @@ class PubSubManager(LocalManager):
         self._next_remote_id = 0
 
     # -- lifecycle -------------------------------------------------------------------------------
-    def set_server(self, server: SocketServer) -> None:
-        super().set_server(server)
+    def attach(self, host: ManagerHost) -> None:
+        super().attach(host)
         # The envelope carries the event data for python-socketio peers: encode it with the
         # server's JSON (e.g. ``json=flask.json``), as the packet itself was, or what the local
         # clients receive could never be published (python-socketio does the same).
-        if not self._json_given and getattr(server, "json", None) is not None:
-            self.json = server.json
+        if not self._json_given and host.json is not None:
+            self.json = host.json
 
     def initialize(self) -> None:
         """Start listening (called on the server's loop): the broker's blocking `listen()` runs
@@ -99,16 +98,16 @@ class PubSubManager(LocalManager):
         an ack callback)."""
         if not self.write_only and not self._listener_started:
             self._listener_started = True
-            server = self.server
-            assert server is not None
-            driver = server.eio.driver
+            driver = self._host().driver
             # Called before the engine has seen its first request: adopt this (the serving)
             # thread's loop now, so the listener can hand messages over from the start.
             driver.bind()
+            io = driver.blocking_io()
             self._inbox = driver.queue()
-            self._inbox_permits = _permits(driver, MAX_INBOX)
+            # Acquired by the listener, released by the applier on the loop.
+            self._inbox_permits = io.semaphore(MAX_INBOX)
             driver.spawn(self._apply_forever)
-            _start_thread(self._listen_forever, "socketio-pubsub-listener")
+            io.start(self._listen_forever, "socketio-pubsub-listener")
 
     def _publish(self, message: dict[str, Any]) -> None:
         message.setdefault("host_id", self.host_id)
@@ -124,7 +123,8 @@ class PubSubManager(LocalManager):
             self._send(data)
             return
         if self._publisher is None:
-            self._publisher = _Worker(self._send_batch, "socketio-pubsub-publisher")
+            io = self._host().driver.blocking_io()
+            self._publisher = _Worker(io, self._send_batch, "socketio-pubsub-publisher")
         if self._publisher.backlog() >= MAX_PUBLISH_BACKLOG:
             self.logger.error("message queue publish backlog full (%d messages): %s dropped",
                               MAX_PUBLISH_BACKLOG, message.get("method"))
@@ -153,12 +153,11 @@ class PubSubManager(LocalManager):
     # -- operations: local first, then published ---------------------------------------------
     def emit(self, event: str, data: list[Any], namespace: str, room: Room | list[Room] | None = None,
              skip_sid: str | Iterable[str] | None = None, callback: Callable[..., Any] | None = None,
-             **kwargs: Any) -> None:
-        if kwargs.get("ignore_queue"):
-            super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback)
+             ignore_queue: bool = False, encoded: Sequence[EncodedMessage] | None = None) -> None:
+        if ignore_queue:
+            super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback,
+                         encoded=encoded)
             return
-        server = self.server
-        assert server is not None
         skip = sorted(_skip_set(skip_sid)) if skip_sid is not None else None
         message: dict[str, Any] = {
             "method": "emit", "event": event, "namespace": namespace, "room": room,
@@ -180,10 +179,8 @@ class PubSubManager(LocalManager):
             self._remote_callbacks[callback_id] = callback
             message["callback"] = [room, namespace, callback_id]
         else:
-            from .packets import PacketType, SocketPacket
-
-            parts = kwargs.get("encoded") or server.encode(SocketPacket(PacketType.EVENT, namespace, [event, *data]))
-            self.emit_encoded(namespace, room, skip_sid, parts)
+            parts = encoded or self._host().encode(SocketPacket(PacketType.EVENT, namespace, [event, *data]))
+            self.deliver_local(namespace, room, skip_sid, parts)
             message["packet"] = [_part_to_json(p) for p in parts]
             message["v"] = ENVELOPE_VERSION
         payload, attachments = deconstruct(data)
@@ -217,9 +214,7 @@ class PubSubManager(LocalManager):
 
     # -- listening -------------------------------------------------------------------------------
     def _listen_forever(self) -> None:
-        server = self.server
-        assert server is not None
-        driver = server.eio.driver
+        driver = self._host().driver
         put = self._inbox.put_nowait
         acquire = self._inbox_permits.acquire
         for raw in self.broker.listen():
@@ -272,8 +267,6 @@ class PubSubManager(LocalManager):
             self.logger.warning("ignoring a bad %r message on the queue: %s", method, exc)
 
     def _handle_emit(self, message: dict[str, Any]) -> None:
-        server = self.server
-        assert server is not None
         namespace = _namespace(message.get("namespace"))
         room = _room(message.get("room"))
         skip_sid = message.get("skip_sid")
@@ -284,7 +277,7 @@ class PubSubManager(LocalManager):
         if callback is None and isinstance(packet, list) and message.get("v") == ENVELOPE_VERSION and packet:
             parts = [_part_from_json(p) for p in packet]
             _check_event_parts(parts, namespace)
-            self.emit_encoded(namespace, room, skip_sid, parts)
+            self.deliver_local(namespace, room, skip_sid, parts)
             return
         event = message.get("event")
         if not isinstance(event, str):
@@ -346,9 +339,8 @@ class PubSubManager(LocalManager):
 
     def _handle_disconnect(self, message: dict[str, Any]) -> None:
         sid, namespace = message.get("sid"), _namespace(message.get("namespace"))
-        server = self.server
-        if server is not None and isinstance(sid, str) and self.rooms.is_connected(namespace, sid):
-            server.disconnect(sid, namespace=namespace, ignore_queue=True)
+        if isinstance(sid, str) and self.rooms.is_connected(namespace, sid):
+            self._host().disconnect(sid, namespace)
 
 
 _HANDLERS: dict[str, Callable[[PubSubManager, dict[str, Any]], None]] = {
@@ -417,13 +409,14 @@ def _part_from_json(value: Any) -> EncodedMessage:
 
 
 class _Worker:
-    """One thread that runs `fn(batch)` for the submitted items, in order: each batch is what
-    was waiting when the previous call returned (at most `MAX_PUBLISH_BATCH` items)."""
+    """One thread (or greenlet: `io` decides) that runs `fn(batch)` for the submitted items, in
+    order: each batch is what was waiting when the previous call returned (at most
+    `MAX_PUBLISH_BATCH` items)."""
 
-    def __init__(self, fn: Callable[[list[Any]], None], name: str) -> None:
+    def __init__(self, io: BlockingIO, fn: Callable[[list[Any]], None], name: str) -> None:
         self._fn = fn
-        self._queue = _make_queue()
-        self._thread = _start_thread(self._run, name)
+        self._queue = io.queue()
+        self._thread = io.start(self._run, name)
 
     def submit(self, item: Any) -> None:
         self._queue.put(item)
@@ -441,59 +434,6 @@ class _Worker:
                 except Empty:
                     break
             self._fn(batch)
-
-
-def _socket_patched() -> bool:
-    try:
-        from gevent import monkey
-    except ImportError:  # pragma: no cover
-        return False
-    return bool(monkey.is_module_patched("socket"))
-
-
-def _start_thread(target: Callable[[], None], name: str) -> Any:
-    """A real OS thread, unless the app monkey-patched sockets (then a greenlet)."""
-    if _socket_patched():
-        import gevent
-
-        return gevent.spawn(target)
-    thread_class: Any = threading.Thread
-    try:
-        from gevent import monkey
-
-        thread_class = monkey.get_original("threading", "Thread")
-    except ImportError:  # pragma: no cover
-        pass
-    thread = thread_class(target=target, name=name, daemon=True)
-    thread.start()
-    return thread
-
-
-def _permits(driver: Any, count: int) -> Any:
-    """A semaphore the listener acquires and the applier releases: cooperative when the
-    listener is a greenlet (monkey-patched sockets), thread-safe otherwise."""
-    if _socket_patched():
-        import gevent.lock
-
-        return gevent.lock.Semaphore(count)
-    return driver.thread_permits(count)
-
-
-def _make_queue() -> Any:
-    if _socket_patched():
-        import gevent.queue
-
-        return gevent.queue.Queue()
-    import queue as queue_module
-
-    simple_queue: Any = queue_module.SimpleQueue
-    try:
-        from gevent import monkey
-
-        simple_queue = monkey.get_original("queue", "SimpleQueue")
-    except (ImportError, AttributeError):  # pragma: no cover
-        pass
-    return simple_queue()
 
 
 def manager_for_url(url: str, channel: str = "flask-socketio", write_only: bool = False,

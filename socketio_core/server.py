@@ -26,7 +26,7 @@ from engineio_core.config import resolve_logger
 from .codec import Codec, Decoder, JSONCodec
 from .errors import RemoteProtocolError
 from .exceptions import ConnectionRefusedError, DisconnectedError, TimeoutError
-from .manager import ClientManager, LocalManager
+from .manager import ClientManager, LocalManager, ManagerHost
 from .msgpack_codec import MsgPackCodec
 from .namespace import Namespace, trim_args
 from .packets import RESERVED_EVENTS, PacketType, SocketPacket
@@ -84,15 +84,18 @@ class SocketServer:
         self.connect_timeout = float(connect_timeout)
         self.codec: Codec = _make_codec(serializer, json)
         self.json = json
-        self.manager: ClientManager = client_manager or LocalManager()
-        self.manager.set_server(self)
-        self._manager_initialized = False
         self.handlers: dict[str, dict[str, Callable[..., Any]]] = {}
         self.namespace_handlers: dict[str, Namespace] = {}
         self.environ: dict[str, dict[str, Any]] = {}
         self._clients: dict[str, ClientState] = {}
         self._held: dict[str, list[EncodedMessage]] = {}  # sid -> messages held until accepted
         self._lock = self.eio.driver.lock()
+        self.manager: ClientManager = client_manager or LocalManager()
+        self.manager.attach(ManagerHost(
+            encode=self.encode, deliver=self.deliver, disconnect=self._disconnect_local,
+            lock=self._lock, driver=self.eio.driver, json=json,
+        ))
+        self._manager_initialized = False
 
     # -- registration ----------------------------------------------------------------------
     def on(self, event: str, handler: Callable[..., Any] | None = None, namespace: str | None = None) -> Any:
@@ -187,14 +190,14 @@ class SocketServer:
                 encoded = self.encode(SocketPacket(PacketType.EVENT, namespace, [event, *args]))
             self.eio.run_from_thread(
                 lambda: self.manager.emit(
-                    event, args, namespace, room=to if to is not None else room, skip_sid=skip_sid,
+                    event, args, namespace, room=target, skip_sid=skip_sid,
                     callback=callback, ignore_queue=ignore_queue, encoded=encoded,
                 )
             )
             return
         self.manager.emit(
-            event, args, namespace, room=to if to is not None else room,
-            skip_sid=skip_sid, callback=callback, ignore_queue=ignore_queue,
+            event, args, namespace, room=target, skip_sid=skip_sid, callback=callback,
+            ignore_queue=ignore_queue,
         )
 
     def send(self, data: Any, to: Any = None, room: Any = None, skip_sid: Any = None,
@@ -220,9 +223,8 @@ class SocketServer:
 
         self.emit(event, data, to=target, namespace=namespace, callback=on_ack, ignore_queue=ignore_queue)
         if not waiter.wait(timeout):
-            if isinstance(self.manager, LocalManager):
-                # From a foreign thread under gevent: the ack table belongs to the loop.
-                self._in_loop(self.manager.drop_callback, target, on_ack)
+            # From a foreign thread under gevent: the ack table belongs to the loop.
+            self._in_loop(self.manager.drop_callback, target, on_ack)
             raise TimeoutError()
         args = box[0]
         if len(args) == 0:
@@ -247,9 +249,7 @@ class SocketServer:
 
     def rooms(self, sid: str, namespace: str | None = None) -> list[Any]:
         """The rooms of a client, its own sid room included."""
-        manager = self.manager
-        assert isinstance(manager, LocalManager)
-        return manager.get_rooms(sid, namespace or "/")
+        return self.manager.get_rooms(sid, namespace or "/")
 
     def _in_loop(self, fn: Callable[..., Any], *args: Any) -> None:
         driver = self.eio.driver
@@ -260,8 +260,7 @@ class SocketServer:
 
     # -- sessions and introspection --------------------------------------------------------
     def _client_of(self, sid: str, namespace: str) -> ClientState | None:
-        manager = self.manager
-        eio_sid = manager.eio_sid_from_sid(sid, namespace) if isinstance(manager, LocalManager) else None
+        eio_sid = self.manager.eio_sid_from_sid(sid, namespace)
         return self._clients.get(eio_sid) if eio_sid is not None else None
 
     def get_session(self, sid: str, namespace: str | None = None) -> dict[str, Any]:
@@ -305,15 +304,19 @@ class SocketServer:
         if not self.eio.driver.in_loop():
             self.eio.driver.call_in_loop(self.disconnect, sid, namespace, ignore_queue)
             return
+        if not self._disconnect_local(sid, namespace) and not ignore_queue:
+            self.manager.disconnect_remote(sid, namespace)
+
+    def _disconnect_local(self, sid: str, namespace: str) -> bool:
+        """Disconnect a client of this process from `namespace` (on the loop); False when
+        this process does not hold it."""
         client = self._client_of(sid, namespace)
         if client is None or client.namespaces.get(namespace) != sid:
-            remote = getattr(self.manager, "disconnect_remote", None)
-            if remote is not None and not ignore_queue:
-                remote(sid, namespace)
-            return
+            return False
         self.logger.info("Disconnecting %s [%s]", sid, namespace)
         self._send_packet(client.eio_sid, SocketPacket(PacketType.DISCONNECT, namespace))
         self._disconnect_namespace(client, namespace, sid, Reason.SERVER_DISCONNECT)
+        return True
 
     # -- WSGI / lifecycle ----------------------------------------------------------------------
     def handle_request(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
@@ -544,7 +547,7 @@ class SocketServer:
         if sid is None or packet.id is None:
             return
         try:
-            handled = self.manager.trigger_callback(sid, packet.id, list(packet.data or []))  # type: ignore[attr-defined]
+            handled = self.manager.trigger_callback(sid, packet.id, list(packet.data or []))
         except Exception:
             self.logger.exception("ack callback error")
             return

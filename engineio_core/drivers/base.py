@@ -38,6 +38,38 @@ class SocketWriter(Protocol):
     def buffered(self) -> int: ...
 
 
+class BlockingIO(Protocol):
+    """Where calls that block in a library the driver does not control (a broker client's
+    socket) run, so that they never hold up the event loop: an OS thread, or a greenlet where
+    that library's sockets are cooperative. Work is handed in and out through its queues and
+    semaphores, which block only the side that runs here."""
+
+    def start(self, fn: Callable[[], None], name: str) -> Any: ...
+    def queue(self) -> Any: ...
+    def semaphore(self, count: int) -> Any: ...
+
+
+class ThreadIO:
+    """`BlockingIO` on daemon OS threads, built from the (unpatched) thread, queue and
+    semaphore classes the driver passes in."""
+
+    def __init__(self, thread_class: Any, queue_class: Any, semaphore_class: Any) -> None:
+        self._thread_class = thread_class
+        self._queue_class = queue_class
+        self._semaphore_class = semaphore_class
+
+    def start(self, fn: Callable[[], None], name: str) -> Any:
+        thread = self._thread_class(target=fn, name=name, daemon=True)
+        thread.start()
+        return thread
+
+    def queue(self) -> Any:
+        return self._queue_class()
+
+    def semaphore(self, count: int) -> Any:
+        return self._semaphore_class(count)
+
+
 class Driver(Protocol):
     name: str
 
@@ -62,3 +94,4 @@ class Driver(Protocol):
         self, sock: Any, flow: FlowControl, on_error: Callable[[str], None]
     ) -> SocketWriter: ...
     def queue(self) -> Any: ...
+    def blocking_io(self) -> BlockingIO: ...

@@ -17,16 +17,20 @@ from typing import Any
 
 import gevent
 import gevent.event
+import gevent.lock
 import gevent.queue
 import greenlet
 from gevent import monkey
 
 from ..flow import FlowControl, ceiling_reason, stall_reason
-from .base import send_failure
+from .base import BlockingIO, ThreadIO, send_failure
 
 _real_get_ident = monkey.get_original("_thread", "get_ident")
 _RawGreenlet = greenlet.greenlet
 _RealSemaphore = monkey.get_original("threading", "Semaphore")
+_THREAD_IO = ThreadIO(
+    monkey.get_original("threading", "Thread"), monkey.get_original("queue", "SimpleQueue"), _RealSemaphore
+)
 
 
 def _guarded(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
@@ -396,3 +400,25 @@ class GeventDriver:
 
     def queue(self) -> Any:
         return gevent.queue.Queue()
+
+    def blocking_io(self) -> BlockingIO:
+        """Where blocking library calls (a broker client's socket) run: greenlets when the app
+        monkey-patched the socket module (they are cooperative then), real OS threads
+        otherwise (a greenlet blocked in an unpatched ``recv`` would stop the hub)."""
+        if monkey.is_module_patched("socket"):
+            return _GREENLET_IO
+        return _THREAD_IO
+
+
+class _GreenletIO:
+    def start(self, fn: Callable[[], None], name: str) -> Any:
+        return gevent.spawn(fn)
+
+    def queue(self) -> Any:
+        return gevent.queue.Queue()
+
+    def semaphore(self, count: int) -> Any:
+        return gevent.lock.Semaphore(count)
+
+
+_GREENLET_IO = _GreenletIO()

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..flow import FlowControl, stall_reason
-from .base import send_failure
+from .base import ThreadIO, send_failure
 
 # How long a write may make no progress (the peer's receive window stays shut) before the
 # connection is failed as a slow consumer is the `stall_timeout` option. Without it, one client
@@ -153,3 +153,7 @@ class ThreadingDriver:
 
     def queue(self) -> Any:
         return queue.Queue()
+
+    def blocking_io(self) -> ThreadIO:
+        """Blocking library calls (a broker's listen/publish) run in threads of their own."""
+        return ThreadIO(threading.Thread, queue.SimpleQueue, threading.Semaphore)

@@ -1198,13 +1198,12 @@ def test_unmanaged_cookie_session_never_reaches_http() -> None:
 
 
 def test_test_client_refuses_a_message_queue_manager() -> None:
-    from socketio_core.manager import ClientManager
+    from socketio_core.manager import LocalManager
 
-    class RemoteManager(ClientManager):
-        """Stands for a pub/sub manager: not an in-process LocalManager."""
+    class RemoteManager(LocalManager):
+        """Stands for a pub/sub manager: its operations reach other processes."""
 
-        def initialize(self) -> None:
-            pass
+        is_pubsub = True
 
     app, socketio = make_app(client_manager=RemoteManager())
     with pytest.raises(RuntimeError, match="message queue"):
