@@ -94,7 +94,18 @@ def test_flood_reader_gets_everything_stalled_client_is_dropped(producer: str, r
         seqs: list[int] = []
         done = threading.Event()
         client = socketio.Client(reconnection=False)
-        client.on("tick", lambda seq, pad: seqs.append(seq))
+        # The python client runs each message's handler in a thread of its own, so handlers
+        # may see them out of order: record the order of arrival on the wire instead, in the
+        # engine client's read loop (one thread, in socket order).
+        receive_packet = client.eio._receive_packet
+
+        def record(pkt: Any) -> None:
+            data = pkt.data
+            if isinstance(data, str) and data.startswith('2["tick",'):
+                seqs.append(int(data[9:data.index(",", 9)]))
+            receive_packet(pkt)
+
+        client.eio._receive_packet = record
         client.on("flood_done", lambda n: done.set())
         client.connect(server.url, transports=["websocket"], wait_timeout=10)
         try:
