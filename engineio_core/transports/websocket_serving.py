@@ -128,7 +128,7 @@ class WebSocketServing:
             eio_sid = host.generate_id()
             headers.append(("Set-Cookie", cookie_header(cfg.cookie, eio_sid)))
         holder: list[Connection] = []
-        accepted = self._accept(environ, start_response, sock, headers, deflate, holder)
+        accepted = self._answer_upgrade(environ, start_response, sock, headers, deflate, holder)
         if conn is None:
             conn = self._open_session(environ, accepted, eio_sid, holder.append)
             if conn is None:
@@ -142,7 +142,7 @@ class WebSocketServing:
             return []
         return self._read_until_closed(environ, conn, accepted.ws)
 
-    def _accept(
+    def _answer_upgrade(
         self, environ: dict[str, Any], start_response: StartResponse, sock: Any,
         headers: list[tuple[str, str]], deflate: Any, holder: list[Connection],
     ) -> _Accepted:
