@@ -6,10 +6,12 @@ Unknown options are reported, not silently swallowed (the reference ignores typo
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
+
+if TYPE_CHECKING:  # `logging` imports `threading`: imported where a logger is made
+    import logging
 
 CorsSetting = Union[None, str, list[str], Callable[..., bool]]
 CookieSetting = Union[None, str, dict[str, Any]]
@@ -48,7 +50,7 @@ class EngineConfig:
     stall_timeout: float = 10.0
     max_sessions: int = 0  # 0: no limit beyond the file-descriptor limit
     async_mode: str | None = None
-    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("engineio_core"))
+    logger: logging.Logger = field(default_factory=lambda: _get_logger("engineio_core"))
     json: Any = None
 
     @property
@@ -121,8 +123,16 @@ def build_config(options: Mapping[str, Any], warn: Callable[[str], None]) -> Eng
     return cfg
 
 
+def _get_logger(name: str) -> logging.Logger:
+    import logging
+
+    return logging.getLogger(name)
+
+
 def resolve_logger(value: Any, name: str) -> logging.Logger:
     """True → INFO to stderr, a Logger → itself, False/None → errors only."""
+    import logging
+
     if isinstance(value, logging.Logger):
         return value
     logger = logging.getLogger(name)
@@ -134,3 +144,39 @@ def resolve_logger(value: Any, name: str) -> logging.Logger:
     elif logger.level == logging.NOTSET:
         logger.setLevel(logging.ERROR)
     return logger
+
+
+def _seconds(value: float) -> float:
+    """A whole number of seconds as an int (``25``, as python-engineio reports the default)."""
+    return int(value) if value.is_integer() else value
+
+
+class EngineIOAttributes:
+    """python-engineio's attribute names on a server, read by apps and extensions (durations
+    in seconds, as configured)."""
+
+    config: EngineConfig
+
+    @property
+    def allow_upgrades(self) -> bool:
+        return self.config.allow_upgrades
+
+    @property
+    def cookie(self) -> Any:
+        return self.config.cookie
+
+    @property
+    def max_http_buffer_size(self) -> int:
+        return self.config.max_http_buffer_size
+
+    @property
+    def ping_interval(self) -> float:
+        return _seconds(self.config.ping_interval)
+
+    @property
+    def ping_interval_grace_period(self) -> float:
+        return _seconds(self.config.ping_interval_grace)
+
+    @property
+    def ping_timeout(self) -> float:
+        return _seconds(self.config.ping_timeout)

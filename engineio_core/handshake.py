@@ -22,6 +22,11 @@ from dataclasses import dataclass
 from .config import EngineConfig
 from .errors import RemoteProtocolError
 
+# Logged (once at ERROR) with a request of another protocol version.
+VERSION_HINT = (
+    "this server speaks Engine.IO 4 / Socket.IO 5: the client needs socket.io-client >= 3.0 "
+    "(JavaScript) or python-socketio >= 5.0; socket.io-client 1.x/2.x (EIO=3) is not supported"
+)
 UNSUPPORTED_VERSION = (
     "The client is using an unsupported version of the Socket.IO or Engine.IO protocols"
 )

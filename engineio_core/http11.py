@@ -42,6 +42,15 @@ _PLAIN = {"CONTENT_TYPE": "CONTENT_TYPE", "CONTENT_LENGTH": "CONTENT_LENGTH"}
 _ENVIRON_KEYS: dict[str, str] = {}  # header name as sent -> environ key (a bounded cache)
 _SPECIAL_KEYS = frozenset({"CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING", "HTTP_CONNECTION", "HTTP_EXPECT"})
 
+# The reason phrase of each status code this package answers with (RFC 9110 §15), one table
+# for our HTTP server (`serving`) and the engine's answers (`transports.polling`).
+REASONS = {
+    101: "Switching Protocols", 200: "OK", 400: "Bad Request", 401: "Unauthorized",
+    405: "Method Not Allowed", 414: "Request-URI Too Long", 431: "Request Header Fields Too Large",
+    500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable",
+    505: "HTTP Version Not Supported",
+}
+
 
 class HTTPError(Exception):
     """A request the server refuses before the application sees it."""
@@ -111,7 +120,29 @@ def parse_head(head: bytes | bytearray) -> RequestHead:
     if "\x00" in text:
         raise HTTPError(400, "NUL In Request Head")
     lines = text.split("\n")
-    parts = lines[0].split(" ")
+    req = _parse_request_line(lines[0])
+    transfer_encoding, connection = _parse_header_lines(req, lines)
+    if transfer_encoding is not None:
+        if req.content_length is not None:
+            # RFC 9112 §6.3: the classic request-smuggling shape; never pick one of the two.
+            raise HTTPError(400, "Content-Length With Transfer-Encoding")
+        _check_transfer_codings(transfer_encoding)
+        if req.version != "HTTP/1.1":
+            raise HTTPError(400, "Chunked Body In HTTP/1.0")
+        req.chunked = True
+    if connection:
+        tokens = [t.strip() for t in connection.split(",")]
+        if "close" in tokens:
+            req.keep_alive = False
+        elif "keep-alive" in tokens:
+            req.keep_alive = True
+    if req.version == "HTTP/1.0":
+        req.expect_continue = False
+    return req
+
+
+def _parse_request_line(line: str) -> RequestHead:
+    parts = line.split(" ")
     if len(parts) != 3:
         raise HTTPError(400, "Bad Request Line")
     method, target, version = parts
@@ -125,7 +156,12 @@ def parse_head(head: bytes | bytearray) -> RequestHead:
         if version.startswith("HTTP/") and len(version) == 8 and version[5] in _DIGITS and version[7] in _DIGITS:
             raise HTTPError(505, "HTTP Version Not Supported")
         raise HTTPError(400, "Bad Request Line")
-    req = RequestHead(method, target, version)
+    return RequestHead(method, target, version)
+
+
+def _parse_header_lines(req: RequestHead, lines: list[str]) -> tuple[str | None, str]:
+    """Fill `req.headers` (environ keys) from the header lines after the request line; returns
+    the joined Transfer-Encoding (None if absent) and the lower-cased Connection tokens."""
     headers = req.headers
     count = 0
     connection = ""
@@ -171,23 +207,7 @@ def parse_head(head: bytes | bytearray) -> RequestHead:
                 req.expect_continue = True
         previous = headers.get(key)
         headers[key] = value if previous is None else previous + "," + value
-    if transfer_encoding is not None:
-        if req.content_length is not None:
-            # RFC 9112 §6.3: the classic request-smuggling shape; never pick one of the two.
-            raise HTTPError(400, "Content-Length With Transfer-Encoding")
-        _check_transfer_codings(transfer_encoding)
-        if req.version != "HTTP/1.1":
-            raise HTTPError(400, "Chunked Body In HTTP/1.0")
-        req.chunked = True
-    if connection:
-        tokens = [t.strip() for t in connection.split(",")]
-        if "close" in tokens:
-            req.keep_alive = False
-        elif "keep-alive" in tokens:
-            req.keep_alive = True
-    if req.version == "HTTP/1.0":
-        req.expect_continue = False
-    return req
+    return transfer_encoding, connection
 
 
 def _check_transfer_codings(value: str) -> None:

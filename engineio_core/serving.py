@@ -25,7 +25,9 @@ import gevent
 from gevent.server import StreamServer
 from werkzeug.exceptions import BadRequest
 
+from .drivers.base import plain_socket
 from .http11 import (
+    REASONS,
     ChunkedDecoder,
     HTTPError,
     RequestHead,
@@ -46,10 +48,6 @@ IDLE_TIMEOUT = 75.0
 
 _logger = logging.getLogger("engineio_core.serving")
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_REASONS = {
-    400: "Bad Request", 414: "Request-URI Too Long", 431: "Request Header Fields Too Large",
-    500: "Internal Server Error", 501: "Not Implemented", 505: "HTTP Version Not Supported",
-}
 _date_cache: list[Any] = [0, ""]
 
 
@@ -448,7 +446,7 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
         app = self.application
         server_name, server_port = self._server_names()
         scheme = "https" if self.ssl_enabled else "http"
-        raw = getattr(sock, "_sock", None) if not self.ssl_enabled else None
+        raw = plain_socket(sock)  # None with TLS: no takeover, no raw fast path
         can_take_over = raw is not None
         base = self.base_environ
         reaper = self._reaper
@@ -530,7 +528,7 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
 
     def _refuse(self, sock: Any, exc: HTTPError) -> None:
         self.error_log.info("refused a request: %s %s", exc.status, exc.reason)
-        _answer_and_close(sock, exc.status, b"", _REASONS.get(exc.status, exc.reason))
+        _answer_and_close(sock, exc.status, b"", REASONS.get(exc.status, exc.reason))
 
     def _log_request(self, address: Any, head: RequestHead, response: _Response, started: float) -> None:
         client = address[0] if isinstance(address, tuple) else address
@@ -593,7 +591,7 @@ class _IdleReaper:
 
 def _answer_and_close(sock: Any, status: int, body: bytes, reason: str | None = None) -> None:
     """The server's own short answer (a refused head, a 500), ending the connection."""
-    head = (f"HTTP/1.1 {status} {reason or _REASONS[status]}\r\n"
+    head = (f"HTTP/1.1 {status} {reason or REASONS[status]}\r\n"
             + ("Content-Type: text/plain\r\n" if body else "")
             + f"Content-Length: {len(body)}\r\nConnection: close\r\nDate: {_http_date()}\r\n\r\n")
     try:

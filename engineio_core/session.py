@@ -24,7 +24,16 @@ from .events import (
     Upgraded,
 )
 from .packets import EnginePacket, PacketType
-from .state import OPEN_STATES, POLLING_STATES, Input, State, transition
+from .state import (
+    OPEN_STATES,
+    POLLING_STATES,
+    Beat,
+    BeatInput,
+    Input,
+    State,
+    beat_transition,
+    transition,
+)
 
 # How long a server-closed polling session waits for the client's next poll (seconds).
 CLOSING_GRACE = 5.0
@@ -42,7 +51,7 @@ class EngineSession:
         "outbox_bytes",
         "next_ping_at",
         "pong_deadline",
-        "awaiting_pong",
+        "beat",
         "close_reason",
         "_cfg",
     )
@@ -55,7 +64,7 @@ class EngineSession:
         self.outbox_bytes = 0
         self.next_ping_at = now + cfg.ping_interval
         self.pong_deadline = 0.0
-        self.awaiting_pong = False
+        self.beat = Beat.WAITING
         self.close_reason: str | None = None
 
     # -- state -------------------------------------------------------------------------------
@@ -71,8 +80,16 @@ class EngineSession:
     def accepts_polls(self) -> bool:
         return self.state in POLLING_STATES or self.state is State.CLOSING
 
+    @property
+    def awaiting_pong(self) -> bool:
+        """A PING went out and its PONG has not come back yet."""
+        return self.beat is Beat.AWAITING_PONG
+
     def _move(self, event: Input) -> None:
         self.state = transition(self.state, event)
+
+    def _move_beat(self, event: BeatInput) -> None:
+        self.beat = beat_transition(self.beat, event)
 
     # -- incoming ----------------------------------------------------------------------------
     def receive(self, packet: EnginePacket, now: float) -> Event | None:
@@ -81,8 +98,8 @@ class EngineSession:
         if ptype is PacketType.MESSAGE:
             return MessageReceived(packet.data)
         if ptype is PacketType.PONG:
-            if self.awaiting_pong:
-                self.awaiting_pong = False
+            if self.beat is Beat.AWAITING_PONG:  # else it answers no PING: ignored
+                self._move_beat(BeatInput.PONG)
                 self.next_ping_at = now + self._cfg.ping_interval
             return None
         if ptype is PacketType.CLOSE:
@@ -115,7 +132,7 @@ class EngineSession:
 
     # -- heartbeat ---------------------------------------------------------------------------
     def next_deadline(self) -> float:
-        return self.pong_deadline if self.awaiting_pong else self.next_ping_at
+        return self.pong_deadline if self.beat is Beat.AWAITING_PONG else self.next_ping_at
 
     def on_timer(self, now: float) -> Event | None:
         """Called at (or after) `next_deadline()`; says what to do, if anything."""
@@ -125,12 +142,12 @@ class EngineSession:
             return None
         if not self.is_open:
             return None
-        if self.awaiting_pong:
+        if self.beat is Beat.AWAITING_PONG:
             if now >= self.pong_deadline:
                 return self.close(Reason.PING_TIMEOUT)
             return None
         if now >= self.next_ping_at:
-            self.awaiting_pong = True
+            self._move_beat(BeatInput.PING_SENT)
             self.pong_deadline = now + self._cfg.ping_timeout
             return SendPing()
         return None
@@ -140,7 +157,7 @@ class EngineSession:
         """Close now. Returns the `Closed` event the first time only."""
         if self.state is State.CLOSED:
             return None
-        self.state = State.CLOSED
+        self._move(Input.CLOSE)
         self.close_reason = reason
         return Closed(reason)
 
@@ -149,7 +166,7 @@ class EngineSession:
         the client's next poll, for at most `CLOSING_GRACE` seconds."""
         self._move(Input.CLOSE_LATER)
         self.close_reason = reason
-        self.awaiting_pong = False
+        self._move_beat(BeatInput.CLOSE_LATER)
         self.next_ping_at = now + CLOSING_GRACE
 
     # -- polling outbox ----------------------------------------------------------------------

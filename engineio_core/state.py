@@ -14,6 +14,20 @@ Closing: a close from either side, a ping timeout or a transport error moves to 
 *server* closes a polling session with no poll pending, the session waits in CLOSING so the
 client's next poll still receives the CLOSE packet; the timer reaps it if no poll comes.
 
+The states:
+
+- POLLING: the transport is HTTP long-polling (GET takes the outbox, POST carries packets in).
+- PROBING: still polling, and a candidate WebSocket answered ``3probe``; ``5`` on it upgrades.
+- WEBSOCKET: the transport is the WebSocket; HTTP requests for the session are refused.
+- CLOSING: closed by the server; the outbox (ending with CLOSE) waits for one more poll.
+- CLOSED: over; terminal.
+
+The heartbeat is a second, smaller table (`Beat`, `BEAT_TRANSITIONS`), run beside the first:
+WAITING (the next PING is due at ``next_ping_at``) → AWAITING_PONG (a PING went out, the PONG
+is due by ``pong_deadline``) → WAITING again on the PONG. A server close that waits for a poll
+stops it (GRACE: the deadline is then the end of the wait). A PONG that answers no PING is not
+an input: it is ignored before the table is consulted (CVE-2026-48802 hardening).
+
 Any input not listed for a state is illegal and raises `LocalProtocolError` naming the state.
 """
 
@@ -61,3 +75,30 @@ def transition(state: State, event: Input) -> State:
         return TRANSITIONS[(state, event)]
     except KeyError:
         raise LocalProtocolError(f"{event.value!r} is not allowed in state {state.value}") from None
+
+
+class Beat(Enum):
+    WAITING = "waiting"  # the next PING is due at `next_ping_at`
+    AWAITING_PONG = "awaiting pong"  # a PING went out; no PONG by `pong_deadline` closes
+    GRACE = "grace"  # CLOSING: no heartbeat; `next_ping_at` is the end of the wait for a poll
+
+
+class BeatInput(Enum):
+    PING_SENT = "ping sent"
+    PONG = "pong"
+    CLOSE_LATER = "close later"
+
+
+BEAT_TRANSITIONS: dict[tuple[Beat, BeatInput], Beat] = {
+    (Beat.WAITING, BeatInput.PING_SENT): Beat.AWAITING_PONG,
+    (Beat.AWAITING_PONG, BeatInput.PONG): Beat.WAITING,
+    (Beat.WAITING, BeatInput.CLOSE_LATER): Beat.GRACE,
+    (Beat.AWAITING_PONG, BeatInput.CLOSE_LATER): Beat.GRACE,
+}
+
+
+def beat_transition(beat: Beat, event: BeatInput) -> Beat:
+    try:
+        return BEAT_TRANSITIONS[(beat, event)]
+    except KeyError:
+        raise LocalProtocolError(f"{event.value!r} is not allowed in heartbeat state {beat.value}") from None

@@ -10,6 +10,19 @@ from ..flow import FlowControl
 PEER_GONE = "peer closed the connection"
 
 
+def is_tls(sock: Any) -> bool:
+    """A TLS socket (its bytes go through the SSL object: no raw non-blocking calls on it)."""
+    return hasattr(sock, "do_handshake")
+
+
+def plain_socket(sock: Any) -> Any:
+    """The OS-level socket under a gevent socket, for non-blocking calls that bypass the hub
+    (sends, reads from a readiness watcher); None for TLS or a socket without one."""
+    if is_tls(sock):
+        return None
+    return getattr(sock, "_sock", None)
+
+
 def send_failure(exc: OSError) -> str:
     """Why a write failed; a peer that went away is `PEER_GONE` (routine, logged quietly)."""
     if isinstance(exc, (BrokenPipeError, ConnectionResetError)):

@@ -23,7 +23,7 @@ import greenlet
 from gevent import monkey
 
 from ..flow import FlowControl, ceiling_reason, stall_reason
-from .base import BlockingIO, ThreadIO, send_failure
+from .base import BlockingIO, ThreadIO, plain_socket, send_failure
 
 _real_get_ident = monkey.get_original("_thread", "get_ident")
 _RawGreenlet = greenlet.greenlet
@@ -106,9 +106,8 @@ class GeventWriter:
 
     def __init__(self, sock: Any, flow: FlowControl, on_error: Callable[[str], None]) -> None:
         self._sock = sock
-        raw = getattr(sock, "_sock", None)
         # TLS sockets have no raw fast path: everything goes through the drain greenlet.
-        self._raw = raw if raw is not None and not hasattr(sock, "do_handshake") else None
+        self._raw = plain_socket(sock)
         self._loop = gevent.get_hub().loop
         self._cork: list[bytes] | None = None
         self._cork_bytes = 0
@@ -346,7 +345,7 @@ class GeventDriver:
         """A loop watcher for "`sock` is readable" (start(callback)/stop()/close()), for
         reading a socket from loop callbacks instead of a greenlet parked in ``recv``. None
         for sockets without a raw non-blocking socket underneath (TLS)."""
-        if self._hub is None or getattr(sock, "_sock", None) is None or hasattr(sock, "do_handshake"):
+        if self._hub is None or plain_socket(sock) is None:
             return None
         return self._hub.loop.io(sock.fileno(), 1)
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..flow import FlowControl, stall_reason
-from .base import ThreadIO, send_failure
+from .base import ThreadIO, is_tls, send_failure
 
 # How long a write may make no progress (the peer's receive window stays shut) before the
 # connection is failed as a slow consumer is the `stall_timeout` option. Without it, one client
@@ -27,7 +27,7 @@ class _Stalled(Exception):
 
 
 class ThreadWriter:
-    __slots__ = ("_sock", "_lock", "_closed", "_on_error", "_stall")
+    __slots__ = ("_sock", "_lock", "_closed", "_on_error", "_stall", "_bounded")
 
     def __init__(self, sock: Any, flow: FlowControl, on_error: Callable[[str], None]) -> None:
         self._sock = sock
@@ -35,6 +35,8 @@ class ThreadWriter:
         self._closed = False
         self._on_error = on_error
         self._stall = flow.stall_timeout
+        # TLS or an exotic socket: no non-blocking send flag, a plain `sendall`.
+        self._bounded = bool(_DONTWAIT) and isinstance(sock, socket.socket) and not is_tls(sock)
 
     @property
     def buffered(self) -> int:
@@ -49,7 +51,7 @@ class ThreadWriter:
             return
         try:
             with self._lock:
-                if _DONTWAIT and isinstance(self._sock, socket.socket) and not hasattr(self._sock, "do_handshake"):
+                if self._bounded:
                     self._send_bounded(data)
                 else:  # TLS or an exotic socket: no non-blocking send flag
                     self._sock.sendall(data)

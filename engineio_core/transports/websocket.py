@@ -30,6 +30,7 @@ from ..drivers.base import Driver, SocketWriter
 from ..encoded import EncodedMessage
 from ..errors import RemoteProtocolError
 from ..flow import FlowControl
+from ..http11 import REASONS
 
 RECV_SIZE = 65536
 
@@ -64,6 +65,7 @@ class WebSocketFinished(ConnectionError):
 
 
 _OWN_HANDSHAKE = "engineio_core.own_handshake"
+_SWITCHING_PROTOCOLS = f"101 {REASONS[101]}"
 
 
 def send_switching_protocols(
@@ -79,13 +81,13 @@ def send_switching_protocols(
         raw.sendall(switching_protocols_head(headers))
         environ[_OWN_HANDSHAKE] = True
         return
-    write = start_response("101 Switching Protocols", headers)
+    write = start_response(_SWITCHING_PROTOCOLS, headers)
     write(b"")
 
 
 def switching_protocols_head(headers: list[tuple[str, str]]) -> bytes:
     """The complete ``101 Switching Protocols`` response head."""
-    lines = ["HTTP/1.1 101 Switching Protocols"] + [f"{k}: {v}" for k, v in headers]
+    lines = [f"HTTP/1.1 {_SWITCHING_PROTOCOLS}"] + [f"{k}: {v}" for k, v in headers]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 

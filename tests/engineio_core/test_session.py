@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from engineio_core import session as session_module
 from engineio_core.config import EngineConfig, build_config
 from engineio_core.cors import OriginPolicy, same_origins
 from engineio_core.encoded import EncodedMessage, ws_frame
@@ -44,7 +45,17 @@ from engineio_core.payload import (
     jsonp_wrap,
 )
 from engineio_core.session import CLOSING_GRACE, EngineSession, OutboxFull
-from engineio_core.state import OPEN_STATES, TRANSITIONS, Input, State, transition
+from engineio_core.state import (
+    BEAT_TRANSITIONS,
+    OPEN_STATES,
+    TRANSITIONS,
+    Beat,
+    BeatInput,
+    Input,
+    State,
+    beat_transition,
+    transition,
+)
 from engineio_core.timers import TimerHeap
 
 PING_INTERVAL = 25.0
@@ -112,6 +123,61 @@ def test_state_table_contents() -> None:
     # CLOSED is terminal: nothing leaves it.
     assert not [key for key in TRANSITIONS if key[0] is State.CLOSED]
     assert OPEN_STATES == {State.POLLING, State.PROBING, State.WEBSOCKET}
+
+
+@pytest.mark.parametrize("state", [State.POLLING, State.PROBING, State.WEBSOCKET, State.CLOSING])
+def test_every_close_goes_through_the_table(state: State, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`close()` is a CLOSE row of the table, from every state that has one."""
+    s = session_in(state)
+    seen: list[tuple[State, Input]] = []
+
+    def recording(current: State, event: Input) -> State:
+        seen.append((current, event))
+        return transition(current, event)
+
+    monkeypatch.setattr(session_module, "transition", recording)
+    assert s.close(Reason.SERVER_DISCONNECT) == Closed(Reason.SERVER_DISCONNECT)
+    assert seen == [(state, Input.CLOSE)]
+    assert s.state is State.CLOSED
+    assert s.close(Reason.SERVER_DISCONNECT) is None  # CLOSED is terminal: no second event
+    assert seen == [(state, Input.CLOSE)]
+
+
+@pytest.mark.parametrize(("beat", "event"), list(product(Beat, BeatInput)))
+def test_heartbeat_table_every_pair(beat: Beat, event: BeatInput) -> None:
+    expected = BEAT_TRANSITIONS.get((beat, event))
+    if expected is not None:
+        assert beat_transition(beat, event) is expected
+    else:
+        with pytest.raises(LocalProtocolError) as info:
+            beat_transition(beat, event)
+        assert f"heartbeat state {beat.value}" in str(info.value)
+
+
+def test_heartbeat_table_contents() -> None:
+    assert BEAT_TRANSITIONS == {
+        (Beat.WAITING, BeatInput.PING_SENT): Beat.AWAITING_PONG,
+        (Beat.AWAITING_PONG, BeatInput.PONG): Beat.WAITING,
+        (Beat.WAITING, BeatInput.CLOSE_LATER): Beat.GRACE,
+        (Beat.AWAITING_PONG, BeatInput.CLOSE_LATER): Beat.GRACE,
+    }
+    assert not [key for key in BEAT_TRANSITIONS if key[0] is Beat.GRACE]
+
+
+def test_heartbeat_rows_as_the_session_walks_them() -> None:
+    s = new_session()
+    assert s.beat is Beat.WAITING and not s.awaiting_pong
+    assert s.receive(pkt("3"), 1.0) is None  # a PONG that answers no PING: not an input
+    assert s.beat is Beat.WAITING and s.next_deadline() == PING_INTERVAL
+    assert isinstance(s.on_timer(PING_INTERVAL), SendPing)
+    assert s.beat is Beat.AWAITING_PONG and s.awaiting_pong
+    assert s.next_deadline() == PING_INTERVAL + PING_TIMEOUT
+    s.receive(pkt("3"), PING_INTERVAL + 1)
+    assert s.beat is Beat.WAITING and s.next_deadline() == 2 * PING_INTERVAL + 1
+    assert isinstance(s.on_timer(2 * PING_INTERVAL + 1), SendPing)
+    s.close_after_poll(Reason.SERVER_DISCONNECT, now=2 * PING_INTERVAL + 2)
+    assert s.beat is Beat.GRACE and s.state is State.CLOSING
+    assert s.next_deadline() == 2 * PING_INTERVAL + 2 + session_module.CLOSING_GRACE
 
 
 @pytest.mark.parametrize("state", list(State))

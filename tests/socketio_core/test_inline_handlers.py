@@ -86,13 +86,13 @@ def test_a_handler_blocked_past_the_ping_timeout_keeps_the_connection() -> None:
 
     # Count heartbeat reschedules (one after each PING sent, one after each PONG read).
     beats: list[str] = []
-    schedule = sio.eio._schedule
+    schedule = sio.eio.schedule
 
     def counting_schedule(conn: Any) -> None:
         beats.append(conn.session.eio_sid)
         schedule(conn)
 
-    sio.eio._schedule = counting_schedule  # type: ignore[method-assign]
+    sio.eio.schedule = counting_schedule  # type: ignore[method-assign]
     with serve_gevent(app) as srv:
         client = connect(srv.url)
         try:

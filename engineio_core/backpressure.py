@@ -1,0 +1,132 @@
+"""Flow-control waiting: holding a producer back while a recipient of its emits is congested.
+
+`engineio_core.flow` (pure) keeps the table of congested lanes; this module decides who waits
+for them and how: a greenlet that may wait waits cooperatively, a foreign OS thread is held back
+on a semaphore (`run_from_thread`), and the hub, inline handlers and the message-queue applier
+never wait. `EngineServer` owns one and calls it after each delivery that met congestion."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .drivers.base import Driver
+from .flow import NO_WAIT, FlowControl
+from .state import State
+from .transports.connection import Connection
+
+if TYPE_CHECKING:  # `logging` imports `threading`: kept out of the pure modules
+    import logging
+
+# Calls a foreign thread may have handed to the loop and not seen applied (`run_from_thread`).
+THREAD_WINDOW = 64
+
+
+class Backpressure:
+    __slots__ = ("_driver", "_flow", "_conns", "_call_later", "_logger", "_thread_permits", "thread_window")
+
+    def __init__(
+        self, driver: Driver, flow: FlowControl, conns: Mapping[str, Connection],
+        call_later: Callable[..., Any], logger: logging.Logger,
+    ) -> None:
+        self._driver = driver
+        self._flow = flow
+        self._conns = conns
+        self._call_later = call_later
+        self._logger = logger
+        self._thread_permits: Any = None
+        # Calls from foreign threads in flight before the thread waits (0: never waits; the
+        # Flask test client, whose loop runs only when the test uses the client, sets that).
+        self.thread_window = THREAD_WINDOW
+
+    @staticmethod
+    def lane(conn: Connection) -> object:
+        """What flow control tracks for a connection: its socket writer, or the connection
+        itself while it polls."""
+        ws = conn.ws
+        if ws is not None and conn.session.state is State.WEBSOCKET:
+            return getattr(ws, "writer", None)
+        return conn
+
+    def wait_for(self, eio_sids: Iterable[str]) -> None:
+        """Some lane is congested: if one of these recipients' is, wait for it to be relieved
+        (a producer that may wait), or tell the thread that asked for this delivery
+        (`run_from_thread`). The hub, inline handlers and the message-queue applier never wait."""
+        flow = self._flow
+        congested = flow.congested
+        conns = self._conns
+        lanes = []
+        for eio_sid in eio_sids:
+            conn = conns.get(eio_sid)
+            if conn is not None:
+                lane = self.lane(conn)
+                if lane in congested:
+                    lanes.append(lane)
+        if not lanes:
+            return
+        if flow.collect is not None:
+            flow.collect.extend(lanes)
+        elif self._driver.may_wait() and not NO_WAIT.get():
+            done = self._driver.event()
+            self._await_lanes(lanes, done.set)
+            # Bounded: a lane is relieved when it drains, closes, stalls (`stall_timeout`,
+            # then closed) or, polling, times out (`_lane_timeout`). The bound is a safety net.
+            done.wait(flow.stall_timeout * 2 + 1)
+
+    def _await_lanes(self, lanes: list[object], callback: Callable[[], None]) -> None:
+        """Call `callback` once every lane in `lanes` is relieved (at once if none is congested)."""
+        flow = self._flow
+        left = [0]
+
+        def one_done() -> None:
+            left[0] -= 1
+            if left[0] == 0:
+                callback()
+
+        left[0] = 1
+        for lane in dict.fromkeys(lanes):
+            left[0] += 1
+            if not flow.notify(lane, one_done):
+                left[0] -= 1
+            elif isinstance(lane, Connection):
+                # A polling client is not declared stalled by a socket: it is waited on for
+                # `stall_timeout` at most, then not until its next poll.
+                self._call_later(flow.stall_timeout, self._lane_timeout, lane)
+        one_done()
+
+    def _lane_timeout(self, conn: Connection) -> None:
+        flow = self._flow
+        if conn in flow.congested:
+            flow.unhealthy.add(conn)
+            flow.relieve(conn)
+
+    def run_from_thread(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        """From a foreign OS thread: run `fn(*args)` on the loop, the thread held back while
+        `THREAD_WINDOW` of its calls are not applied yet or their recipients are congested."""
+        if not self.thread_window:
+            self._driver.call_in_loop(self._run_for_thread, fn, args, _nothing)
+            return
+        permits = self._thread_permits
+        if permits is None:
+            permits = self._thread_permits = self._driver.thread_permits(self.thread_window)
+        permits.acquire()
+        self._driver.call_in_loop(self._run_for_thread, fn, args, permits.release)
+
+    def _run_for_thread(self, fn: Callable[..., Any], args: tuple[Any, ...], release: Callable[[], Any]) -> None:
+        flow = self._flow
+        lanes: list[object] = []
+        flow.collect = lanes
+        try:
+            fn(*args)
+        except Exception:
+            self._logger.exception("error in a call from another thread")
+        finally:
+            flow.collect = None
+        if lanes:
+            self._await_lanes(lanes, release)
+        else:
+            release()
+
+
+def _nothing() -> None:
+    pass

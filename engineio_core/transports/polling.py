@@ -1,0 +1,296 @@
+"""The long-polling transport: the handshake answer, GET (long-poll) and POST, reading request
+bodies within bounds, HTTP answers with compression, CORS headers and the session cookie.
+
+It talks to the server only through `TransportHost` (`transports.connection`)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from collections.abc import Iterable
+from logging import INFO
+from typing import Any
+
+from ..cors import OriginPolicy
+from ..encoded import EncodedMessage
+from ..errors import RemoteProtocolError
+from ..events import Reason
+from ..handshake import open_packet_data
+from ..http11 import REASONS
+from ..packets import CLOSE, NOOP
+from ..payload import decode_body, decode_payload, encode_payload, jsonp_wrap
+from ..session import OutboxFull
+from ..state import State
+from .connection import Connection, StartResponse, TransportHost
+
+ENCODED_CLOSE = EncodedMessage(CLOSE)
+_ENCODED_NOOP = EncodedMessage(NOOP)
+
+# The status lines of the engine's own answers, upper-cased as python-engineio writes them.
+_STATUS = {code: f"{code} {REASONS[code].upper()}" for code in (200, 400, 401, 405, 503)}
+
+
+class PollingTransport:
+    """Serves the HTTP requests of polling sessions, and writes every HTTP answer the engine
+    gives (errors included), so compression, CORS and cookies are decided in one place."""
+
+    __slots__ = ("host", "origins", "upgrades")
+
+    def __init__(self, host: TransportHost, origins: OriginPolicy) -> None:
+        self.host = host
+        self.origins = origins
+        cfg = host.config
+        self.upgrades = ["websocket"] if cfg.allow_upgrades and "websocket" in cfg.transports else []
+
+    # -- answers -------------------------------------------------------------------------------
+    def error(self, environ: dict[str, Any], start_response: StartResponse, message: str, close: bool = False) -> Iterable[bytes]:
+        """400 with the message JSON-quoted, as the reference answers."""
+        return self.respond(environ, start_response, 400, quote(message), close=close)
+
+    def respond(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        status: int,
+        body: str,
+        cors: bool = True,
+        cookie_sid: str | None = None,
+        close: bool = False,
+    ) -> Iterable[bytes]:
+        data = body.encode("utf-8")
+        headers = [("Content-Type", "text/plain; charset=UTF-8")]
+        cfg = self.host.config
+        if cfg.http_compression and len(data) >= cfg.compression_threshold:
+            data = _compress(data, environ.get("HTTP_ACCEPT_ENCODING", ""), headers)
+        headers.append(("Content-Length", str(len(data))))
+        if cors:
+            headers.extend(self.origins.headers(environ.get("HTTP_ORIGIN"), environ))
+        if cookie_sid is not None and cfg.cookie:
+            headers.append(("Set-Cookie", cookie_header(cfg.cookie, cookie_sid)))
+        if close or environ.get("HTTP_CONNECTION", "").lower() == "close":
+            headers.append(("Connection", "close"))
+        start_response(_STATUS[status], headers)
+        return [data]
+
+    # -- requests ------------------------------------------------------------------------------
+    def handshake(self, environ: dict[str, Any], start_response: StartResponse, jsonp: int | None) -> Iterable[bytes]:
+        """A request without a sid: open a polling session and answer its OPEN packet."""
+        host = self.host
+        if host.at_capacity():
+            return self.respond(environ, start_response, 503, quote("Server at capacity"))
+        conn = host.open_session(environ)
+        if conn is None:
+            return self.respond(environ, start_response, 401, quote("Unauthorized"))
+        eio_sid = conn.session.eio_sid
+        host.schedule(conn)
+        body = "0" + open_packet_data(eio_sid, self.upgrades, host.config)
+        host.logger.info("%s: Sending packet OPEN data %s", eio_sid, body[1:])
+        if jsonp is not None:
+            body = jsonp_wrap(jsonp, body)
+        return self.respond(environ, start_response, 200, body, cookie_sid=eio_sid)
+
+    def poll(self, conn: Connection, environ: dict[str, Any], start_response: StartResponse, jsonp: int | None) -> Iterable[bytes]:
+        """GET: answer what is queued, or wait until something is (one pending GET at most)."""
+        host = self.host
+        session = conn.session
+        if conn.poll_waiter is not None:
+            # Spec: "the server MUST close the session upon duplicate poll requests".
+            # The pending poll ends with the CLOSE packet (engine.io-protocol test-suite).
+            host.logger.warning("%s: duplicate poll request, closing the session", session.eio_sid)
+            with host.lock:
+                try:
+                    session.queue(ENCODED_CLOSE)
+                except OutboxFull:
+                    pass
+            host.close(conn, Reason.TRANSPORT_ERROR)
+            return self.error(environ, start_response, "Duplicate poll request")
+        if not session.outbox and session.state is State.POLLING:
+            self._wait_for_messages(conn)
+        with host.lock:
+            messages = session.drain()
+            segments = [m.polling_segment() for m in messages]
+            host.polled(conn)
+            if session.state is State.CLOSING:
+                segments.append(ENCODED_CLOSE.polling_segment())
+                host.finish(conn)
+        if not segments:
+            segments.append(_ENCODED_NOOP.polling_segment())
+        body = encode_payload(segments)
+        if jsonp is not None:
+            body = jsonp_wrap(jsonp, body)
+        return self.respond(environ, start_response, 200, body)
+
+    def _wait_for_messages(self, conn: Connection) -> None:
+        waiter = self.host.driver.event()
+        conn.poll_waiter = waiter
+        try:
+            # No timeout (under gevent one costs a timer per poll): the heartbeat bounds the
+            # wait. A PING is queued every `ping_interval`, and whatever ends the session
+            # (ping timeout, close, upgrade) wakes the poll (`Connection.wake_poll`).
+            waiter.wait()
+        finally:
+            if conn.poll_waiter is waiter:
+                conn.poll_waiter = None
+
+    def post(self, conn: Connection, environ: dict[str, Any], start_response: StartResponse, jsonp: bool) -> Iterable[bytes]:
+        """POST: decode the payload all-or-nothing and hand its packets to the session."""
+        if conn.posting:
+            # Spec: "the server MUST close the session upon concurrent POST requests".
+            self.host.logger.warning("%s: concurrent POST requests, closing the session", conn.session.eio_sid)
+            self.host.close(conn, Reason.TRANSPORT_ERROR)
+            return self.error(environ, start_response, "Bad Request", close=True)
+        conn.posting = True
+        try:
+            return self._post_payload(conn, environ, start_response, jsonp)
+        finally:
+            conn.posting = False
+
+    def _post_payload(self, conn: Connection, environ: dict[str, Any], start_response: StartResponse, jsonp: bool) -> Iterable[bytes]:
+        host = self.host
+        session = conn.session
+        cfg = host.config
+        try:
+            if media_type(environ) == "application/octet-stream":
+                # v4 polling payloads are text (binary is base64 in them); engine.io refuses
+                # binary POSTs too (CVE-2026-59725).
+                raise RemoteProtocolError("binary (application/octet-stream) POST body")
+            raw = read_body(environ, cfg.max_http_buffer_size)
+            packets = decode_payload(decode_body(raw, jsonp), cfg.max_decode_packets)
+        except RemoteProtocolError as exc:
+            host.logger.warning("%s: bad POST, closing the session: %s", session.eio_sid, exc.message)
+            host.close(conn, Reason.TRANSPORT_ERROR)
+            # The body is the reference's (c.1); the details went to the log.
+            return self.error(environ, start_response, "Bad Request", close=True)
+        now = host.driver.monotonic()
+        deadline = session.next_deadline()
+        log_packets = host.logger.isEnabledFor(INFO)
+        for packet in packets:
+            if not session.is_open:
+                break
+            if log_packets:
+                host.log_packet(session.eio_sid, "Received", packet)
+            try:
+                event = session.receive(packet, now)
+            except RemoteProtocolError as exc:
+                host.logger.warning("%s: %s, closing the session", session.eio_sid, exc.message)
+                host.close(conn, Reason.TRANSPORT_ERROR)
+                return self.error(environ, start_response, "Bad Request")
+            if event is not None:
+                host.handle_event(conn, event)
+        # A PONG moved the heartbeat, wherever it was in the payload (the client batches, e.g.
+        # "3\x1e4msg"): tell the timer loop. An out-of-sequence PONG moves nothing and pushes
+        # nothing, so a PONG flood cannot grow the timer heap.
+        if session.is_open and session.next_deadline() != deadline:
+            host.schedule(conn)
+        return self.respond(environ, start_response, 200, "ok")
+
+
+def quote(message: str) -> str:
+    """An error body: the message as a JSON string."""
+    return json.dumps(message)
+
+
+def _compress(data: bytes, accept: str, headers: list[tuple[str, str]]) -> bytes:
+    """`data` in the first coding the client accepts (gzip or deflate), if any."""
+    encoding = _pick_encoding(accept)
+    if encoding == "gzip":
+        headers.append(("Content-Encoding", "gzip"))
+        return gzip.compress(data, compresslevel=6)
+    if encoding == "deflate":
+        headers.append(("Content-Encoding", "deflate"))
+        return zlib.compress(data)
+    return data
+
+
+def _pick_encoding(accept: str) -> str | None:
+    for part in accept.split(","):
+        name = part.split(";", 1)[0].strip().lower()
+        if name in ("gzip", "deflate"):
+            return name
+    return None
+
+
+def cookie_header(setting: Any, sid: str) -> str:
+    """The ``Set-Cookie`` value for the `cookie` option (a name, or a dict of attributes)."""
+    if isinstance(setting, str):
+        return f"{setting}={sid}; path=/; SameSite=Lax"
+    attrs = dict(setting)
+    name = attrs.pop("name", "io")
+    parts = [f"{name}={sid}"]
+    attrs.setdefault("path", "/")
+    attrs.setdefault("SameSite", "Lax")
+    for key, value in attrs.items():
+        if callable(value):
+            value = value()
+        if value is True:
+            parts.append(key)
+        elif value not in (None, False):
+            parts.append(f"{key}={value}")
+    return "; ".join(parts)
+
+
+def media_type(environ: dict[str, Any]) -> str:
+    content_type: str = environ.get("CONTENT_TYPE") or ""
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def read_body(environ: dict[str, Any], limit: int) -> bytes:
+    """Read a POST body without ever buffering more than `limit` bytes."""
+    stream = environ.get("wsgi.input")
+    length_header = environ.get("CONTENT_LENGTH") or ""
+    if length_header:
+        return _read_sized(stream, length_header, limit)
+    chunked = environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked" or environ.get("wsgi.input_terminated")
+    if stream is None or not chunked:
+        return b""
+    return _read_unsized(stream, limit)
+
+
+def _read_sized(stream: Any, length_header: str, limit: int) -> bytes:
+    """A body with a Content-Length: exactly that many bytes, or a protocol error."""
+    if not length_header.isdigit() or len(length_header) > 15:
+        raise RemoteProtocolError("invalid Content-Length")
+    length = int(length_header)
+    if length > limit:
+        raise RemoteProtocolError(f"payload of {length} bytes exceeds max_http_buffer_size ({limit})")
+    if stream is None or length == 0:
+        return b""
+    chunks = []
+    remaining = length
+    while remaining > 0:
+        chunk = _read_chunk(stream, min(remaining, 65536))
+        if not chunk:
+            # Never decode a truncated payload (its last packet would be cut short).
+            raise RemoteProtocolError(f"POST body ended {remaining} bytes short of its Content-Length")
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_unsized(stream: Any, limit: int) -> bytes:
+    """A chunked (or server-terminated) body: read to its end, at most `limit` bytes."""
+    chunks = []
+    total = 0
+    while True:
+        # Never ask for more than one byte past the limit: a chunked reader blocks until it
+        # has what was asked for, so a bigger read would wait for (and buffer) the excess.
+        chunk = _read_chunk(stream, min(65536, limit + 1 - total))
+        if not chunk:
+            break
+        total += len(chunk)
+        if total > limit:
+            raise RemoteProtocolError(f"payload exceeds max_http_buffer_size ({limit})")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _read_chunk(stream: Any, size: int) -> bytes:
+    """One read of the request body. A peer that hangs up mid-body or sends a malformed chunked
+    encoding makes the WSGI server's input raise (pywsgi: ``OSError``, ``ValueError``): that
+    is the peer's protocol error, never a 500 (found by scripts/fuzz_live.py)."""
+    try:
+        data: bytes = stream.read(size)
+    except (OSError, ValueError) as exc:
+        raise RemoteProtocolError(f"unreadable POST body: {exc}") from None
+    return data
