@@ -57,6 +57,27 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def quiet_port() -> int:
+    """A free loopback port below the kernel's ephemeral range: no outgoing connection takes it
+    as its source port meanwhile (for a service that binds it only seconds later, and again
+    after a restart)."""
+    import random
+
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 12000), low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    return free_port()
+
+
 def port_open(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
@@ -188,8 +209,8 @@ class RabbitServer:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.port = free_port()
-        self.dist_port = free_port()
+        self.port = quiet_port()
+        self.dist_port = quiet_port()
         self.node = f"flask-sio-test-{self.port}@localhost"
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = workdir / f"rabbitmq-{self.port}.log"
