@@ -90,7 +90,9 @@ class KombuBroker:
             options["transport_options"] = transport_options
         options.update(self.connection_options)
         connection = kombu.Connection(self.url, **options)
-        connection.connect()  # one attempt: the retries are ours (publish once more, listen's backoff)
+        # One attempt (kombu's own connect() retries after 2 s): the retries are ours (publish
+        # tries once more, listen backs off).
+        connection.ensure_connection(max_retries=0)
         return connection
 
     def _exchange(self) -> Any:
