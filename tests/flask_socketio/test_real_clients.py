@@ -7,7 +7,7 @@ JavaScript client under node (tests/node/flask_realapp.js):
   ``async_mode='threading'``: the Werkzeug dev server, WebSocket included;
 * ``gunicorn``: ``gunicorn -k gevent -w 1 realapp:app``;
 * ``flask_run``: ``flask --app realapp run`` (threading, Werkzeug, WebSocket included);
-* ``uwsgi``: ``uwsgi --http … --gevent 100 --http-websockets --module realapp:app`` (uWSGI's
+* ``uwsgi``: ``uwsgi --http … --gevent 100 --http-websockets --http-keepalive --module realapp:app`` (uWSGI's
   gevent loop, the reference's ``gevent_uwsgi`` mode; pyuwsgi from PyPI, a test dependency).
 
 Each scenario checks: connect (with a session name from ``auth``), acks, rooms isolation, a
@@ -64,10 +64,13 @@ def server_process(kind: str, port: int, env: dict[str, str] | None = None) -> S
         argv = [os.path.join(VENV_BIN, "flask"), "--app", "realapp", "run",
                 "--host", "127.0.0.1", "--port", str(port)]
     elif kind == "uwsgi":
-        # --die-on-term: uWSGI takes SIGTERM (what ServerProcess.stop sends) as "reload".
+        # docs/deployment.md's command line. --die-on-term: uWSGI takes SIGTERM (what
+        # ServerProcess.stop sends) as "reload". --http-keepalive: without it the HTTP router
+        # closes each connection after one response that does not say so, and a client that
+        # reuses it (python's requests) loses a polling request now and then.
         argv = [os.path.join(VENV_BIN, "uwsgi"), "--http", f"127.0.0.1:{port}", "--gevent", "100",
-                "--http-websockets", "--module", "realapp:app", "--master", "--die-on-term",
-                "--disable-logging"]
+                "--http-websockets", "--http-keepalive", "--module", "realapp:app", "--master",
+                "--die-on-term", "--disable-logging"]
     else:  # pragma: no cover
         raise ValueError(kind)
     return ServerProcess(argv, port, env=env, cwd=APPS_DIR)
