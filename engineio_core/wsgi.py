@@ -9,6 +9,14 @@ from . import static
 from .server import EngineServer
 
 
+def kept_environ(environ: dict[str, Any]) -> dict[str, Any]:
+    """The environ the engine may keep for the life of a connection. WSGI servers make a new
+    dict per request, except uWSGI, which clears its dict when the request ends and reuses it
+    for the next one: there the engine gets a copy (a handler would otherwise find an empty
+    environ, and no ``flask.app`` in it, after the handshake request has ended)."""
+    return dict(environ) if "uwsgi.version" in environ else environ
+
+
 class WSGIApp:
     """Route ``/<engineio_path>/`` to the engine, then static files, then `wsgi_app`, else 404."""
 
@@ -27,7 +35,7 @@ class WSGIApp:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == self.engineio_path or path + "/" == self.engineio_path or path.startswith(self.engineio_path):
-            return self.engineio_app.handle_request(environ, start_response)
+            return self.engineio_app.handle_request(kept_environ(environ), start_response)
         if self.static_files and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             found = static.resolve(self.static_files, path)
             if found is not None:

@@ -20,7 +20,7 @@ from .middleware import SocketIOMiddleware
 from .request_context import request_context
 
 _OWN_OPTIONS = ("manage_session", "message_queue", "channel", "path", "resource")
-SUPPORTED_ASYNC_MODES = ("gevent", "threading")
+SUPPORTED_ASYNC_MODES = ("gevent", "gevent_uwsgi", "threading")
 EVENTLET_PATCHED = (
     "eventlet has monkey-patched this process (eventlet.monkey_patch()), and this Socket.IO "
     "server does not run on eventlet: it would accept connections and never answer them. "
@@ -36,10 +36,22 @@ def check_async_mode(async_mode: Any) -> None:
     if async_mode is not None and async_mode not in SUPPORTED_ASYNC_MODES:
         raise ValueError(
             f"Invalid async_mode specified: {async_mode!r} is not supported; the supported "
-            f"async modes are 'gevent' (the default) and 'threading'"
+            f"async modes are 'gevent' (the default), 'gevent_uwsgi' (uWSGI's gevent loop: "
+            f"uwsgi --gevent N --http-websockets) and 'threading'"
         )
     if _eventlet_patched():
         raise RuntimeError(EVENTLET_PATCHED)
+
+
+def _uwsgi_gevent_loop() -> bool:
+    """True inside a uWSGI worker that runs the gevent loop engine (``--gevent N``)."""
+    import sys
+
+    uwsgi = sys.modules.get("uwsgi")
+    try:
+        return uwsgi is not None and bool(uwsgi.opt.get("gevent"))
+    except Exception:  # pragma: no cover - a module that only looks like uWSGI's
+        return False
 
 
 def _eventlet_patched() -> bool:
@@ -126,6 +138,9 @@ class SocketIO:
             options["async_mode"] = "threading"
         self.server = SocketServer(**options)
         self.async_mode = self.server.async_mode
+        if options.get("async_mode") == "gevent_uwsgi" or (options.get("async_mode") is None and _uwsgi_gevent_loop()):
+            # The gevent driver, on the loop uWSGI runs (named as the reference names it).
+            self.async_mode = "gevent_uwsgi"
         for message, handler, namespace in self.handlers:
             self.server.on(message, handler, namespace=namespace)
         for namespace_handler in self.namespace_handlers:

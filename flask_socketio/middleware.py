@@ -8,6 +8,7 @@ from typing import Any
 import flask
 
 from engineio_core import WSGIApp
+from engineio_core.wsgi import kept_environ
 from socketio_core.server import SocketServer
 
 
@@ -24,7 +25,9 @@ class SocketIOMiddleware(WSGIApp):
         path = environ.get("PATH_INFO", "")
         if path.startswith(self.engineio_path) or path + "/" == self.engineio_path:
             # The environ is kept for the life of the connection (handlers rebuild the request
-            # context from it); WSGI servers make a new dict per request, so no copy is needed.
+            # context from it); WSGI servers make a new dict per request, so no copy is needed,
+            # except under uWSGI, which reuses its dict (`kept_environ`).
+            environ = kept_environ(environ)
             environ["flask.app"] = self.flask_app
             return self.engineio_app.handle_request(environ, start_response)
         if self.wsgi_app is None:  # pragma: no cover

@@ -4,7 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
-bash scripts/services-setup.sh || { echo "could not install redis-server/nginx" >&2; exit 1; }
+bash scripts/services-setup.sh || { echo "could not install redis-server/rabbitmq-server/nginx" >&2; exit 1; }
 bash scripts/browser-setup.sh || { echo "could not install chromium/playwright-core" >&2; exit 1; }
 export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff"; ruff check . || exit 1

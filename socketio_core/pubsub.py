@@ -439,12 +439,26 @@ class _Worker:
 def manager_for_url(url: str, channel: str = "flask-socketio", write_only: bool = False,
                     logger: Any = None, **options: Any) -> PubSubManager:
     """The manager for a ``message_queue`` URL: ``redis://``, ``rediss://``, ``unix://``,
-    ``redis+sentinel://`` (and the ``valkey`` spellings). Nothing connects until used."""
+    ``redis+sentinel://`` (and the ``valkey`` spellings), or RabbitMQ through Kombu:
+    ``amqp://``, ``amqps://``, ``pyamqp://``. Nothing connects until used. Kafka and ZeroMQ
+    URLs are refused with a `ValueError` that names what is supported (docs/deployment.md)."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    broker: Broker
     if scheme in ("redis", "rediss", "unix", "redis+sentinel", "valkey", "valkeys", "valkey+sentinel"):
         from .redis_backend import RedisBroker
 
         broker = RedisBroker(url, channel, **options)
-        return PubSubManager(broker, channel=channel, write_only=write_only,
-                             logger=logger if isinstance(logger, logging.Logger) else None)
-    raise ValueError(f"unsupported message queue URL {url!r}: use redis://, rediss://, unix:// or redis+sentinel://")
+    elif scheme in ("amqp", "amqps", "pyamqp"):
+        from .kombu_backend import KombuBroker
+
+        broker = KombuBroker(url, channel, **options)
+    else:
+        hint = ""
+        if scheme.startswith("kafka"):
+            hint = "Kafka is not supported; "
+        elif scheme.startswith("zmq"):
+            hint = "ZeroMQ is not supported; "
+        raise ValueError(f"unsupported message queue URL {url!r}: {hint}use redis://, rediss://, unix://, "
+                         f"redis+sentinel:// (Redis, Valkey) or amqp://, amqps:// (RabbitMQ, through kombu)")
+    return PubSubManager(broker, channel=channel, write_only=write_only,
+                         logger=logger if isinstance(logger, logging.Logger) else None)

@@ -1,7 +1,8 @@
 """I/O drivers: the only place where greenlets, threads, sleeps and sockets meet the protocol.
 
-`select_driver(async_mode)` returns the driver for ``'gevent'`` (production) or
-``'threading'`` (Werkzeug dev server, ``flask run``). Auto-selection picks threading under
+`select_driver(async_mode)` returns the driver for ``'gevent'`` (production; also
+``'gevent_uwsgi'``, gevent under ``uwsgi --gevent N``) or ``'threading'`` (Werkzeug dev server,
+``flask run``). Auto-selection picks threading under
 ``flask run`` and when gevent is not importable, else gevent.
 """
 
@@ -23,7 +24,7 @@ def select_driver(async_mode: str | None) -> Driver:
                 async_mode = "gevent"
             except ImportError:  # pragma: no cover - gevent is a dependency
                 async_mode = "threading"
-    if async_mode == "gevent":
+    if async_mode in ("gevent", "gevent_uwsgi"):  # uWSGI's gevent loop is gevent's hub
         from .gevent_driver import GeventDriver
 
         return GeventDriver()

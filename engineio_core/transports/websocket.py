@@ -11,6 +11,8 @@ gevent pywsgi's ``wsgi.input``. wsproto errors never leave this module: they bec
 from __future__ import annotations
 
 import base64
+import os
+import weakref
 import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -41,6 +43,8 @@ def find_socket(environ: Mapping[str, Any]) -> Any:
         sock = environ.get(key)
         if sock is not None:
             return sock
+    if "uwsgi.version" in environ:
+        return _uwsgi_socket()
     # gevent pywsgi: its `Input` keeps the socket; without a body to read, `wsgi.input` is the
     # connection's buffered reader, over a SocketIO over the socket.
     wsgi_input = environ.get("wsgi.input")
@@ -50,6 +54,35 @@ def find_socket(environ: Mapping[str, Any]) -> Any:
     rfile = getattr(wsgi_input, "rfile", wsgi_input)
     raw = getattr(rfile, "raw", None)
     return getattr(raw, "_sock", None)
+
+
+def _uwsgi_socket() -> Any:
+    """uWSGI keeps its connection as a file descriptor (``uwsgi.connection_fd()``): the socket
+    here is a duplicate of it (cooperative under uWSGI's gevent loop), which the WebSocket
+    closes when it is over, while uWSGI closes its own descriptor when the request ends.
+
+    Behind ``--http … --http-websockets`` that descriptor is the worker's connection to
+    uWSGI's HTTP router, which relays the 101 and then every byte both ways untouched (raw
+    mode), so the engine frames WebSocket itself there as on any other server."""
+    try:
+        import uwsgi
+    except ImportError:  # an environ that only claims to be uWSGI's
+        return None
+    fd = uwsgi.connection_fd()
+    if fd is None or fd < 0:
+        return None
+    if uwsgi.opt.get("gevent"):
+        from gevent import socket as socket_module
+    else:
+        import socket as socket_module
+    sock = socket_module.socket(fileno=os.dup(fd))
+    _ENGINE_OWNED.add(sock)
+    return sock
+
+
+# Sockets that no server closes (uWSGI's duplicates): the WebSocket closes them once it has
+# flushed and shut the connection down.
+_ENGINE_OWNED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 # The environ key of a server that lets a WebSocket take its connection over: calling the value
@@ -248,7 +281,7 @@ class WebSocket:
         self._size = 0
         self._done: Any = None  # created by wait_closed() only (blocking servers)
         self._flushed = False
-        self._owns_socket = False
+        self._owns_socket = bool(_ENGINE_OWNED) and sock in _ENGINE_OWNED
 
     @property
     def buffered(self) -> int:

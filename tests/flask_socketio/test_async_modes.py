@@ -1,7 +1,8 @@
 """Async modes this stack cannot run on fail at once, saying what it runs on (issue 11, item 10).
 
-* ``async_mode='eventlet'`` / ``'gevent_uwsgi'`` (accepted by the reference) raise
-  ``ValueError`` at ``SocketIO()``, naming the supported modes.
+* ``async_mode='eventlet'`` (accepted by the reference) raises ``ValueError`` at
+  ``SocketIO()``, naming the supported modes. ``'gevent_uwsgi'`` is accepted: the gevent
+  driver on uWSGI's gevent loop (served for real in tests/flask_socketio/test_real_clients.py).
 * A process that ``eventlet.monkey_patch()``ed before the app was imported: without a check
   the server listened and never answered anyone; now ``SocketIO(app)`` raises a
   ``RuntimeError`` that says why, and so does ``socketio.run()`` when the patching came
@@ -21,12 +22,12 @@ from flask import Flask
 from flask_socketio import SocketIO
 from tests.flask_socketio.conftest import REPO, TIMEOUT, free_port
 
-UNSUPPORTED = ["eventlet", "gevent_uwsgi", "asyncio", "no-such-mode"]
+UNSUPPORTED = ["eventlet", "asyncio", "no-such-mode", "uwsgi"]
 
 
 def _assert_names_supported_modes(message: str) -> None:
     assert message.startswith("Invalid async_mode specified")
-    assert "'gevent'" in message and "'threading'" in message
+    assert "'gevent'" in message and "'threading'" in message and "'gevent_uwsgi'" in message
 
 
 @pytest.mark.parametrize("mode", UNSUPPORTED)
@@ -48,12 +49,14 @@ def test_unsupported_async_mode_fails_at_socketio_without_app_and_at_init_app(mo
     _assert_names_supported_modes(str(info.value))
 
 
-@pytest.mark.parametrize("mode", ["gevent", "threading", None])
+@pytest.mark.parametrize("mode", ["gevent", "threading", "gevent_uwsgi", None])
 def test_supported_async_modes_are_accepted(mode: str | None) -> None:
     socketio = SocketIO(Flask(__name__), async_mode=mode)
-    assert socketio.async_mode in ("gevent", "threading")
+    assert socketio.async_mode in ("gevent", "threading", "gevent_uwsgi")
     if mode is not None:
         assert socketio.async_mode == mode
+    if mode == "gevent_uwsgi":  # the gevent driver: uWSGI's gevent loop is gevent's hub
+        assert socketio.server is not None and socketio.server.eio.driver.name == "gevent"
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:

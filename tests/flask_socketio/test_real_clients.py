@@ -6,7 +6,9 @@ JavaScript client under node (tests/node/flask_realapp.js):
 * ``threading``: ``socketio.run(app, allow_unsafe_werkzeug=True)`` with
   ``async_mode='threading'``: the Werkzeug dev server, WebSocket included;
 * ``gunicorn``: ``gunicorn -k gevent -w 1 realapp:app``;
-* ``flask_run``: ``flask --app realapp run`` (threading, Werkzeug, WebSocket included).
+* ``flask_run``: ``flask --app realapp run`` (threading, Werkzeug, WebSocket included);
+* ``uwsgi``: ``uwsgi --http … --gevent 100 --http-websockets --http-keepalive --module realapp:app`` (uWSGI's
+  gevent loop, the reference's ``gevent_uwsgi`` mode; pyuwsgi from PyPI, a test dependency).
 
 Each scenario checks: connect (with a session name from ``auth``), acks, rooms isolation, a
 class-based namespace (with its ``error`` hook), the managed session, emits from a background
@@ -42,8 +44,9 @@ from tests.flask_socketio.conftest import (
     wait_until,
 )
 
-SERVERS = ["gevent", "threading", "gunicorn", "flask_run"]
-EXPECTED_MODE = {"gevent": "gevent", "threading": "threading", "gunicorn": "gevent", "flask_run": "threading"}
+SERVERS = ["gevent", "threading", "gunicorn", "flask_run", "uwsgi"]
+EXPECTED_MODE = {"gevent": "gevent", "threading": "threading", "gunicorn": "gevent", "flask_run": "threading",
+                 "uwsgi": "gevent_uwsgi"}
 REALAPP = os.path.join(APPS_DIR, "realapp.py")
 
 
@@ -60,6 +63,14 @@ def server_process(kind: str, port: int, env: dict[str, str] | None = None) -> S
     elif kind == "flask_run":
         argv = [os.path.join(VENV_BIN, "flask"), "--app", "realapp", "run",
                 "--host", "127.0.0.1", "--port", str(port)]
+    elif kind == "uwsgi":
+        # docs/deployment.md's command line. --die-on-term: uWSGI takes SIGTERM (what
+        # ServerProcess.stop sends) as "reload". --http-keepalive: without it the HTTP router
+        # closes each connection after one response that does not say so, and a client that
+        # reuses it (python's requests) loses a polling request now and then.
+        argv = [os.path.join(VENV_BIN, "uwsgi"), "--http", f"127.0.0.1:{port}", "--gevent", "100",
+                "--http-websockets", "--http-keepalive", "--module", "realapp:app", "--master",
+                "--die-on-term", "--disable-logging"]
     else:  # pragma: no cover
         raise ValueError(kind)
     return ServerProcess(argv, port, env=env, cwd=APPS_DIR)
@@ -231,6 +242,27 @@ def test_js_client_polling_only(server: tuple[str, ServerProcess]) -> None:
 def test_python_client_polling_only(server: tuple[str, ServerProcess]) -> None:
     kind, proc = server
     check_python_scenario(python_scenario(proc.url, ["polling"]), EXPECTED_MODE[kind], transport="polling")
+
+
+MESSAGES = 10_000
+
+
+def test_js_client_10000_acked_messages_over_websocket(server: tuple[str, ServerProcess]) -> None:
+    """The official client sends 10,000 events over WebSocket, all in flight at once; each one
+    is answered (an ack carrying its number), exactly once: nothing lost, duplicated or
+    mixed up, within a bounded time."""
+    kind, proc = server
+    result = run_node("sio_client.js", {"url": proc.url, "timeoutMs": 90_000, "steps": [
+        {"op": "connect", "name": "a", "nsp": "/ns", "opts": {"transports": ["websocket"]}},
+        {"op": "burst", "name": "a", "event": "echo", "count": MESSAGES, "key": "echo"},
+        {"op": "emit", "name": "a", "event": "echo", "args": ["after"], "ack": True, "key": "after"},
+    ]}, timeout=120)
+    assert result["ok"], result["error"]
+    burst = result["bursts"]["echo"]
+    assert burst["received"] == MESSAGES and burst["duplicates"] == 0
+    assert burst["values"] == list(range(MESSAGES))
+    assert result["acks"]["after"] == ["after"]
+    assert result["sockets"]["a"]["disconnectReason"] is None
 
 
 # -- run() and stop() -------------------------------------------------------------------------------

@@ -1,6 +1,10 @@
-"""Fixtures for the scale-out tests: a private redis-server and cluster nodes (real processes),
-and the interactive JavaScript client. The services are started by the tests themselves on
-free 127.0.0.1 ports and stopped at the end (scripts/services-setup.sh installs the binaries).
+"""Fixtures for the scale-out tests: a private redis-server, a private RabbitMQ node and
+cluster nodes (real processes), and the interactive JavaScript client. The services are started
+by the tests themselves on free 127.0.0.1 ports and stopped at the end
+(scripts/services-setup.sh installs the binaries).
+
+`broker` is each message queue the cluster tests run on, ``redis`` and ``rabbitmq``: the same
+tests, parametrized. RabbitMQ takes seconds to boot, so one node serves the whole session.
 """
 
 from __future__ import annotations
@@ -13,7 +17,17 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scale_support import NodePeer, ProcessNode, RedisServer, cluster_node, require, running  # noqa: E402
+from scale_support import (  # noqa: E402
+    NodePeer,
+    ProcessNode,
+    RabbitServer,
+    RedisServer,
+    cluster_node,
+    require,
+    running,
+)
+
+BROKERS = ["redis", "rabbitmq"]
 
 
 @pytest.fixture(scope="module")
@@ -31,12 +45,30 @@ def redis_server(workdir: Path) -> Iterator[RedisServer]:
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def rabbit_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitServer]:
+    require("rabbitmq-server")
+    server = RabbitServer(tmp_path_factory.mktemp("rabbitmq")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module", params=BROKERS)
+def broker(request: pytest.FixtureRequest) -> RedisServer | RabbitServer:
+    """The message queue under test: the module's redis-server, or the session's RabbitMQ."""
+    name = "redis_server" if request.param == "redis" else "rabbit_server"
+    server: RedisServer | RabbitServer = request.getfixturevalue(name)
+    return server
+
+
 @pytest.fixture(scope="module")
-def cluster(workdir: Path, redis_server: RedisServer) -> Iterator[list[ProcessNode]]:
-    """Three cluster_app nodes (A, B, C) on one Redis, every listener subscribed."""
-    nodes = [cluster_node(name, workdir, redis_server.url) for name in ("A", "B", "C")]
+def cluster(workdir: Path, broker: RedisServer | RabbitServer) -> Iterator[list[ProcessNode]]:
+    """Three cluster_app nodes (A, B, C) on one broker, every listener subscribed."""
+    nodes = [cluster_node(f"{name}-{broker.name}", workdir, broker.url) for name in ("A", "B", "C")]
     with running(nodes):
-        redis_server.wait_subscribers(len(nodes))
+        broker.wait_subscribers(len(nodes))
         yield nodes
         for node in nodes:
             assert node.alive(), f"node {node.name} died:\n{node.log_text()}"

@@ -38,7 +38,7 @@ CHANNEL = "flask-socketio"
 
 __all__ = [
     "APPS", "CHANNEL", "CHAT_APP", "CLUSTER_APP", "DEPLOY", "PYTHON", "REPO", "NodePeer",
-    "ProcessNode", "RedisServer", "free_port", "require", "render_nginx_conf", "start_nginx", "wait_for",
+    "ProcessNode", "RabbitServer", "RedisServer", "free_port", "require", "render_nginx_conf", "start_nginx", "wait_for",
     "wait_http",
 ]
 
@@ -55,6 +55,27 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def quiet_port() -> int:
+    """A free loopback port below the kernel's ephemeral range: no outgoing connection takes it
+    as its source port meanwhile (for a service that binds it only seconds later, and again
+    after a restart)."""
+    import random
+
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 12000), low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    return free_port()
 
 
 def port_open(port: int) -> bool:
@@ -161,6 +182,202 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+    # -- what the broker-generic tests use (RabbitServer has the same) -----------------------
+    name = "redis"
+
+    def spy(self, channel: str = CHANNEL) -> ChannelSpy:
+        return ChannelSpy(self, channel)
+
+    def reference_emitter(self, channel: str = CHANNEL) -> Any:
+        """python-socketio's write-only manager for this broker."""
+        import socketio  # the reference stack: test-time only
+
+        return socketio.RedisManager(self.url, channel=channel, write_only=True)
+
+
+# -- RabbitMQ --------------------------------------------------------------------------------
+RABBIT_BIN = Path("/usr/lib/rabbitmq/bin")
+
+
+class RabbitServer:
+    """A private RabbitMQ node (Debian's rabbitmq-server) on free loopback ports: its own node
+    name, data and log directories, config (no plugins) and Erlang cookie (HOME), so it never
+    meets another node on this machine. Started once per test session (it takes seconds)."""
+
+    name = "rabbitmq"
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = quiet_port()
+        self.dist_port = quiet_port()
+        self.node = f"flask-sio-test-{self.port}@localhost"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = workdir / f"rabbitmq-{self.port}.log"
+        (workdir / "rabbitmq.conf").write_text(
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\nloopback_users.guest = true\n")
+        (workdir / "enabled_plugins").write_text("[].\n")
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        w = str(self.workdir)
+        env.update({
+            "HOME": w,  # the Erlang cookie lives here, for the server and rabbitmqctl alike
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "ERL_EPMD_ADDRESS": "127.0.0.1",
+            "RABBITMQ_CONFIG_FILE": f"{w}/rabbitmq.conf",
+            "RABBITMQ_ADVANCED_CONFIG_FILE": f"{w}/advanced.config",
+            "RABBITMQ_CONF_ENV_FILE": f"{w}/rabbitmq-env.conf",
+            "RABBITMQ_ENABLED_PLUGINS_FILE": f"{w}/enabled_plugins",
+            "RABBITMQ_MNESIA_BASE": f"{w}/mnesia",
+            "RABBITMQ_LOG_BASE": f"{w}/log",
+            "RABBITMQ_PID_FILE": f"{w}/rabbitmq.pid",
+        })
+        return env
+
+    def start(self) -> RabbitServer:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([str(RABBIT_BIN / "rabbitmq-server")], stdout=log, stderr=subprocess.STDOUT,
+                                         env=self._env(), start_new_session=True)
+        try:
+            wait_for(lambda: self.proc is None or self.proc.poll() is not None or self.ping(), timeout=60, interval=0.1)
+        except AssertionError:
+            raise AssertionError(f"RabbitMQ did not start:\n{_tail(self.log)}") from None
+        assert self.proc.poll() is None, f"RabbitMQ exited:\n{_tail(self.log)}"
+        return self
+
+    def ping(self) -> bool:
+        if not port_open(self.port):
+            return False
+        import kombu
+
+        try:
+            with kombu.Connection(self.url, connect_timeout=2) as connection:
+                connection.connect()
+            return True
+        except Exception:
+            return False
+
+    def _ctl(self, *args: str) -> str:
+        proc = subprocess.run([str(RABBIT_BIN / "rabbitmqctl"), "-n", self.node, "-q", *args],
+                              capture_output=True, text=True, timeout=30, env=self._env())
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    def subscribers(self, channel: str = CHANNEL) -> int:
+        """Queues bound to the channel's exchange (one per listening process)."""
+        out = self._ctl("list_bindings", "source_name", "destination_kind")
+        return sum(1 for line in out.splitlines() if line.split("\t") == [channel, "queue"])
+
+    def wait_subscribers(self, count: int, channel: str = CHANNEL, timeout: float = 30.0) -> None:
+        wait_for(lambda: self.subscribers(channel) >= count, timeout=timeout, interval=0.1)
+
+    def publish(self, data: bytes | str, channel: str = CHANNEL) -> None:
+        """A raw message on the channel's exchange; a pickle goes out labelled as one (Kombu
+        would unpickle it if a consumer let it decode)."""
+        import kombu
+
+        raw = data.encode() if isinstance(data, str) else data
+        content_type = "application/x-python-serialize" if raw[:1] == b"\x80" else "application/json"
+        with kombu.Connection(self.url, connect_timeout=5) as connection:
+            producer = connection.Producer(exchange=kombu.Exchange(channel, type="fanout", durable=False))
+            producer.publish(raw, content_type=content_type, content_encoding="binary", retry=False)
+
+    def spy(self, channel: str = CHANNEL) -> RabbitSpy:
+        return RabbitSpy(self, channel)
+
+    def reference_emitter(self, channel: str = CHANNEL) -> Any:
+        import socketio  # the reference stack: test-time only
+
+        return socketio.KombuManager(self.url, channel=channel, write_only=True)
+
+    def _beam_pid(self) -> int | None:
+        try:
+            return int((self.workdir / "rabbitmq.pid").read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def kill(self) -> None:
+        """SIGKILL to the Erlang VM: no goodbye to the clients, as a crash or an OOM kill."""
+        pid = self._beam_pid()
+        if pid is not None:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.proc is not None:
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        wait_for(lambda: not port_open(self.port), timeout=15)
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            self._ctl("stop")
+            self.proc.wait(30)
+        except (AssertionError, subprocess.TimeoutExpired):
+            self.kill()
+
+
+class RabbitSpy:
+    """A queue of the test's own on the channel's exchange, recording every raw message."""
+
+    def __init__(self, server: RabbitServer, channel: str = CHANNEL) -> None:
+        import kombu
+
+        self.messages: list[bytes] = []
+        self.content_types: list[str] = []
+        self.error: Exception | None = None
+        self._stop = threading.Event()
+        self._connection = kombu.Connection(server.url, connect_timeout=5)
+        queue = kombu.Queue(f"spy-{os.getpid()}-{time.monotonic_ns()}",
+                            kombu.Exchange(channel, type="fanout", durable=False), exclusive=True)
+        self._consumer = self._connection.Consumer(
+            [queue], on_message=self._on_message, no_ack=True)
+        self._consumer.consume()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _on_message(self, message: Any) -> None:
+        # Kombu hands the body over as text when the message says content_encoding=utf-8.
+        body = message.body
+        self.messages.append(body.encode() if isinstance(body, str) else bytes(body))
+        self.content_types.append(message.content_type)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._connection.drain_events(timeout=0.1)
+            except TimeoutError:
+                continue
+            except Exception as exc:
+                self.error = exc
+                return
+
+    def decoded(self) -> list[Any]:
+        out = []
+        for raw in list(self.messages):
+            try:
+                out.append(json.loads(raw))
+            except ValueError:
+                out.append(None)
+        return out
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._connection.release()
 
 
 # -- server processes ------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""The Redis broker against real servers, for each URL form ``message_queue`` accepts:
-``redis://``, ``unix://`` and ``redis+sentinel://`` (a real redis-server in sentinel mode)."""
+"""The brokers against real servers, for each URL form ``message_queue`` accepts:
+``redis://``, ``unix://`` and ``redis+sentinel://`` (a real redis-server in sentinel mode), and
+``amqp://`` (a real RabbitMQ node, through kombu). Kafka and ZeroMQ URLs are refused."""
 
 from __future__ import annotations
 
@@ -9,20 +10,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from scale_support import PYTHON, REPO, RedisServer, free_port, wait_for
+from scale_support import PYTHON, REPO, RabbitServer, RedisServer, free_port, wait_for
 
+from flask_socketio import SocketIO
+from socketio_core.kombu_backend import KombuBroker, unwrap
 from socketio_core.pubsub import PubSubManager, manager_for_url
 from socketio_core.redis_backend import RedisBroker, parse_sentinel_url
 
 LISTEN_ONCE = """
 import sys
-from socketio_core.redis_backend import RedisBroker
-broker = RedisBroker(sys.argv[1], sys.argv[2])
+from socketio_core.pubsub import manager_for_url
+broker = manager_for_url(sys.argv[1], sys.argv[2]).broker
 print(next(iter(broker.listen())).decode(), flush=True)
 """
 
 
-def listen_once(url: str, channel: str, publish: RedisBroker, redis_server: RedisServer) -> str:
+def listen_once(url: str, channel: str, publish: RedisBroker | KombuBroker,
+                redis_server: RedisServer | RabbitServer) -> str:
     """A listener process on `url` receives what `publish` publishes once it is subscribed."""
     proc = subprocess.Popen([PYTHON, "-c", LISTEN_ONCE, url, channel], cwd=str(REPO),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -118,11 +122,52 @@ def test_manager_for_url_schemes() -> None:
                 "valkey://h:1/0"):
         manager = manager_for_url(url, channel="c", write_only=True)
         assert isinstance(manager, PubSubManager) and manager.write_only and manager.channel == "c"
+        assert isinstance(manager.broker, RedisBroker)
     assert manager.broker.url == "redis://h:1/0"  # type: ignore[attr-defined]  # valkey spelling
-    with pytest.raises(ValueError):
-        manager_for_url("amqp://guest@localhost//")
-    with pytest.raises(ValueError):
-        manager_for_url("kafka://h:9092")
+    for url in ("amqp://guest:guest@localhost:5672//", "amqps://h//", "pyamqp://h//"):
+        manager = manager_for_url(url, channel="c")
+        assert isinstance(manager.broker, KombuBroker) and manager.broker.url == url and manager.channel == "c"
+    with pytest.raises(ValueError, match="unsupported message queue URL 'sqs://'"):
+        manager_for_url("sqs://")
+
+
+@pytest.mark.parametrize(("url", "named"), [("kafka://h:9092", "Kafka"), ("zmq+tcp://h:5555", "ZeroMQ")])
+def test_kafka_and_zeromq_are_refused_at_socketio_naming_what_is_supported(url: str, named: str) -> None:
+    """The reference accepts them; here SocketIO(...) says at once that they are not supported
+    and which URLs are (docs/deployment.md says why)."""
+    with pytest.raises(ValueError) as info:
+        SocketIO(message_queue=url)
+    message = str(info.value)
+    assert f"{named} is not supported" in message
+    assert "redis://" in message and "amqp://" in message
+
+
+def test_amqp_url(rabbit_server: RabbitServer) -> None:
+    """A listener process on ``amqp://`` receives what a publisher publishes once its queue is
+    bound to the channel's exchange."""
+    broker = KombuBroker(rabbit_server.url, "broker-amqp")
+    assert listen_once(rabbit_server.url, "broker-amqp", broker, rabbit_server) == '{"method": "hello"}'
+    broker.close()
+
+
+def test_publish_fails_fast_when_rabbitmq_is_unreachable() -> None:
+    """No RabbitMQ: publish raises (the manager logs and drops), one connection attempt per
+    try, never kombu's retry-after-sleep loop."""
+    broker = KombuBroker(f"amqp://guest:guest@127.0.0.1:{free_port()}//", "nowhere")
+    with pytest.raises(Exception) as info:
+        broker.publish(b"x")
+    assert "refused" in str(info.value).lower()
+
+
+def test_unwrap_python_socketio_envelopes() -> None:
+    """python-socketio's KombuManager publishes its JSON text as a JSON string: unwrapped once;
+    our raw JSON, and anything that is not JSON, pass as they are (the manager refuses the
+    latter)."""
+    assert unwrap('"{\\"method\\": \\"emit\\"}"') == b'{"method": "emit"}'
+    assert unwrap(b'{"method": "emit"}') == b'{"method": "emit"}'
+    assert unwrap(b'"just text"') == b"just text"
+    assert unwrap(b'"unterminated') == b'"unterminated'
+    assert unwrap(b"\x80\x04pickle") == b"\x80\x04pickle"
 
 
 def test_publish_fails_fast_when_redis_is_unreachable() -> None:

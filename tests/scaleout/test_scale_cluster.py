@@ -1,4 +1,5 @@
-"""Three server processes on one Redis act as one Socket.IO server.
+"""Three server processes on one message queue act as one Socket.IO server: on Redis and on
+RabbitMQ (``amqp://``, through kombu), the same tests (the `broker` fixture).
 
 Each node is tests/scaleout/apps/cluster_app.py run with ``socketio.run`` (gevent); the clients
 are the official JavaScript client (tests/node/scale_peer.js). "Did not arrive" is always
@@ -17,12 +18,15 @@ from scale_support import (
     CHANNEL,
     PYTHON,
     REPO,
-    ChannelSpy,
     NodePeer,
     ProcessNode,
+    RabbitServer,
+    RabbitSpy,
     RedisServer,
     wait_for,
 )
+
+Broker = RedisServer | RabbitServer
 
 pytestmark = pytest.mark.node
 
@@ -98,7 +102,7 @@ def test_namespace_broadcast_across_nodes(cluster: list[ProcessNode], peer: Node
     assert got(peer, "b", "ns_news") == []
 
 
-def test_write_only_emitter_ours(cluster: list[ProcessNode], peer: NodePeer, redis_server: RedisServer) -> None:
+def test_write_only_emitter_ours(cluster: list[ProcessNode], peer: NodePeer, broker: Broker) -> None:
     """``SocketIO(message_queue=url)`` without an app, in a short-lived script: the message is
     published before emit() returns (the script exits right after)."""
     a_node, b_node, _ = cluster
@@ -108,7 +112,7 @@ def test_write_only_emitter_ours(cluster: list[ProcessNode], peer: NodePeer, red
     peer.call("b", "join", "ext")
     script = (
         "from flask_socketio import SocketIO\n"
-        f"io = SocketIO(message_queue={redis_server.url!r}, channel={CHANNEL!r})\n"
+        f"io = SocketIO(message_queue={broker.url!r}, channel={CHANNEL!r})\n"
         "assert io.server.manager.write_only\n"
         "io.emit('ext', {'from': 'ours'}, b'\\x00\\x01\\xff', to='ext')\n"
         "io.emit('ext_all', 'all', namespace='/')\n"
@@ -122,17 +126,16 @@ def test_write_only_emitter_ours(cluster: list[ProcessNode], peer: NodePeer, red
         assert peer.wait_events(name, "ext_all") == [["all"]]
 
 
-def test_python_socketio_emitter_interop(cluster: list[ProcessNode], peer: NodePeer, redis_server: RedisServer) -> None:
-    """python-socketio's ``RedisManager(write_only=True)`` on the same channel reaches our clients."""
-    import socketio  # the reference stack: test-time only
-
+def test_python_socketio_emitter_interop(cluster: list[ProcessNode], peer: NodePeer, broker: Broker) -> None:
+    """python-socketio's ``RedisManager`` / ``KombuManager`` (``write_only=True``) on the same
+    channel reaches our clients."""
     a_node, b_node, c_node = cluster
     sid_a = connect(peer, "a", a_node)
     connect(peer, "b", b_node)
     connect(peer, "c", c_node)
     for name in ("a", "b", "c"):
         peer.call(name, "join", "interop")
-    emitter = socketio.RedisManager(redis_server.url, channel=CHANNEL, write_only=True)
+    emitter = broker.reference_emitter(CHANNEL)
     emitter.emit("interop", {"n": 1}, room="interop")
     emitter.emit("interop_multi", (1, "two", b"\x03"), room="interop", skip_sid=sid_a)
     emitter.emit("to_sid", "only a", room=sid_a)
@@ -148,12 +151,12 @@ def test_python_socketio_emitter_interop(cluster: list[ProcessNode], peer: NodeP
 
 
 def test_envelope_schema_and_local_emits_stay_local(cluster: list[ProcessNode], peer: NodePeer,
-                                                    redis_server: RedisServer) -> None:
+                                                    broker: Broker) -> None:
     """What a node publishes: python-socketio's field names plus the encoded packet; an emit to
     a client of the same node (``emit()`` answering the sender) is not published at all."""
-    spy = ChannelSpy(redis_server)
+    spy = broker.spy()
     try:
-        redis_server.wait_subscribers(len(cluster) + 1)
+        broker.wait_subscribers(len(cluster) + 1)
         sid_a = connect(peer, "a", cluster[0])  # the connect handler emits "welcome" to a
         broadcast(peer, "a", "schema", {"k": "v"}, to="schema-room", skip_sid=sid_a)
         message = wait_for(lambda: next((m for m in spy.decoded() if m and m.get("event") == "schema"), None))
@@ -165,6 +168,8 @@ def test_envelope_schema_and_local_emits_stay_local(cluster: list[ProcessNode], 
         assert message["packet"] == ['2["schema",{"k":"v"}]']
         welcomes = [m for m in spy.decoded() if m and m.get("event") == "welcome"]
         assert welcomes == []
+        if isinstance(spy, RabbitSpy):  # what python-socketio's KombuManager decodes as JSON
+            assert set(spy.content_types) == {"application/json"}
     finally:
         spy.close()
 
@@ -325,17 +330,17 @@ GARBAGE: list[bytes] = [
 
 
 def test_garbage_on_the_channel_is_ignored_and_logged(cluster: list[ProcessNode], peer: NodePeer,
-                                                      redis_server: RedisServer) -> None:
+                                                      broker: Broker) -> None:
     a_node, b_node, c_node = cluster
     for name, node in (("a", a_node), ("b", b_node), ("c", c_node)):
         connect(peer, name, node)
         peer.call(name, "join", "garbage")
     for raw in GARBAGE:
-        redis_server.publish(raw)
+        broker.publish(raw)
     # A huge but valid message and a valid one from outside still go through.
-    redis_server.publish(json.dumps({"method": "emit", "event": "big", "data": ["x" * 200_000],
-                                     "room": "garbage", "namespace": "/", "binary": False}))
-    redis_server.publish(json.dumps({"method": "emit", "event": "ok", "data": ["fine"], "room": "garbage"}))
+    broker.publish(json.dumps({"method": "emit", "event": "big", "data": ["x" * 200_000],
+                               "room": "garbage", "namespace": "/", "binary": False}))
+    broker.publish(json.dumps({"method": "emit", "event": "ok", "data": ["fine"], "room": "garbage"}))
     broadcast(peer, "b", "after_garbage", "still here", to="garbage")
     for name in ("a", "b", "c"):
         assert peer.wait_events(name, "ok") == [["fine"]]

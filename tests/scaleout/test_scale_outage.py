@@ -1,9 +1,10 @@
-"""Redis goes away mid-traffic and comes back on the same port.
+"""The message queue goes away mid-traffic and comes back on the same port: Redis, and
+RabbitMQ (the session's node, killed and started again).
 
 What must hold: no handler sees an exception, clients of the emitting node still get its
 messages (local first), every node's listener reconnects by itself, and messages emitted once
-the listeners are back arrive. Messages published while Redis was down are dropped and logged
-(pub/sub has no memory; docs/deployment.md).
+the listeners are back arrive. Messages published while the broker was down are dropped and
+logged (pub/sub has no memory; docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -12,27 +13,46 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from scale_support import CHANNEL, NodePeer, ProcessNode, RedisServer, cluster_node, running
+from scale_support import (
+    CHANNEL,
+    NodePeer,
+    ProcessNode,
+    RabbitServer,
+    RedisServer,
+    cluster_node,
+    running,
+    wait_for,
+)
 
 pytestmark = pytest.mark.node
 WS = {"transports": ["websocket"]}
+Broker = RedisServer | RabbitServer
 
 
-@pytest.fixture
-def outage_cluster(workdir: Path) -> Iterator[tuple[RedisServer, list[ProcessNode]]]:
-    redis_server = RedisServer(workdir).start()
-    nodes = [cluster_node(f"outage-{name}", workdir, redis_server.url) for name in ("A", "B")]
+@pytest.fixture(params=["redis", "rabbitmq"])
+def outage_cluster(request: pytest.FixtureRequest, workdir: Path) -> Iterator[tuple[Broker, list[ProcessNode]]]:
+    """Two nodes on a broker of their own (Redis), or on the session's RabbitMQ node, which is
+    running again when the test ends."""
+    broker: Broker
+    if request.param == "redis":
+        broker = RedisServer(workdir).start()
+    else:
+        broker = request.getfixturevalue("rabbit_server")
+    nodes = [cluster_node(f"outage-{name}-{broker.name}", workdir, broker.url) for name in ("A", "B")]
     try:
         with running(nodes):
-            redis_server.wait_subscribers(2)
-            yield redis_server, nodes
+            broker.wait_subscribers(2)
+            yield broker, nodes
     finally:
-        redis_server.stop()
+        if isinstance(broker, RedisServer):
+            broker.stop()
+        elif not broker.ping():
+            broker.start()
 
 
-def test_redis_killed_and_restarted_mid_traffic(outage_cluster: tuple[RedisServer, list[ProcessNode]],
-                                                peer: NodePeer) -> None:
-    redis_server, (a_node, b_node) = outage_cluster
+def test_broker_killed_and_restarted_mid_traffic(outage_cluster: tuple[Broker, list[ProcessNode]],
+                                                 peer: NodePeer) -> None:
+    broker, (a_node, b_node) = outage_cluster
     sid_a = peer.connect("a", a_node.url, opts=WS, acks={"ping?": {"value": ["pong"]}})["id"]
     peer.connect("b", b_node.url, opts=WS)
     peer.connect("b_local", b_node.url, opts=WS)
@@ -40,21 +60,21 @@ def test_redis_killed_and_restarted_mid_traffic(outage_cluster: tuple[RedisServe
         peer.call(name, "join", "live")
 
     def tick(i: int) -> None:
-        # The handler's ack is True: emitting never raised into it, Redis up or down.
+        # The handler's ack is True: emitting never raised into it, broker up or down.
         assert peer.call("b", "broadcast", {"event": "tick", "args": [i], "to": "live"}) is True
 
     for i in range(10):
         tick(i)
     peer.wait_events("a", "tick", 10)
 
-    redis_server.kill()
+    broker.kill()
     for i in range(10, 30):
         tick(i)
     # Local first: b's own clients get every message while the queue is down.
     assert [args[0] for args in peer.wait_events("b_local", "tick", 30)] == list(range(30))
 
-    redis_server.start()  # same port, empty: every listener must subscribe again by itself
-    redis_server.wait_subscribers(2, timeout=30)
+    broker.start()  # same port, no queues: every listener must subscribe again by itself
+    broker.wait_subscribers(2, timeout=30)
     for i in range(100, 110):
         tick(i)
     peer.wait(lambda r: r["type"] == "event" and r["name"] == "a" and r["event"] == "tick" and r["args"] == [109])
@@ -63,7 +83,7 @@ def test_redis_killed_and_restarted_mid_traffic(outage_cluster: tuple[RedisServe
     during = [v for v in received if 10 <= v < 30]
     assert after == list(range(100, 110)), received
     # Messages published during the outage were dropped (some may still have been waiting for
-    # the publisher when Redis came back): never duplicated, never out of order.
+    # the publisher when the broker came back): never duplicated, never out of order.
     assert received[:10] == list(range(10)) and during == sorted(set(during)), received
     # Acks across nodes work again (the reply travels back over the new connection).
     answer = peer.call("b", "ask", {"sid": sid_a, "event": "ping?", "timeout": 10})
@@ -78,28 +98,23 @@ def test_redis_killed_and_restarted_mid_traffic(outage_cluster: tuple[RedisServe
         assert node.alive() and not node.tracebacks(), node.log_text()
 
 
-def test_write_only_emitter_while_redis_is_down(outage_cluster: tuple[RedisServer, list[ProcessNode]],
-                                               caplog: pytest.LogCaptureFixture) -> None:
-    """An external emitter never raises into its caller when Redis is down: the message is
-    dropped and logged, and the next emit after Redis is back goes through."""
+def test_write_only_emitter_while_broker_is_down(outage_cluster: tuple[Broker, list[ProcessNode]],
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    """An external emitter never raises into its caller when the broker is down: the message
+    is dropped and logged, and the next emit after the broker is back goes through."""
     from flask_socketio import SocketIO
 
-    redis_server, _ = outage_cluster
-    emitter = SocketIO(message_queue=redis_server.url, channel=CHANNEL)
-    redis_server.kill()
+    broker, _ = outage_cluster
+    emitter = SocketIO(message_queue=broker.url, channel=CHANNEL)
+    broker.kill()
     with caplog.at_level("ERROR", logger="socketio_core.pubsub"):
         emitter.emit("lost", 1, to="nobody")
     assert "message dropped" in caplog.text
-    redis_server.start()
-    spy = redis_server.client().pubsub(ignore_subscribe_messages=True)
-    spy.subscribe(CHANNEL)
+    broker.start()
+    spy = broker.spy(CHANNEL)
     try:
         emitter.emit("found", 2, to="somebody")
-        message = None
-        for _ in range(50):
-            message = spy.get_message(timeout=0.1)
-            if message is not None:
-                break
-        assert message is not None and b'"found"' in message["data"]
+        found = wait_for(lambda: [m for m in spy.messages if b'"found"' in m], timeout=10)
+        assert len(found) == 1
     finally:
         spy.close()

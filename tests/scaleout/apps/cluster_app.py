@@ -21,7 +21,7 @@ from flask_socketio import SocketIO, close_room, disconnect, emit, join_room, le
 
 # The message-queue layer logs what it ignores or drops as warnings/errors: keep them in the log.
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-for _name in ("socketio_core.pubsub", "socketio_core.redis"):
+for _name in ("socketio_core.pubsub", "socketio_core.redis", "socketio_core.kombu"):
     logging.getLogger(_name).setLevel(logging.INFO)
 
 app = Flask(__name__)
