@@ -112,6 +112,21 @@ def _escape_surrogate(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
+def _namespace_at(text: str, pos: int) -> tuple[str, int]:
+    """Spec: "[<namespace>,]" -- a namespace starts with "/" and runs to the next comma (or to
+    the end: "1/admin," and "1/admin" are the same packet). A "?query" suffix, sent by old
+    clients, is not part of the namespace."""
+    if pos >= len(text) or text[pos] != "/":
+        return DEFAULT_NAMESPACE, pos
+    comma = text.find(",", pos)
+    if comma < 0:
+        namespace, pos = text[pos:], len(text)
+    else:
+        namespace, pos = text[pos:comma], comma + 1
+    query = namespace.find("?")
+    return (namespace[:query] if query >= 0 else namespace), pos
+
+
 class JSONCodec:
     """The default Socket.IO parser, wire-compatible with the JavaScript ``socket.io-parser``.
 
@@ -222,58 +237,10 @@ class JSONCodec:
         cannot carry: un-serialisable data, binary data in another packet type, a payload of
         the wrong shape, a bad namespace or ack id, too many attachments.
         """
-        ptype = packet.type
-        if ptype.__class__ is not PacketType:
-            try:
-                ptype = PacketType(ptype)
-            except (ValueError, TypeError):
-                raise LocalProtocolError(f"unknown packet type {ptype!r}") from None
+        ptype = self._checked_header(packet)
         namespace = packet.namespace
-        if namespace != DEFAULT_NAMESPACE:
-            problem = namespace_problem(namespace)
-            if problem is not None:
-                raise LocalProtocolError(problem)
         ack_id = packet.id
-        if ack_id is not None and (type(ack_id) is not int or not 0 <= ack_id <= self.max_ack_id):
-            raise LocalProtocolError(
-                f"ack id must be an int in [0, {self.max_ack_id}], not {ack_id!r:.40}"
-            )
-        data = packet.data
-        has_data = data is not None
-        problem = payload_problem(ptype, data, has_data, ack_id)
-        if problem is not None:
-            raise LocalProtocolError(problem)
-
-        attachments: list[bytes] = []
-        if ptype in _DATA_TYPES:
-            is_event = ptype in _EVENT_TYPES
-            if self._stdlib:
-                # Fast path: the standard library cannot serialise bytes, so data without
-                # binary is encoded in one pass with no extra walk over it.
-                try:
-                    text = self._dumps(data)
-                except (TypeError, ValueError, RecursionError) as exc:
-                    payload, attachments = deconstruct(data)
-                    if not attachments:  # it failed for another reason
-                        raise _not_serialisable(exc) from exc
-                    text = self._dump_attachments(payload, attachments)
-            elif has_binary(data):
-                payload, attachments = deconstruct(data)
-                text = self._dump_attachments(payload, attachments)
-            else:
-                text = self._dump_checked(data)
-            if attachments:
-                # Spec: "51-["baz",{"_placeholder":true,"num":0}]" -- type, count, "-".
-                head = ("5" if is_event else "6") + str(len(attachments)) + "-"
-            else:
-                head = "2" if is_event else "3"
-        else:
-            head = _TYPE_CHAR[ptype]
-            if has_data and has_binary(data):
-                raise LocalProtocolError(
-                    f"binary data is only allowed in EVENT and ACK packets, not {ptype.name}"
-                )
-            text = self._dump_checked(data) if has_data else ""
+        head, text, attachments = self._encode_payload(ptype, packet.data, ack_id)
 
         if text.__class__ is not str:  # a json module may return bytes (orjson does)
             text = _as_text(text)
@@ -291,6 +258,62 @@ class JSONCodec:
             parts.extend(attachments)
             return parts
         return [head + text]
+
+    def _checked_header(self, packet: SocketPacket) -> PacketType:
+        """The packet's type, after checking its type, namespace and ack id can be sent."""
+        ptype = packet.type
+        if ptype.__class__ is not PacketType:
+            try:
+                ptype = PacketType(ptype)
+            except (ValueError, TypeError):
+                raise LocalProtocolError(f"unknown packet type {ptype!r}") from None
+        namespace = packet.namespace
+        if namespace != DEFAULT_NAMESPACE:
+            problem = namespace_problem(namespace)
+            if problem is not None:
+                raise LocalProtocolError(problem)
+        ack_id = packet.id
+        if ack_id is not None and (type(ack_id) is not int or not 0 <= ack_id <= self.max_ack_id):
+            raise LocalProtocolError(
+                f"ack id must be an int in [0, {self.max_ack_id}], not {ack_id!r:.40}"
+            )
+        return ptype
+
+    def _encode_payload(
+        self, ptype: PacketType, data: Any, ack_id: int | None
+    ) -> tuple[str, Any, list[bytes]]:
+        """(type head, JSON text, attachments) of a packet's data, binary split out."""
+        has_data = data is not None
+        problem = payload_problem(ptype, data, has_data, ack_id)
+        if problem is not None:
+            raise LocalProtocolError(problem)
+        attachments: list[bytes] = []
+        if ptype not in _DATA_TYPES:
+            if has_data and has_binary(data):
+                raise LocalProtocolError(
+                    f"binary data is only allowed in EVENT and ACK packets, not {ptype.name}"
+                )
+            return _TYPE_CHAR[ptype], self._dump_checked(data) if has_data else "", attachments
+        is_event = ptype in _EVENT_TYPES
+        if self._stdlib:
+            # Fast path: the standard library cannot serialise bytes, so data without
+            # binary is encoded in one pass with no extra walk over it.
+            try:
+                text = self._dumps(data)
+            except (TypeError, ValueError, RecursionError) as exc:
+                payload, attachments = deconstruct(data)
+                if not attachments:  # it failed for another reason
+                    raise _not_serialisable(exc) from exc
+                text = self._dump_attachments(payload, attachments)
+        elif has_binary(data):
+            payload, attachments = deconstruct(data)
+            text = self._dump_attachments(payload, attachments)
+        else:
+            text = self._dump_checked(data)
+        if attachments:
+            # Spec: "51-["baz",{"_placeholder":true,"num":0}]" -- type, count, "-".
+            return ("5" if is_event else "6") + str(len(attachments)) + "-", text, attachments
+        return "2" if is_event else "3", text, attachments
 
     def _dump_attachments(self, payload: Any, attachments: list[bytes]) -> Any:
         """The JSON text of a deconstructed payload, checking the attachment count."""
@@ -321,90 +344,10 @@ class JSONCodec:
         ptype = _TYPE_BY_CHAR.get(text[0])
         if ptype is None:
             raise RemoteProtocolError(f"unknown packet type {text[0]!r}")
-        pos = 1
-        count = 0
-        end = _DIGITS.match(text, 1).end()  # type: ignore[union-attr]  # "*" always matches
-        has_dash = end < length and text[end] == "-"
-        if ptype in _BINARY_PACKET_TYPES:
-            # Spec: "<packet type>[<# of binary attachments>-]..." -- the count is present
-            # exactly for the binary types, and (socket.io-parser) at least 1.
-            if end == 1 or not has_dash:
-                raise RemoteProtocolError(
-                    f"{ptype.name} packet must announce its attachments as '<count>-' after the type"
-                )
-            if end - 1 > _MAX_ATTACHMENT_DIGITS:
-                raise RemoteProtocolError(
-                    f"too many attachments: a {end - 1}-digit count, at most "
-                    f"{self.max_attachments} allowed"
-                )
-            count = int(text[1:end])
-            if count < 1:
-                raise RemoteProtocolError(
-                    f"{ptype.name} packet must announce at least one attachment"
-                )
-            if count > self.max_attachments:
-                raise RemoteProtocolError(
-                    f"too many attachments: {count} announced, at most {self.max_attachments} allowed"
-                )
-            pos = end + 1
-        elif end > 1 and has_dash:
-            raise RemoteProtocolError(f"{ptype.name} packet must not announce binary attachments")
-
-        # Spec: "[<namespace>,]" -- a namespace starts with "/" and runs to the next comma (or
-        # to the end: "1/admin," and "1/admin" are the same packet). A "?query" suffix, sent
-        # by old clients, is not part of the namespace.
-        if pos < length and text[pos] == "/":
-            comma = text.find(",", pos)
-            if comma < 0:
-                namespace = text[pos:]
-                pos = length
-            else:
-                namespace = text[pos:comma]
-                pos = comma + 1
-            query = namespace.find("?")
-            if query >= 0:
-                namespace = namespace[:query]
-        else:
-            namespace = DEFAULT_NAMESPACE
-
-        # Spec: "[<acknowledgment id>]" -- decimal digits right before the payload.
-        ack_id: int | None = None
-        end = _DIGITS.match(text, pos).end()  # type: ignore[union-attr]
-        if end > pos:
-            if end - pos > self._max_id_digits:
-                raise RemoteProtocolError(
-                    f"ack id too long: {end - pos} digits, at most {self._max_id_digits} allowed"
-                )
-            ack_id = int(text[pos:end])
-            if ack_id > self.max_ack_id:
-                raise RemoteProtocolError(f"ack id {ack_id} exceeds the maximum {self.max_ack_id}")
-            pos = end
-
-        # Spec: "[JSON-stringified payload without binary]" -- the rest of the message.
-        if pos < length:
-            first = text[pos]
-            if first not in _JSON_STARTS:
-                raise RemoteProtocolError(
-                    f"unexpected {first!r} at offset {pos}: expected a namespace ('/'), an ack "
-                    "id or a JSON payload"
-                )
-            try:
-                raw_decode = self._raw_decode
-                if raw_decode is not None and first not in _JSON_WHITESPACE:
-                    # Parse in place (no copy of the payload); trailing JSON whitespace is fine.
-                    data, end = raw_decode(text, pos)
-                    if end != length and text[end:].strip(_JSON_WHITESPACE):
-                        raise ValueError(f"Extra data at offset {end}")
-                else:
-                    data = self._loads(text[pos:])
-            except RecursionError:
-                raise RemoteProtocolError("invalid JSON payload: nested too deeply") from None
-            except Exception as exc:  # any json module: translate once, at the seam
-                raise RemoteProtocolError(f"invalid JSON payload: {str(exc):.120}") from None
-            has_data = True
-        else:
-            data = None
-            has_data = False
+        count, pos = self._attachment_count(text, ptype)
+        namespace, pos = _namespace_at(text, pos)
+        ack_id, pos = self._ack_id_at(text, pos)
+        data, has_data = self._payload_at(text, pos)
 
         problem = payload_problem(ptype, data, has_data, ack_id)
         if problem is not None:
@@ -413,6 +356,76 @@ class JSONCodec:
             ptype = _EVENT if ptype is PacketType.BINARY_EVENT else _ACK
         return make_packet(ptype, namespace, data, ack_id), count
 
+
+    def _attachment_count(self, text: str, ptype: PacketType) -> tuple[int, int]:
+        """(announced attachment count, position after it) of a packet's text."""
+        length = len(text)
+        end = _DIGITS.match(text, 1).end()  # type: ignore[union-attr]  # "*" always matches
+        has_dash = end < length and text[end] == "-"
+        if ptype not in _BINARY_PACKET_TYPES:
+            if end > 1 and has_dash:
+                raise RemoteProtocolError(f"{ptype.name} packet must not announce binary attachments")
+            return 0, 1
+        # Spec: "<packet type>[<# of binary attachments>-]..." -- the count is present
+        # exactly for the binary types, and (socket.io-parser) at least 1.
+        if end == 1 or not has_dash:
+            raise RemoteProtocolError(
+                f"{ptype.name} packet must announce its attachments as '<count>-' after the type"
+            )
+        if end - 1 > _MAX_ATTACHMENT_DIGITS:
+            raise RemoteProtocolError(
+                f"too many attachments: a {end - 1}-digit count, at most "
+                f"{self.max_attachments} allowed"
+            )
+        count = int(text[1:end])
+        if count < 1:
+            raise RemoteProtocolError(f"{ptype.name} packet must announce at least one attachment")
+        if count > self.max_attachments:
+            raise RemoteProtocolError(
+                f"too many attachments: {count} announced, at most {self.max_attachments} allowed"
+            )
+        return count, end + 1
+
+    def _ack_id_at(self, text: str, pos: int) -> tuple[int | None, int]:
+        """Spec: "[<acknowledgment id>]" -- decimal digits right before the payload."""
+        end = _DIGITS.match(text, pos).end()  # type: ignore[union-attr]
+        if end == pos:
+            return None, pos
+        if end - pos > self._max_id_digits:
+            raise RemoteProtocolError(
+                f"ack id too long: {end - pos} digits, at most {self._max_id_digits} allowed"
+            )
+        ack_id = int(text[pos:end])
+        if ack_id > self.max_ack_id:
+            raise RemoteProtocolError(f"ack id {ack_id} exceeds the maximum {self.max_ack_id}")
+        return ack_id, end
+
+    def _payload_at(self, text: str, pos: int) -> tuple[Any, bool]:
+        """Spec: "[JSON-stringified payload without binary]" -- the rest of the message.
+        Returns (data, whether there was any)."""
+        length = len(text)
+        if pos >= length:
+            return None, False
+        first = text[pos]
+        if first not in _JSON_STARTS:
+            raise RemoteProtocolError(
+                f"unexpected {first!r} at offset {pos}: expected a namespace ('/'), an ack "
+                "id or a JSON payload"
+            )
+        try:
+            raw_decode = self._raw_decode
+            if raw_decode is not None and first not in _JSON_WHITESPACE:
+                # Parse in place (no copy of the payload); trailing JSON whitespace is fine.
+                data, end = raw_decode(text, pos)
+                if end != length and text[end:].strip(_JSON_WHITESPACE):
+                    raise ValueError(f"Extra data at offset {end}")
+            else:
+                data = self._loads(text[pos:])
+        except RecursionError:
+            raise RemoteProtocolError("invalid JSON payload: nested too deeply") from None
+        except Exception as exc:  # any json module: translate once, at the seam
+            raise RemoteProtocolError(f"invalid JSON payload: {str(exc):.120}") from None
+        return data, True
 
     def _decode_plain(self, text: str) -> SocketPacket | None:
         """The common case in one pass: an EVENT or ACK of the main namespace, ``2[...]`` or
