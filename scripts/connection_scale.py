@@ -726,7 +726,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "gen2_total_ms": round(stats["gc"]["gen2_total_ms"] - gc_idle0["gen2_total_ms"], 1)},
             "whole_run": stats["gc"], "objects": stats["gc_objects"]}
         report.update(
-            idle_s=args.idle, server_rss_idle_kb=rss2, alive=alive, dropped=dropped, errors=errors,
+            idle_s=args.idle, server_rss_idle_kb=rss2,
+            rss_per_conn_after_idle_kb=round((rss2 - rss0) / max(1, connected), 2), alive=alive, dropped=dropped, errors=errors,
             broadcast_received=got, server_connected_end=stats["connected"] - 1,
             server_disconnects=stats["disconnects"] - len(warm),
             server_peak_rss_kb=proc_kb(server.pid, "VmHWM"),
