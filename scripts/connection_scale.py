@@ -306,19 +306,22 @@ class Worker:
                 self.out({"event": "bcast_done", "seq": seq, "last": None, "last_read": None})
             return True
         if parts[0] == "report":
-            since = float(parts[1])
-            self.out(self.report(since))
+            self.out(self.report(float(parts[1]), float(parts[2])))
             return True
         if parts[0] == "close":
             return False
         return True
 
-    def report(self, since: float) -> dict[str, Any]:
+    def report(self, since: float, until: float) -> dict[str, Any]:
         alive = [c for c in self.conns if c.state == CONNECTED]
         # PINGs scheduled inside the window (the PONG before them, or the OPEN, sent after `since`),
         # so that a stall before the window does not count as lateness in it
-        late = [round(lateness, 5) for c in alive for (t, lateness) in c.late if t >= since]
-        pings_in_window = [sum(1 for (t, _) in c.late if t >= since) for c in alive]
+        # and arrived before `until`
+        interval = self.ping_interval
+        late = [round(lateness, 5) for c in alive for (t, lateness) in c.late
+                if t >= since and t + interval + lateness <= until]
+        pings_in_window = [sum(1 for (t, lateness) in c.late if t >= since and t + interval + lateness <= until)
+                           for c in alive]
         seqs = sorted({s for c in alive for s in c.bcasts})
         return {
             "event": "report",
@@ -427,6 +430,21 @@ def usage(pid: int, since: tuple[float, float, float]) -> dict[str, float]:
 
 def mark(pid: int) -> tuple[float, float, float]:
     return (time.monotonic(), *proc_cpu_wait(pid))
+
+
+def tcp_sockstat() -> dict[str, int]:
+    """The machine's TCP sockets in use and the buffer memory they hold (``mem``, in pages of
+    4 KB, the unit of net.ipv4.tcp_mem), from /proc/net/sockstat, and the kernel's slab memory
+    (``slab_kb``, /proc/meminfo). Both ends of every connection are on this machine here."""
+    out: dict[str, int] = {}
+    for line in Path("/proc/net/sockstat").read_text().splitlines():
+        if line.startswith("TCP:"):
+            fields = line.split()[1:]
+            out = {fields[i]: int(fields[i + 1]) for i in range(0, len(fields) - 1, 2)}
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("Slab:"):  # the kernel's own objects (sockets, files, ...), kB
+            out["slab_kb"] = int(line.split()[1])
+    return out
 
 
 def get_json(url: str) -> dict[str, Any]:
@@ -636,6 +654,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         time.sleep(args.settle)
         rss0 = proc_kb(server.pid, "VmRSS")
         report["server_rss_before_kb"] = rss0
+        report["tcp_sockstat"] = {"before": tcp_sockstat()}
 
         # Fill.
         t_fill = time.monotonic()
@@ -665,6 +684,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 report["gc_frozen_objects"] = json.loads(resp.read())["frozen"]
         time.sleep(args.settle)
         rss1 = proc_kb(server.pid, "VmRSS")
+        report["tcp_sockstat"]["full"] = tcp_sockstat()
         stats = get_json(stats_url)
         report.update(server_rss_full_kb=rss1, server_connected=stats["connected"] - 1,
                       server_open_files=stats["open_files"],
@@ -694,6 +714,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                   f" {1000 * emit_s:.0f} ms)", file=sys.stderr)
             time.sleep(0.5)
         report["broadcasts"] = blasts
+        report["tcp_sockstat"]["after_broadcasts"] = tcp_sockstat()
         report["server_during_broadcasts"] = usage(server.pid, blast_mark)
         report["broadcast_s_median"] = statistics.median(b["all_delivered_s"] for b in blasts)
 
@@ -702,7 +723,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         idle_mark = mark(server.pid)
         gc_idle0 = get_json(stats_url)["gc"]
         time.sleep(args.idle)
+        idle_until = time.time()
         rss2 = proc_kb(server.pid, "VmRSS")
+        stats = get_json(stats_url)  # the collector's work in the same window
         report["server_during_idle"] = usage(server.pid, idle_mark)
         lateness: list[float] = []
         alive = dropped = 0
@@ -710,7 +733,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         got = {str(seq): 0 for seq in range(1, args.broadcasts + 1)}
         errors: dict[str, int] = {}
         for w in workers:
-            w.send(f"report {idle_from}")
+            w.send(f"report {idle_from} {idle_until}")
             r = w.read(deadline, "report")
             lateness += r["lateness"]
             alive += r["alive"]
@@ -720,10 +743,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 got[seq] = got.get(seq, 0) + b["got"]
             for k, v in r["errors"].items():
                 errors[k] = errors.get(k, 0) + v
+        gc_idle1 = stats["gc"]
         stats = get_json(stats_url)
         report["server_gc"] = {"during_idle": {
-            "collections": [b - a for a, b in zip(gc_idle0["collections"], stats["gc"]["collections"], strict=True)],
-            "gen2_total_ms": round(stats["gc"]["gen2_total_ms"] - gc_idle0["gen2_total_ms"], 1)},
+            "collections": [b - a for a, b in zip(gc_idle0["collections"], gc_idle1["collections"], strict=True)],
+            "gen2_total_ms": round(gc_idle1["gen2_total_ms"] - gc_idle0["gen2_total_ms"], 1)},
             "whole_run": stats["gc"], "objects": stats["gc_objects"]}
         report.update(
             idle_s=args.idle, server_rss_idle_kb=rss2,
