@@ -19,8 +19,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
-COLORS = {"ours": "#2a7ab9", "reference": "#9a9a9a"}
-NAMES = {"ours": "this project", "reference": "reference (Flask-SocketIO 5.7)"}
+COLORS = {"ours": "#2a7ab9", "reference": "#9a9a9a", "node": "#6aa84f"}
+NAMES = {"ours": "this project", "reference": "reference (Flask-SocketIO 5.7)", "node": "Node (socket.io 4)"}
+# ours / each other stack: the row keys of the ratio of the medians and of the per-CPU ratio
+RATIOS = {"reference": ("ratio", "ratio_per_cpu", "ref"), "node": ("ratio_node", "ratio_node_per_cpu", "Node")}
 # The panels, in order, when present: end to end first, then in-process.
 PREFERRED = ["S1", "S2", "S3", "S3-mem", "S4", "fanout-*", "codec-json-small", "codec-msgpack-small"]
 
@@ -54,15 +56,16 @@ def main(argv: list[str]) -> None:
         raise SystemExit("usage: plot.py RESULTS.json OUT.png")
     report = json.loads(open(argv[0]).read())
     rows = pick_rows(report)
-    stacks = [s for s in ("ours", "reference") if any(s in row for row in rows)]
+    stacks = [s for s in ("ours", "reference", "node") if any(s in row for row in rows)]
     cols = 3
     nrows = math.ceil(len(rows) / cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.0 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.8 * cols, 3.2 * nrows), squeeze=False)
     for ax, row in zip(axes.flat, rows, strict=False):
-        values = [row[s]["median"] if s in row and row[s]["median"] is not None else 0.0 for s in stacks]
-        bars = ax.bar([NAMES[s].split(" (")[0] for s in stacks], values,
-                      color=[COLORS[s] for s in stacks], width=0.6)
-        for bar, stack in zip(bars, stacks, strict=True):
+        shown = [s for s in stacks if s in row]  # Node has no in-process rows
+        values = [row[s]["median"] if row[s]["median"] is not None else 0.0 for s in shown]
+        bars = ax.bar([NAMES[s].split(" (")[0] for s in shown], values,
+                      color=[COLORS[s] for s in shown], width=0.6)
+        for bar, stack in zip(bars, shown, strict=True):
             samples = [v for v in row[stack].get("samples", []) if v is not None]
             if len(samples) > 1:  # the spread of the rounds
                 x = bar.get_x() + bar.get_width() / 2
@@ -73,15 +76,21 @@ def main(argv: list[str]) -> None:
             ax.text(bar.get_x() + bar.get_width() / 2, value + top * 0.02, label,
                     ha="center", va="bottom", fontsize=8)
         ax.set_ylim(0, top * 1.25)
-        ratio = row.get("ratio")
         title = short_title(row)
-        if ratio:
-            better = "lower is better" if not row["higher_is_better"] else "ours/ref"
-            title += f"\n{ratio:.2f}x ({better})"
-            per_cpu = row.get("ratio_per_cpu")
-            if per_cpu:
-                title += f", {per_cpu:.2f}x per server CPU-s"
-        ax.set_title(title, fontsize=9)
+        parts = []
+        for other, (key, key_cpu, name) in RATIOS.items():
+            ratio = row.get(key)
+            if other in row and ratio:
+                text = f"ours/{name} {ratio:.2f}x"
+                per_cpu = row.get(key_cpu)
+                if per_cpu:
+                    text += f" ({per_cpu:.2f}x per CPU-s)"
+                parts.append(text)
+        if parts:
+            title += "\n" + ", ".join(parts)
+            if not row["higher_is_better"]:
+                title += "; lower is better"
+        ax.set_title(title, fontsize=8)
         ax.set_ylabel(row["unit"].replace(" (lower=better)", ""), fontsize=8)
         ax.tick_params(labelsize=8)
         ax.yaxis.set_major_formatter(FuncFormatter(_thousands))
@@ -90,7 +99,8 @@ def main(argv: list[str]) -> None:
         ax.axis("off")
     meta = report.get("meta", {})
     fig.suptitle(
-        f"Socket.IO for Flask: this project vs the reference stack -- median of {meta.get('rounds', '?')} "
+        f"Socket.IO for Flask: this project vs {' and '.join(NAMES[s] for s in stacks if s != 'ours')}"
+        f" -- median of {meta.get('rounds', '?')} "
         f"interleaved rounds, {meta.get('date', '')}", fontsize=10,
     )
     fig.tight_layout(rect=(0, 0, 1, 0.96))

@@ -1,16 +1,19 @@
 """The benchmark suite: end-to-end load over 127.0.0.1 (S1-S4), in-process fan-out and the codec.
 
     .venv/bin/python -m benchmarks                  # this project only
-    .venv/bin/python -m benchmarks --compare        # this project vs the reference, interleaved
+    .venv/bin/python -m benchmarks --compare        # this project vs the reference and Node, interleaved
+    .venv/bin/python -m benchmarks --stacks ours,node
 
-End to end, the same app (``benchmarks/app.py``) is served by this project (``.venv``) and by
-the reference stack (Flask-SocketIO + python-socketio on gevent + gevent-websocket, installed
-into ``.venv-ref``), one server process per run, pinned to one core; the load generator
-(``tests/node/bench_load.js``: a raw Socket.IO client by default, socket.io-client@4 with
-``--client sio``) runs pinned to the other core and reports
-its own CPU use. ``--compare`` alternates the stacks (ours, reference, reference, ours, ...)
-for ``--rounds`` rounds and reports medians, their ratio, writes the results as JSON and
-draws ``docs/img/benchmarks.png``.
+End to end, the same app is served by this project (``benchmarks/app.py`` in ``.venv``), by
+the reference stack (the same file: Flask-SocketIO + python-socketio on gevent +
+gevent-websocket, installed into ``.venv-ref``) and by Node socket.io@4 (``benchmarks/app.js``,
+the same events and settings, ``node_modules/socket.io``), one server process per run, pinned
+to one core; the load generator (``tests/node/bench_load.js``: a raw Socket.IO client by
+default, socket.io-client@4 with ``--client sio``) runs pinned to the other core and reports
+its own CPU use. ``--compare`` runs the three stacks in a rotating order (ours, reference,
+node; reference, node, ours; ...) for ``--rounds`` rounds and reports medians, the ratios
+ours/reference and ours/Node, writes the results as JSON and draws ``docs/img/benchmarks.png``.
+The in-process rows (fan-out, codec) are Python only: Node has no column there.
 
 Scenarios:
   S1  echo with ack, WebSocket clients, closed loop                     acks/s
@@ -51,6 +54,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks"
 APP = BENCH / "app.py"
+NODE_APP = BENCH / "app.js"
 GENERATOR = REPO / "tests" / "node" / "bench_load.js"
 REF_VENV = REPO / ".venv-ref"
 RESULTS = BENCH / "results"
@@ -74,7 +78,11 @@ REF_MODULES = {
     "matplotlib": "matplotlib",
 }
 
-STACKS = ("ours", "reference")
+STACKS = ("ours", "reference", "node")
+PYTHON_STACKS = ("ours", "reference")  # the in-process benchmarks (fan-out, codec) exist for these
+# ratio keys of a row: ours against each other stack
+RATIOS = {"reference": ("ratio", "ratio_per_cpu"), "node": ("ratio_node", "ratio_node_per_cpu")}
+SHORT = {"ours": "ours", "reference": "ref", "node": "node"}
 
 
 # -- scenarios -------------------------------------------------------------------------------------
@@ -230,11 +238,24 @@ def proc_status_kb(pid: int, key: str) -> int:
 
 
 def interpreter(stack: str, ours_python: str) -> str:
+    if stack == "node":
+        return "node"
     return ours_python if stack == "ours" else str(REF_VENV / "bin" / "python")
+
+
+def node_server_available() -> bool:
+    """node on PATH and the socket.io server package in node_modules (scripts/setup.sh)."""
+    return shutil.which("node") is not None and (REPO / "node_modules" / "socket.io").is_dir()
 
 
 def check_stack(stack: str, info: dict[str, Any]) -> None:
     """Fail loudly if the server is not the stack we think we measure."""
+    if stack == "node" or info.get("stack") == "node":
+        module = Path(info.get("socketio_module", "")).resolve()
+        if not (stack == "node" and info.get("stack") == "node"
+                and module.is_relative_to(REPO / "node_modules" / "socket.io")):
+            raise RuntimeError(f"expected Node socket.io from {REPO / 'node_modules'}, the server is {info}")
+        return
     path = Path(info.get("flask_socketio", "")).resolve()
     ours = path.is_relative_to(REPO / "flask_socketio")
     if stack == "ours" and not (ours and info.get("stack") == "ours"):
@@ -244,7 +265,8 @@ def check_stack(stack: str, info: dict[str, Any]) -> None:
 
 
 class Server:
-    """``benchmarks/app.py`` in a subprocess, pinned, with its output in a log file."""
+    """``benchmarks/app.py`` (or ``benchmarks/app.js`` for Node) in a subprocess, pinned, with
+    its output in a log file."""
 
     def __init__(self, stack: str, python: str, pin: list[str], workdir: Path, name: str) -> None:
         self.stack = stack
@@ -254,7 +276,10 @@ class Server:
         self._log = self.log_path.open("wb")
         # -I: no script directory, no cwd, no PYTHONPATH on sys.path -- the interpreter's own
         # site-packages decide which flask_socketio is served. cwd is a scratch directory.
-        cmd = [*pin, python, "-I", str(APP), "--port", str(self.port)]
+        if stack == "node":
+            cmd = [*pin, python, str(NODE_APP), "--port", str(self.port)]
+        else:
+            cmd = [*pin, python, "-I", str(APP), "--port", str(self.port)]
         self.proc = subprocess.Popen(
             cmd, cwd=workdir, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=clean_env(), preexec_fn=raise_nofile,
@@ -595,8 +620,19 @@ DISTRIBUTIONS = {
 }
 
 
+def node_package_version(name: str) -> str:
+    try:
+        pkg = json.loads((REPO / "node_modules" / name / "package.json").read_text())
+        return str(pkg["version"])
+    except (OSError, ValueError, KeyError):
+        return "missing"
+
+
 def versions(stack: str, python: str) -> dict[str, str]:
     """The versions of what a stack's server runs on."""
+    if stack == "node":
+        return {"node": node_version(), **{name: node_package_version(name)
+                                           for name in ("socket.io", "engine.io", "ws")}}
     code = (
         "import json, sys, importlib.metadata as m, platform\n"
         "out = {'python': platform.python_version()}\n"
@@ -637,17 +673,27 @@ def median(values: list[float]) -> float:
     return statistics.median(good) if good else float("nan")
 
 
+def round_order(stacks: list[str], round_no: int) -> list[str]:
+    """The order of the stacks in one round: rotated each round, so that each goes first in
+    turn (with two stacks: A B, B A, A B, ...)."""
+    k = round_no % len(stacks)
+    return stacks[k:] + stacks[:k]
+
+
 def run_suite(args: argparse.Namespace) -> dict[str, Any]:
-    stacks = list(STACKS) if args.compare else [args.stack]
+    stacks: list[str] = args.stacks
     pythons = {"ours": args.ours_python}
-    if "reference" in stacks or args.compare:
+    if "reference" in stacks:
         pythons["reference"] = str(ensure_reference_venv(Progress(0)))
+    if "node" in stacks:
+        pythons["node"] = "node"
+    py_stacks = [st for st in stacks if st in PYTHON_STACKS]
     only = set(args.only.split(",")) if args.only else None
     e2e = [s for s in scenarios(args.size, args.client) if only is None or s.key in only]
-    do_fanout = only is None or "fanout" in only
-    do_codec = (only is None or "codec" in only) and stacks != ["reference"]
+    do_fanout = (only is None or "fanout" in only) and bool(py_stacks)
+    do_codec = (only is None or "codec" in only) and "ours" in stacks
     rounds = args.rounds
-    total = rounds * len(stacks) * (len(e2e) + (1 if do_fanout else 0)) + (1 if do_codec else 0)
+    total = rounds * (len(stacks) * len(e2e) + (len(py_stacks) if do_fanout else 0)) + (1 if do_codec else 0)
     progress = Progress(total)
     pin_server, pin_gen = cores()
     if not pin_server:
@@ -655,7 +701,7 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     started = time.monotonic()
     load_before = os.getloadavg()
     samples: dict[str, dict[str, list[Sample]]] = {s.key: {st: [] for st in stacks} for s in e2e}
-    fanout: dict[str, list[dict[str, Any]]] = {st: [] for st in stacks}
+    fanout: dict[str, list[dict[str, Any]]] = {st: [] for st in py_stacks}
     own_affinity = os.sched_getaffinity(0)
     if pin_gen:
         os.sched_setaffinity(0, {int(pin_gen[-1])})  # keep this driver off the server's core
@@ -663,7 +709,7 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
         workdir = Path(tmp)
         try:
             for round_no in range(rounds):
-                order = stacks if round_no % 2 == 0 else stacks[::-1]
+                order = round_order(stacks, round_no)
                 for scenario in e2e:
                     for stack in order:
                         progress.begin(f"round {round_no + 1}/{rounds} {scenario.key} {stack:<9}")
@@ -672,7 +718,7 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
                         samples[scenario.key][stack].append(sample)
                         progress.end(_summary(scenario, sample))
                 if do_fanout:
-                    for stack in order:
+                    for stack in [st for st in order if st in PYTHON_STACKS]:
                         progress.begin(f"round {round_no + 1}/{rounds} fanout {stack:<9}")
                         try:
                             res = run_fanout(stack, pythons[stack], args.fanout_sessions, args.fanout_duration)
@@ -686,7 +732,7 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
             codec: dict[str, Any] = {}
             if do_codec:
                 progress.begin("codec (benchmarks/bench_codec.py)")
-                codec = run_codec(args.compare, max(rounds, 3) if args.compare else 1,
+                codec = run_codec("reference" in stacks, max(rounds, 3) if "reference" in stacks else 1,
                                   args.codec_duration, args.ours_python, workdir)
                 progress.end("done" if "results" in codec else str(codec)[:300])
         finally:
@@ -739,26 +785,20 @@ def _report(args: argparse.Namespace, stacks: list[str], e2e: list[Scenario],
                     "problems": sorted({p for r in runs for p in r.problems}),
                     "warnings": sorted({w for r in runs for w in r.warnings}),
                 }
-            if "ours" in row and "reference" in row:
-                ref = row["reference"]["median"]
-                row["ratio"] = row["ours"]["median"] / ref if ref else float("nan")
-                ref_eff = row["reference"]["per_server_cpu_s"]
-                if ref_eff == ref_eff and ref_eff:
-                    row["ratio_per_cpu"] = row["ours"]["per_server_cpu_s"] / ref_eff
+            add_ratios(row)
             rows.append(row)
     fan_rows: list[dict[str, Any]] = []
     sizes = [s for s in args.fanout_sessions.split(",") if s]
     for size in sizes:
         row = {"key": f"fanout-{size}", "scenario": f"in-process emit to a room of {size} sessions",
                "unit": "deliveries/s", "higher_is_better": True}
-        for stack in stacks:
+        for stack in fanout:
             values = [r[size]["deliveries_per_s"] for r in fanout[stack] if size in r]
             row[stack] = {"median": median(values), "samples": values}
-        if "ours" in row and "reference" in row and row["reference"]["median"]:
-            row["ratio"] = row["ours"]["median"] / row["reference"]["median"]
-        if fanout[stacks[0]]:
+        add_ratios(row)
+        if any(fanout.values()):
             fan_rows.append(row)
-    codec_rows = codec_to_rows(codec, stacks)
+    codec_rows = codec_to_rows(codec, [st for st in stacks if st in PYTHON_STACKS])
     details = {
         key: {stack: [s.to_json() for s in runs] for stack, runs in by_stack.items()}
         for key, by_stack in samples.items()
@@ -768,6 +808,7 @@ def _report(args: argparse.Namespace, stacks: list[str], e2e: list[Scenario],
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "command": "python -m benchmarks " + " ".join(sys.argv[1:]),
             "compare": args.compare,
+            "stacks": stacks,
             "size": args.size,
             "rounds": args.rounds,
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
@@ -783,6 +824,22 @@ def _report(args: argparse.Namespace, stacks: list[str], e2e: list[Scenario],
         "fanout_samples": fanout,
         "codec": codec,
     }
+
+
+def add_ratios(row: dict[str, Any]) -> None:
+    """ours / each other stack in `row`: of the medians (``ratio``, ``ratio_node``) and of the
+    throughput per second of server CPU (``ratio_per_cpu``, ``ratio_node_per_cpu``)."""
+    if "ours" not in row:
+        return
+    for other, (key, key_cpu) in RATIOS.items():
+        if other not in row:
+            continue
+        theirs = row[other]["median"]
+        row[key] = row["ours"]["median"] / theirs if theirs == theirs and theirs else float("nan")
+        ours_eff = row["ours"].get("per_server_cpu_s", float("nan"))
+        their_eff = row[other].get("per_server_cpu_s", float("nan"))
+        if their_eff == their_eff and their_eff and ours_eff == ours_eff:
+            row[key_cpu] = ours_eff / their_eff
 
 
 def codec_to_rows(codec: dict[str, Any], stacks: list[str]) -> list[dict[str, Any]]:
@@ -808,8 +865,7 @@ def codec_to_rows(codec: dict[str, Any], stacks: list[str]) -> list[dict[str, An
                 row[stack] = {"median": float(value), "samples": [float(value)]}
         if not all(stack in row for stack in stacks):
             continue
-        if "ours" in row and "reference" in row and row["reference"]["median"]:
-            row["ratio"] = row["ours"]["median"] / row["reference"]["median"]
+        add_ratios(row)
         rows.append(row)
     return rows
 
@@ -825,24 +881,39 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:,.0f}"
 
 
+def table_stacks(report: dict[str, Any]) -> list[str]:
+    return [s for s in STACKS if any(s in row for row in report["rows"])]
+
+
+def ratio_columns(stacks: list[str]) -> list[tuple[str, str, str]]:
+    """(row key, short header, long header) of the ratio columns for these stacks: ours/ref
+    and ours/node, each of the medians and per second of server CPU."""
+    cols: list[tuple[str, str, str]] = []
+    if "ours" not in stacks:
+        return cols
+    for other in ("reference", "node"):
+        if other in stacks:
+            key, key_cpu = RATIOS[other]
+            name = f"ours/{SHORT[other]}"
+            cols.append((key, name, name))
+            cols.append((key_cpu, f"{name} per CPU-s", f"{name} per server CPU-s"))
+    return cols
+
+
 def format_table(report: dict[str, Any]) -> str:
-    stacks = [s for s in STACKS if any(s in row for row in report["rows"])]
-    both = len(stacks) == 2
-    head = ["scenario", "unit", *stacks]
-    if both:
-        head += ["ours/ref", "per CPU-s"]
+    stacks = table_stacks(report)
+    ratios = ratio_columns(stacks)
+    head = ["scenario", "unit", *stacks, *(short for _, short, _ in ratios)]
     head += ["gen CPU%", "gen wait%", "server CPU%", "server wait%"]
     lines = [head]
     for row in report["rows"]:
         cells = [row["scenario"], row["unit"] + ("" if row["higher_is_better"] else " (lower=better)")]
-        cells += [_fmt(row[s]["median"], row["unit"]) for s in stacks]
-        if both:
-            ratio = row.get("ratio", float("nan"))
-            cells.append("n/a" if ratio != ratio else f"{ratio:.2f}x")
-            ratio = row.get("ratio_per_cpu", float("nan"))
+        cells += [_fmt(row[s]["median"], row["unit"]) if s in row else "-" for s in stacks]
+        for key, _, _ in ratios:
+            ratio = row.get(key, float("nan"))
             cells.append("" if ratio != ratio else f"{ratio:.2f}x")
         for key in ("gen_cpu_pct", "gen_runq_wait_pct", "server_cpu_pct", "server_runq_wait_pct"):
-            values = [row[s].get(key) for s in stacks]
+            values = [row[s].get(key) if s in row else None for s in stacks]
             cells.append(" / ".join("-" if v is None or v != v else f"{v:.0f}" for v in values))
         lines.append(cells)
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
@@ -856,7 +927,7 @@ def format_table(report: dict[str, Any]) -> str:
         out.append(f"\ncodec: {codec.get('error') or codec.get('skipped')}")
     problems = []
     for row in report["rows"]:
-        for stack in stacks:
+        for stack in [st for st in stacks if st in row]:
             for p in row[stack].get("problems", []):
                 problems.append(f"  {row['key']} {stack}: {p}")
     if problems:
@@ -864,7 +935,7 @@ def format_table(report: dict[str, Any]) -> str:
         out.append("problems seen (any round):")
         out.extend(sorted(set(problems)))
     warnings = sorted({f"  {row['key']} {stack}: {w}" for row in report["rows"] for stack in stacks
-                       for w in row[stack].get("warnings", [])})
+                       if stack in row for w in row[stack].get("warnings", [])})
     if warnings:
         out.append("")
         out.append("about the measurement (any round):")
@@ -877,33 +948,32 @@ def format_table(report: dict[str, Any]) -> str:
                  f"{meta['machine']['generator_core']}")
     note += ("; CPU% = percent of one core used during the measured window; wait% = time the"
              " process was runnable but its core was busy with other processes")
-    if both:
+    if ratios:
         note += "; per CPU-s = the ratio of throughput per second of server CPU (robust to that)"
-    if both:
-        note += " (ours / ref)"
+    if len(stacks) > 1:
+        note += f"; the CPU/wait columns list {' / '.join(SHORT[s] for s in stacks)}"
+    if "node" in stacks:
+        note += "; Node runs the end-to-end scenarios only (the in-process rows are Python code)"
     out.append(note)
     return "\n".join(out)
 
 
 def format_markdown(report: dict[str, Any]) -> str:
     """The same table as Markdown, for docs/benchmarks.md."""
-    stacks = [s for s in STACKS if any(s in row for row in report["rows"])]
-    both = len(stacks) == 2
-    head = ["scenario", "unit", *stacks]
-    if both:
-        head += ["ours/ref", "ours/ref per server CPU-s"]
+    stacks = table_stacks(report)
+    ratios = ratio_columns(stacks)
+    head = ["scenario", "unit", *stacks, *(long for _, _, long in ratios)]
     head += ["generator CPU %", "generator wait %", "server CPU %", "server wait %"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|"]
     for row in report["rows"]:
         cells = [row["scenario"], row["unit"].replace(" (lower=better)", "") + ("" if row["higher_is_better"] else " (lower is better)")]
-        cells += [_fmt(row[s]["median"], row["unit"]) for s in stacks]
-        if both:
-            ratio = row.get("ratio", float("nan"))
-            cells.append("" if ratio != ratio else f"**{ratio:.2f}x**")
-            ratio = row.get("ratio_per_cpu", float("nan"))
-            cells.append("" if ratio != ratio else f"{ratio:.2f}x")
+        cells += [_fmt(row[s]["median"], row["unit"]) if s in row else "" for s in stacks]
+        for key, short, _ in ratios:
+            ratio = row.get(key, float("nan"))
+            bold = "per" not in short
+            cells.append("" if ratio != ratio else (f"**{ratio:.2f}x**" if bold else f"{ratio:.2f}x"))
         for key in ("gen_cpu_pct", "gen_runq_wait_pct", "server_cpu_pct", "server_runq_wait_pct"):
-            values = [row[s].get(key) for s in stacks]
+            values = [row[s].get(key) if s in row else None for s in stacks]
             cells.append("" if all(v is None or v != v for v in values) else
                          " / ".join("-" if v is None or v != v else f"{v:.0f}" for v in values))
         lines.append("| " + " | ".join(cells) + " |")
@@ -918,9 +988,15 @@ def update_docs(report: dict[str, Any], doc: Path = DOC) -> None:
     """Replace the results block of docs/benchmarks.md with this run's table."""
     meta = report["meta"]
     ours, ref = meta["versions"].get("ours", {}), meta["versions"].get("reference", {})
-    stacks = "this project" + (f" vs Flask-SocketIO {ref.get('flask-socketio')} + python-socketio "
-                               f"{ref.get('python-socketio')} + gevent-websocket {ref.get('gevent-websocket')}"
-                               if ref else "")
+    node = meta["versions"].get("node", {})
+    others = []
+    if ref:
+        others.append(f"Flask-SocketIO {ref.get('flask-socketio')} + python-socketio {ref.get('python-socketio')}"
+                      f" + gevent-websocket {ref.get('gevent-websocket')} (reference)")
+    if node:
+        others.append(f"Node socket.io {node.get('socket.io')} (engine.io {node.get('engine.io')},"
+                      f" ws {node.get('ws')}) on node {node.get('node')}")
+    stacks = "this project" + (" vs " + " and ".join(others) if others else "")
     lines = [
         DOC_START,
         f"Measured {meta['date'][:16].replace('T', ' ')} UTC with `{meta['command'].replace('python', '.venv/bin/python', 1)}`"
@@ -948,7 +1024,7 @@ def update_docs(report: dict[str, Any], doc: Path = DOC) -> None:
         lines.append("Problems seen: " + "; ".join(problems) + ".")
     else:
         lines.append("No problems seen in any round: no lost or reordered broadcast, no ack timeout or"
-                     " mismatch, no unexpected disconnect, no dropped idle connection, nothing in either"
+                     " mismatch, no unexpected disconnect, no dropped idle connection, nothing in any"
                      " server's log.")
     lines.append(DOC_END)
     text = doc.read_text()
@@ -982,8 +1058,12 @@ def main(argv: list[str] | None = None) -> int:
         description="End-to-end, fan-out and codec benchmarks; --compare runs the reference stack too.",
     )
     parser.add_argument("--compare", action="store_true",
-                        help="measure this project and the reference (.venv-ref), interleaved")
+                        help="measure this project, the reference (.venv-ref) and Node socket.io "
+                             "(node_modules), interleaved")
     parser.add_argument("--stack", choices=STACKS, default="ours", help="without --compare: which stack")
+    parser.add_argument("--stacks", default=None,
+                        help="comma-separated stacks to run interleaved (e.g. ours,node); "
+                             "--compare is ours,reference,node")
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default: 3 with --compare, else 1)")
     parser.add_argument("--size", choices=["full", "small", "tiny"], default="full",
                         help="full: the issue's sizes; small: a quick look; tiny: smoke test")
@@ -1007,6 +1087,17 @@ def main(argv: list[str] | None = None) -> int:
     tiny = args.size == "tiny"
     if args.rounds is None:
         args.rounds = 3 if args.compare else 1
+    if args.compare and args.stacks:
+        parser.error("--compare runs every stack: give --compare or --stacks, not both")
+    if args.compare:
+        args.stacks = list(STACKS)
+    elif args.stacks:
+        args.stacks = [st for st in args.stacks.split(",") if st]
+        unknown = set(args.stacks) - set(STACKS)
+        if unknown or not args.stacks or len(set(args.stacks)) != len(args.stacks):
+            parser.error(f"--stacks takes distinct entries of {','.join(STACKS)}")
+    else:
+        args.stacks = [args.stack]
     if args.compare and args.rounds < 3:
         parser.error("--compare needs --rounds >= 3 (medians)")
     if not 1 <= args.rounds <= 20:
@@ -1018,11 +1109,16 @@ def main(argv: list[str] | None = None) -> int:
     args.fanout_sessions = args.fanout_sessions or ("100,500" if tiny else "1000,10000")
     args.fanout_duration = args.fanout_duration or (0.1 if tiny else 1.0)
     args.codec_duration = args.codec_duration or (0.05 if tiny else 0.5)
+    e2e_wanted = not args.only or bool(set(args.only.split(",")) & {"S1", "S2", "S3", "S4"})
     if shutil.which("node") is None or not (REPO / "node_modules" / "socket.io-client").is_dir():
-        if not args.only or set(args.only.split(",")) & {"S1", "S2", "S3", "S4"}:
+        if e2e_wanted or "node" in args.stacks:
             parser.error("the end-to-end scenarios need node and node_modules: run scripts/setup.sh")
+    if "node" in args.stacks and not node_server_available():
+        parser.error("the Node stack needs node_modules/socket.io: run scripts/setup.sh")
+    if args.stacks == ["node"] and not e2e_wanted:
+        parser.error("the Node stack runs the end-to-end scenarios only (S1-S4)")
     report = run_suite(args)
-    path = args.json or (RESULTS / ("latest.json" if args.compare else f"{args.stack}.json"))
+    path = args.json or (RESULTS / ("latest.json" if args.compare else f"{'-'.join(args.stacks)}.json"))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(_json_safe(report), indent=2) + "\n")
     path.with_suffix(".md").write_text(format_markdown(report))

@@ -1,8 +1,10 @@
-"""The benchmark suite works: a tiny run of every part of it on this project's stack only.
+"""The benchmark suite works: a tiny run of every part of it on this project's stack and on
+Node socket.io (benchmarks/app.js), interleaved.
 
-No reference venv, no timing assertions -- only that each scenario ran end to end (real
-server subprocess, real node clients), lost nothing, and that the table and the results file
-come out.
+No reference venv, no timing assertions -- only that each scenario ran end to end on both
+servers (real server subprocesses, real node clients), lost nothing, and that the table with
+the ours/node ratios and the results file come out. Without node or node_modules (socket.io,
+socket.io-client) these tests fail: run scripts/setup.sh.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ if str(ROOT) not in sys.path:
 
 
 def node_available() -> bool:
-    return shutil.which("node") is not None and (ROOT / "node_modules" / "socket.io-client").is_dir()
+    modules = ROOT / "node_modules"
+    return (shutil.which("node") is not None and (modules / "socket.io-client").is_dir()
+            and (modules / "socket.io").is_dir())
 
 
 pytestmark = pytest.mark.node
@@ -35,9 +39,9 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Compl
     out = tmp_path_factory.mktemp("bench") / "tiny.json"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--size", "tiny", "--stack", "ours", "--no-plot",
+        [sys.executable, "-m", "benchmarks", "--size", "tiny", "--stacks", "ours,node", "--no-plot",
          "--json", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=180, env=env, check=False,
+        cwd=ROOT, capture_output=True, text=True, timeout=240, env=env, check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc, json.loads(out.read_text())
@@ -47,9 +51,12 @@ def test_prints_a_table(tiny_run: tuple[subprocess.CompletedProcess[str], dict])
     proc, _ = tiny_run
     print(proc.stdout)
     for key in ("S1 echo+ack", "S2 1 room", "S3 40 WebSocket connects", "S4 long-polling",
-                "in-process emit", "acks/s", "deliveries/s", "conn/s", "KB RSS per idle conn"):
+                "in-process emit", "acks/s", "deliveries/s", "conn/s", "KB RSS per idle conn",
+                "ours/node", "ours/node per CPU-s"):
         assert key in proc.stdout, key
     assert "[ 1/" in proc.stderr  # progress while it runs
+    for scenario in ("S1", "S2", "S3", "S4"):  # each end-to-end scenario ran on both servers
+        assert f"{scenario} ours " in proc.stderr and f"{scenario} node " in proc.stderr, scenario
 
 
 def test_every_scenario_ran_cleanly(tiny_run: tuple[subprocess.CompletedProcess[str], dict]) -> None:
@@ -59,19 +66,32 @@ def test_every_scenario_ran_cleanly(tiny_run: tuple[subprocess.CompletedProcess[
         assert key in rows, key
         assert "reference" not in rows[key]
         assert rows[key]["ours"]["median"] is not None, key
+    for key in ("fanout-100", "fanout-500"):
+        assert "node" not in rows[key]  # in-process Python code: no Node column
     for key in ("S1", "S2", "S3", "S4"):
-        assert rows[key]["ours"]["median"] > 0, key
-        assert rows[key]["ours"]["gen_cpu_pct"] is not None, key
-        assert rows[key]["ours"]["problems"] == [], (key, rows[key]["ours"]["problems"])
+        for stack in ("ours", "node"):
+            assert rows[key][stack]["median"] > 0, (key, stack)
+            assert rows[key][stack]["gen_cpu_pct"] is not None, (key, stack)
+            assert rows[key][stack]["problems"] == [], (key, stack, rows[key][stack]["problems"])
+        assert rows[key]["ratio_node"] == pytest.approx(rows[key]["ours"]["median"] / rows[key]["node"]["median"])
+    assert rows["S3-mem"]["node"]["median"] > 0
+    assert report["meta"]["stacks"] == ["ours", "node"]
     assert report["meta"]["generator"]["websocket_client"] == "raw"
     s2 = report["e2e_samples"]["S2"]["ours"][0]
     assert s2["lost"] == 0 and s2["outOfOrder"] == 0
     if report["meta"]["machine"]["pinned"]:  # server and generator on different cores
         s1 = report["e2e_samples"]["S1"]["ours"][0]
         assert s1["server_cpus"] != s1["generator_cpus"], s1
-    s3 = report["e2e_samples"]["S3"]["ours"][0]
-    assert s3["connected"] == s3["stillConnected"] == 40
+    for stack in ("ours", "node"):
+        s2 = report["e2e_samples"]["S2"][stack][0]
+        assert s2["lost"] == 0 and s2["outOfOrder"] == 0, stack
+        assert s2["deliveries"] == 20 * 5 * 2, stack  # every member got every broadcast
+        s3 = report["e2e_samples"]["S3"][stack][0]
+        assert s3["connected"] == s3["stillConnected"] == 40, stack
+        s1 = report["e2e_samples"]["S1"][stack][0]
+        assert s1["mismatches"] == 0 and s1["acks"] > 0, stack
     assert report["meta"]["versions"]["ours"]["flask-socketio-ng"]
+    assert report["meta"]["versions"]["node"]["socket.io"].startswith("4.")
 
 
 def test_with_the_official_client(tmp_path: Path) -> None:
@@ -93,9 +113,23 @@ def test_app_refuses_to_measure_the_wrong_stack() -> None:
 
     ours = {"stack": "ours", "flask_socketio": str(ROOT / "flask_socketio" / "__init__.py")}
     ref = {"stack": "reference", "flask_socketio": "/x/.venv-ref/lib/site-packages/flask_socketio/__init__.py"}
+    node = {"stack": "node", "socketio_module": str(ROOT / "node_modules" / "socket.io" / "dist" / "index.js")}
+    elsewhere = {"stack": "node", "socketio_module": "/usr/lib/node_modules/socket.io/dist/index.js"}
     check_stack("ours", ours)
     check_stack("reference", ref)
-    with pytest.raises(RuntimeError):
-        check_stack("reference", ours)
-    with pytest.raises(RuntimeError):
-        check_stack("ours", ref)
+    check_stack("node", node)
+    for stack, info in (("reference", ours), ("ours", ref), ("ours", node), ("node", ours),
+                        ("node", ref), ("node", elsewhere), ("reference", node)):
+        with pytest.raises(RuntimeError):
+            check_stack(stack, info)
+
+
+def test_round_order_rotates() -> None:
+    """--compare interleaves: each stack goes first in turn."""
+    from benchmarks.suite import round_order
+
+    stacks = ["ours", "reference", "node"]
+    orders = [round_order(stacks, r) for r in range(3)]
+    assert [o[0] for o in orders] == ["ours", "reference", "node"]
+    assert all(sorted(o) == sorted(stacks) for o in orders)
+    assert round_order(["ours", "reference"], 1) == ["reference", "ours"]
