@@ -23,6 +23,7 @@ from typing import Any
 from engineio_core import EncodedMessage, EngineServer, Reason
 from engineio_core.config import resolve_logger
 
+from .cluster import Cluster
 from .codec import Codec, Decoder, JSONCodec
 from .errors import RemoteProtocolError
 from .exceptions import ConnectionRefusedError, DisconnectedError, TimeoutError
@@ -96,6 +97,9 @@ class SocketServer:
             lock=self._lock, driver=self.eio.driver, json=json,
         ))
         self._manager_initialized = False
+        # Cluster-wide operations (fetch/move sockets, broadcast with acks, server-side emits):
+        # made now, so this node answers the other nodes' requests from the start.
+        self.cluster = Cluster(self)
 
     # -- registration ----------------------------------------------------------------------
     def on(self, event: str, handler: Callable[..., Any] | None = None, namespace: str | None = None) -> Any:
