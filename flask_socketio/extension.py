@@ -19,7 +19,7 @@ from socketio_core.server import SocketServer
 from .middleware import SocketIOMiddleware
 from .request_context import request_context
 
-_OWN_OPTIONS = ("manage_session", "message_queue", "channel", "path", "resource")
+_OWN_OPTIONS = ("manage_session", "message_queue", "channel", "path", "resource", "node_adapter")
 SUPPORTED_ASYNC_MODES = ("gevent", "gevent_uwsgi", "threading")
 EVENTLET_PATCHED = (
     "eventlet has monkey-patched this process (eventlet.monkey_patch()), and this Socket.IO "
@@ -119,6 +119,7 @@ class SocketIO:
         self.manage_session = options.pop("manage_session", self.manage_session)
         url = options.pop("message_queue", None)
         channel = options.pop("channel", "flask-socketio")
+        node_adapter = options.pop("node_adapter", None)
         if "client_manager" not in kwargs and url:
             from socketio_core.pubsub import manager_for_url
 
@@ -138,6 +139,12 @@ class SocketIO:
             options["async_mode"] = "threading"
         self.server = SocketServer(**options)
         self.async_mode = self.server.async_mode
+        if node_adapter and url and app is not None:
+            # Also a member of a Node @socket.io/redis-adapter cluster (docs/cluster.md).
+            from socketio_core.redis_adapter import DEFAULT_KEY, NodeRedisBridge
+
+            NodeRedisBridge(self.server, url, key=node_adapter if isinstance(node_adapter, str) else DEFAULT_KEY,
+                            namespaces=options.get("namespaces") if isinstance(options.get("namespaces"), list) else None)
         if options.get("async_mode") == "gevent_uwsgi" or (options.get("async_mode") is None and _uwsgi_gevent_loop()):
             # The gevent driver, on the loop uWSGI runs (named as the reference names it).
             self.async_mode = "gevent_uwsgi"

@@ -22,7 +22,9 @@ from socketio_core.cluster import BroadcastTimeoutError
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 app = Flask(__name__)
-socketio = SocketIO(app, message_queue=os.environ["SCALE_MESSAGE_QUEUE"])
+# SCALE_NODE_ADAPTER=1: also a member of the Node @socket.io/redis-adapter cluster on that Redis.
+socketio = SocketIO(app, message_queue=os.environ["SCALE_MESSAGE_QUEUE"],
+                    node_adapter=bool(os.environ.get("SCALE_NODE_ADAPTER")))
 
 
 @socketio.on("join")
