@@ -133,3 +133,16 @@ def test_server_side_emit_has_no_other_node_with_one_process() -> None:
         socketio.server_emit("ping", 1)
         assert socketio.server_call("ping", 2, timeout=1) == []
     assert seen == []  # Node's serverSideEmit never reaches the emitting node itself
+
+
+def test_volatile_emit_is_dropped_for_a_client_whose_transport_is_congested() -> None:
+    app, socketio = make_app()
+    ready = socketio.test_client(app)
+    busy = socketio.test_client(app)
+    eio = socketio.server.eio  # type: ignore[union-attr]
+    conn = eio._conns[busy.eio_sid]
+    eio.flow.congest(getattr(conn.ws, "writer", conn.ws))  # its lane cannot take more now
+    socketio.emit("tick", 1, volatile=True)
+    socketio.emit("tock", 2)  # not volatile: queued for everyone
+    assert [(m["name"], m["args"]) for m in ready.get_received()] == [("tick", [1]), ("tock", [2])]
+    assert [(m["name"], m["args"]) for m in busy.get_received()] == [("tock", [2])]
