@@ -46,13 +46,14 @@ def _route(socketio: Any, kwargs: dict[str, Any], broadcast_allowed: bool = True
 def emit(event: str, *args: Any, **kwargs: Any) -> None:
     """Emit to the client of the current event (or to ``to``/``room``, or everyone with
     ``broadcast=True``). Keyword arguments: namespace, callback, broadcast, to, room,
-    include_self, skip_sid, ignore_queue."""
+    include_self, skip_sid, ignore_queue; and skip_rooms, volatile, timeout (docs/cluster.md)."""
     socketio = _socketio()
     namespace, to = _route(socketio, kwargs)
+    extra = {key: kwargs[key] for key in ("skip_rooms", "volatile", "timeout") if key in kwargs}
     return socketio.emit(  # type: ignore[no-any-return]
         event, *args, namespace=namespace, to=to,
         include_self=kwargs.get("include_self", True), skip_sid=kwargs.get("skip_sid"),
-        callback=kwargs.get("callback"), ignore_queue=kwargs.get("ignore_queue", False),
+        callback=kwargs.get("callback"), ignore_queue=kwargs.get("ignore_queue", False), **extra,
     )
 
 
@@ -60,9 +61,10 @@ def call(event: str, *args: Any, **kwargs: Any) -> Any:
     """Emit to a client (by default the current one) and wait for its acknowledgement."""
     socketio = _socketio()
     namespace, to = _route(socketio, kwargs, broadcast_allowed=False)
+    extra = {key: kwargs[key] for key in ("skip_rooms",) if key in kwargs}
     return socketio.call(event, *args, namespace=namespace, to=to,
                          timeout=kwargs.get("timeout", 60),
-                         ignore_queue=kwargs.get("ignore_queue", False))
+                         ignore_queue=kwargs.get("ignore_queue", False), **extra)
 
 
 def send(message: Any, **kwargs: Any) -> None:

@@ -19,7 +19,7 @@ from socketio_core.server import SocketServer
 from .middleware import SocketIOMiddleware
 from .request_context import request_context
 
-_OWN_OPTIONS = ("manage_session", "message_queue", "channel", "path", "resource")
+_OWN_OPTIONS = ("manage_session", "message_queue", "channel", "path", "resource", "node_adapter")
 SUPPORTED_ASYNC_MODES = ("gevent", "gevent_uwsgi", "threading")
 EVENTLET_PATCHED = (
     "eventlet has monkey-patched this process (eventlet.monkey_patch()), and this Socket.IO "
@@ -119,6 +119,7 @@ class SocketIO:
         self.manage_session = options.pop("manage_session", self.manage_session)
         url = options.pop("message_queue", None)
         channel = options.pop("channel", "flask-socketio")
+        node_adapter = options.pop("node_adapter", None)
         if "client_manager" not in kwargs and url:
             from socketio_core.pubsub import manager_for_url
 
@@ -138,6 +139,12 @@ class SocketIO:
             options["async_mode"] = "threading"
         self.server = SocketServer(**options)
         self.async_mode = self.server.async_mode
+        if node_adapter and url and app is not None:
+            # Also a member of a Node @socket.io/redis-adapter cluster (docs/cluster.md).
+            from socketio_core.redis_adapter import DEFAULT_KEY, NodeRedisBridge
+
+            NodeRedisBridge(self.server, url, key=node_adapter if isinstance(node_adapter, str) else DEFAULT_KEY,
+                            namespaces=options.get("namespaces") if isinstance(options.get("namespaces"), list) else None)
         if options.get("async_mode") == "gevent_uwsgi" or (options.get("async_mode") is None and _uwsgi_gevent_loop()):
             # The gevent driver, on the loop uWSGI runs (named as the reference names it).
             self.async_mode = "gevent_uwsgi"
@@ -235,6 +242,12 @@ class SocketIO:
         if not include_self and not skip_sid:
             skip_sid = flask.request.sid  # type: ignore[attr-defined]
         callback = kwargs.pop("callback", None)
+        skip_rooms = kwargs.pop("skip_rooms", None)
+        volatile = kwargs.pop("volatile", False)
+        timeout = kwargs.pop("timeout", None)
+        if skip_rooms is not None or volatile or timeout is not None:
+            self._cluster_emit(event, args, namespace, to, skip_sid, skip_rooms, volatile, timeout, callback)
+            return
         if callback is not None:
             callback = self._context_callback(callback)
         ignore_queue = kwargs.pop("ignore_queue", False)
@@ -242,17 +255,30 @@ class SocketIO:
                             callback=callback, ignore_queue=ignore_queue)
 
     def call(self, event: str, *args: Any, **kwargs: Any) -> Any:
-        """Emit to one client and wait for its acknowledgement (``TimeoutError`` after
-        ``timeout`` seconds, default 60)."""
+        """Emit and wait for the acknowledgement (``timeout`` seconds, default 60).
+
+        To one client (``to=sid``): its answer, ``TimeoutError`` when it does not answer.
+        To a room, a list of rooms or everyone (``broadcast=True``), on every node, minus
+        the members of ``skip_rooms``: the list of the answers, one per recipient;
+        `BroadcastTimeoutError` (a ``TimeoutError`` whose ``answers`` are those received)
+        when some recipients do not answer in time (docs/cluster.md)."""
         namespace = kwargs.pop("namespace", None) or "/"
         to = kwargs.pop("to", None)
         room = kwargs.pop("room", None)
         to = to if to is not None else room
         timeout = kwargs.pop("timeout", 60)
         ignore_queue = kwargs.pop("ignore_queue", False)
+        broadcast = kwargs.pop("broadcast", False)
+        skip_rooms = kwargs.pop("skip_rooms", None)
         server = self._server()
         if not server.async_handlers:
             raise RuntimeError("Cannot use call() when async_handlers is False.")
+        if skip_rooms is not None or (to is None and broadcast) or isinstance(to, (list, tuple, set)) or (
+            isinstance(to, str) and not server.manager.is_connected(to, namespace) and not ignore_queue
+            and server.cluster.can_count
+        ):
+            return server.cluster.call(event, _data(args), namespace=namespace, to=to, skip=skip_rooms,
+                                       timeout=timeout, single_if_sid=isinstance(to, str))
         return server.call(event, _data(args), to=to, namespace=namespace, timeout=timeout,
                            ignore_queue=ignore_queue)
 
@@ -267,6 +293,89 @@ class SocketIO:
 
     def close_room(self, room: Any, namespace: str | None = None) -> None:
         self._server().close_room(room, namespace=namespace or "/")
+
+    # -- cluster-wide operations (socketio_core/cluster.py, docs/cluster.md) ----------------------
+    def fetch_sockets(self, to: Any = None, skip_rooms: Any = None, namespace: str | None = None,
+                      timeout: float = 5) -> list[Any]:
+        """The clients of a room (a list of rooms, or the namespace) on every node, minus the
+        members of `skip_rooms`: `SocketInfo` objects with ``sid``, ``rooms``, ``handshake``
+        and ``emit``/``join``/``leave``/``disconnect``. ``TimeoutError`` when a node does not
+        answer within `timeout` seconds."""
+        return self._server().cluster.fetch_sockets(namespace or "/", to=to, skip=skip_rooms, timeout=timeout)
+
+    def sockets_join(self, rooms: Any, to: Any = None, skip_rooms: Any = None, namespace: str | None = None) -> None:
+        """Make the clients of `to` (default: everyone), on every node, join `rooms`."""
+        self._server().cluster.sockets_join(rooms, namespace or "/", to=to, skip=skip_rooms)
+
+    def sockets_leave(self, rooms: Any, to: Any = None, skip_rooms: Any = None, namespace: str | None = None) -> None:
+        """Make the clients of `to` (default: everyone), on every node, leave `rooms`."""
+        self._server().cluster.sockets_leave(rooms, namespace or "/", to=to, skip=skip_rooms)
+
+    def disconnect_sockets(self, to: Any = None, skip_rooms: Any = None, namespace: str | None = None) -> None:
+        """Disconnect the clients of `to` (default: everyone), on every node."""
+        self._server().cluster.disconnect_sockets(namespace or "/", to=to, skip=skip_rooms)
+
+    def on_server(self, event: str, namespace: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator: the handler of a server-side event from another node (`server_emit`);
+        its return value answers a `server_call`. It runs inside the app context."""
+        def decorator(handler: Callable[..., Any]) -> Callable[..., Any]:
+            def in_app(*args: Any) -> Any:
+                app = self._server_app
+                if app is None:
+                    return handler(*args)
+                with app.app_context():
+                    return handler(*args)
+
+            self._server().cluster.on_server(event, in_app, namespace=namespace or "/")
+            return handler
+
+        return decorator
+
+    def server_emit(self, event: str, *args: Any, namespace: str | None = None) -> None:
+        """Send an event to the `on_server` handlers of the other nodes."""
+        self._server().cluster.server_emit(event, *args, namespace=namespace or "/")
+
+    def server_call(self, event: str, *args: Any, namespace: str | None = None, timeout: float = 5) -> list[Any]:
+        """`server_emit` and wait: the list of the other nodes' answers (one per node);
+        `BroadcastTimeoutError` (with the answers received) when some do not answer in time."""
+        return self._server().cluster.server_call(event, *args, namespace=namespace or "/", timeout=timeout)
+
+    def _cluster_emit(self, event: str, args: tuple[Any, ...], namespace: str, to: Any, skip_sid: Any,
+                      skip_rooms: Any, volatile: bool, timeout: float | None,
+                      callback: Callable[..., Any] | None) -> None:
+        """`emit` with ``skip_rooms``, ``volatile`` or ``timeout`` (docs/cluster.md)."""
+        cluster = self._server().cluster
+        skip = _room_list(skip_rooms) + _room_list(skip_sid)
+        if timeout is None:
+            if callback is not None:
+                raise ValueError("emit(callback=...) with skip_rooms or volatile needs timeout=")
+            cluster.emit(event, _data(args), namespace=namespace, to=to, skip=skip or None, volatile=volatile)
+            return
+        if callback is None:
+            raise ValueError("emit(timeout=...) needs a callback (or use call())")
+        from socketio_core.cluster import BroadcastTimeoutError
+
+        def collect() -> None:
+            try:
+                answers = cluster.call(event, _data(args), namespace=namespace, to=to, skip=skip or None,
+                                       timeout=timeout)
+            except BroadcastTimeoutError as exc:
+                callback(exc, exc.answers)
+                return
+            callback(None, answers)
+
+        if self._server().eio.driver.in_loop():
+            self.start_background_task(collect)
+        else:  # a foreign thread (gevent): its own hub does not run, so a thread of its own
+            import threading
+
+            threading.Thread(target=collect, daemon=True, name="socketio-emit-acks").start()
+
+    @property
+    def _server_app(self) -> flask.Flask | None:
+        mw = self.sockio_mw
+        app = getattr(mw, "flask_app", None) if mw is not None else None
+        return app if isinstance(app, flask.Flask) else None
 
     def _context_callback(self, callback: Callable[..., Any]) -> Callable[..., Any]:
         """Run an ack callback inside the request context of the handler that emitted."""
@@ -413,6 +522,14 @@ class _FlaskSafeJSON:
             return flask.json.loads(text, **kwargs)
         with self._app.app_context():
             return flask.json.loads(text, **kwargs)
+
+
+def _room_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return list(value)
+    return [value]
 
 
 def _data(args: tuple[Any, ...]) -> Any:

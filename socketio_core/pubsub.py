@@ -80,6 +80,9 @@ class PubSubManager(LocalManager):
         self._inbox_permits: Any = None
         self._remote_callbacks: dict[int, Callable[..., Any]] = {}
         self._next_remote_id = 0
+        # Handlers of further queue methods, by name (cluster.py registers its requests and
+        # responses here); called on the loop, like the built-in ones.
+        self.extensions: dict[str, Callable[[dict[str, Any]], None]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
     def attach(self, host: ManagerHost) -> None:
@@ -260,6 +263,10 @@ class PubSubManager(LocalManager):
                 return
             handler = _HANDLERS.get(method)
             if handler is None:
+                extension = self.extensions.get(method)
+                if extension is not None:
+                    extension(message)
+                    return
                 self.logger.warning("ignoring unknown queue method %r", method)
                 return
             handler(self, message)

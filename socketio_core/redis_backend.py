@@ -112,6 +112,16 @@ class RedisBroker:
                 if attempt == 2 or not isinstance(exc, connection_error):
                     raise
 
+    def subscriber_count(self) -> int:
+        """How many connections listen on the channel now (``PUBSUB NUMSUB``): the nodes of
+        the cluster (cluster.py counts the answers it waits for with it)."""
+        client = self._connect(socket_timeout=PUBLISH_TIMEOUT)
+        try:
+            counts = client.pubsub_numsub(self.channel)
+            return int(counts[0][1]) if counts else 0
+        finally:
+            client.close()
+
     def listen(self) -> Iterator[bytes]:
         """Messages on the channel, forever; reconnects with backoff when Redis goes away."""
         backoff = BACKOFF_START

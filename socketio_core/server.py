@@ -23,6 +23,7 @@ from typing import Any
 from engineio_core import EncodedMessage, EngineServer, Reason
 from engineio_core.config import resolve_logger
 
+from .cluster import Cluster
 from .codec import Codec, Decoder, JSONCodec
 from .errors import RemoteProtocolError
 from .exceptions import ConnectionRefusedError, DisconnectedError, TimeoutError
@@ -96,6 +97,14 @@ class SocketServer:
             lock=self._lock, driver=self.eio.driver, json=json,
         ))
         self._manager_initialized = False
+        # Cluster-wide operations (fetch/move sockets, broadcast with acks, server-side emits):
+        # made now, so this node answers the other nodes' requests from the start.
+        self.cluster = Cluster(self)
+        # Called with (event, args, namespace, to, skip_sid) for each emit without callback
+        # that this process originates (redis_adapter.NodeRedisBridge: the Node cluster).
+        self.emit_mirrors: list[Callable[..., None]] = []
+        # Called once with the manager's initialize(), when the server runs.
+        self.initializers: list[Callable[[], None]] = []
 
     # -- registration ----------------------------------------------------------------------
     def on(self, event: str, handler: Callable[..., Any] | None = None, namespace: str | None = None) -> Any:
@@ -180,6 +189,9 @@ class SocketServer:
         target = to if to is not None else room
         if self.logger.isEnabledFor(logging.INFO):
             self.logger.info('emitting event "%s" to %s [%s]', event, _target_name(target), namespace)
+        if self.emit_mirrors and callback is None and not ignore_queue:
+            for mirror in self.emit_mirrors:
+                mirror(event, args, namespace, target, skip_sid)
         driver = self.eio.driver
         if not driver.in_loop():
             # From a foreign thread: encode here, so that un-serialisable data raises in the
@@ -323,6 +335,8 @@ class SocketServer:
         if not self._manager_initialized:
             self._manager_initialized = True
             self.manager.initialize()
+            for initializer in self.initializers:
+                initializer()
         return self.eio.handle_request(environ, start_response)
 
     def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -347,6 +361,8 @@ class SocketServer:
         if not self._manager_initialized:
             self._manager_initialized = True
             self.manager.initialize()
+            for initializer in self.initializers:
+                initializer()
         client = ClientState(eio_sid, environ, self.codec.decoder())
         self._clients[eio_sid] = client
         self.environ[eio_sid] = environ
