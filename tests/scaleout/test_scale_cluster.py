@@ -285,9 +285,13 @@ def test_skip_sid_and_include_self_across_nodes(cluster: list[ProcessNode], peer
         peer.call(name, "join", "skips")
     broadcast(peer, "b", "skipped", 1, to="skips", skip_sid=sid_a)  # b's node skips a sid on A
     broadcast(peer, "a", "not_self", 2, to="skips", include_self=False)
-    broadcast(peer, "c", "marker", to="skips")
+    # Order is kept per emitting node, not across nodes: one marker from each node that
+    # broadcast above, after its broadcast, says everything it sent has arrived.
+    broadcast(peer, "b", "marker_b", to="skips")
+    broadcast(peer, "a2", "marker_a", to="skips")
     for name in ("a", "a2", "b", "c"):
-        peer.wait_events(name, "marker")
+        peer.wait_events(name, "marker_b")
+        peer.wait_events(name, "marker_a")
     assert got(peer, "a", "skipped") == [] and got(peer, "a", "not_self") == []
     for name in ("a2", "b", "c"):
         assert got(peer, name, "skipped") == [[1]]

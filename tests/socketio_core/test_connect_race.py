@@ -89,5 +89,5 @@ def test_first_event_after_connect_ack_is_handled(served: tuple[int, Recorder]) 
             ws.ws.close()
     assert rec.of("first") == [(sid, "now")]
     # The hook did hold the acceptance until the event was read (the window was open).
-    assert rec.of("held") == [(True,)]
+    assert rec.wait_kind("held") == [(True,)]
     assert not logs.has("is not connected to namespace")
