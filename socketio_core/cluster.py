@@ -386,6 +386,11 @@ class Cluster:
                 raise BroadcastTimeoutError(list(request.items), request.expected_acks)
         if single:
             return request.items[0] if request.items else None
+        if single_if_sid and request.expected_acks == 0:
+            # A name that reached nobody on any node: for a call to one client (a sid that
+            # went away) the reference raises TimeoutError; do so at once instead of after
+            # `timeout`. (`to=[room]` asks for the list form: an empty room gives [].)
+            raise TimeoutError()
         return list(request.items)
 
     def _emit_with_acks(self, request: _Request, event: str, args: list[Any], namespace: str,

@@ -4,6 +4,7 @@ python-socketio clients. The same operations across Redis nodes: tests/scaleout/
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -92,8 +93,14 @@ def test_broadcast_call_returns_every_answer_and_times_out_with_the_partial_list
         assert isinstance(info.value, TimeoutError)
         # to=sid keeps Flask-SocketIO's meaning: that client's answer itself
         assert socketio.call("question", "one", to=cs[2].sid_, timeout=5) == [2, "one"]
-        # an empty room: nobody to wait for
-        assert socketio.call("question", "none", to="nobody-here", timeout=5) == []
+        # an empty room asked for in the list form: nobody to wait for
+        assert socketio.call("question", "none", to=["nobody-here"], timeout=5) == []
+        # a single name that reaches nobody (a sid that went away): TimeoutError, as the
+        # reference's call to one client, but at once instead of after the timeout
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            socketio.call("question", "gone", to="nobody-here", timeout=30)
+        assert time.monotonic() - started < 30
 
 
 def test_emit_with_timeout_calls_back_once_with_the_list() -> None:
