@@ -3,15 +3,12 @@
 `SocketServer` holds a `ConnectionRecovery` only when ``connection_state_recovery`` is given;
 its hooks are one ``is None`` test each (emit, CONNECT, the CONNECT ack, a disconnect), so a
 server with recovery off pays nothing else. The bookkeeping is in recovery.py (pure); the
-store is `MemoryRecoveryStore` for one process, `RedisRecoveryStore` (recovery_redis.py)
-when the client manager is a Redis pub/sub manager, so that any node can recover any client.
+store is `MemoryRecoveryStore`, per process (a store shared by a cluster is not built yet).
 
 The replay happens in one step, as the client sees it: the restored sid is registered and its
 rooms entered, then the CONNECT ack ``{"sid", "pid"}`` and the missed packets are sent, in the
-log's order, before anything emitted later. With a memory store that is one section on the
-loop (under the server's lock with threads). A shared store is read off the loop (blocking
-I/O); meanwhile the client is registered in its rooms but *held* (the server's pre-connect
-hold), and the held packets that the log read also returned are dropped by offset.
+log's order, before anything emitted later: one section on the loop (under the server's
+lock with threads, where emits take the same lock to log and deliver).
 """
 
 from __future__ import annotations
@@ -51,15 +48,10 @@ def make_recovery(server: SocketServer, option: Any) -> ConnectionRecovery | Non
     options = RecoveryOptions.parse(option)
     if options is None:
         return None
-    store: RecoveryStore
-    broker = getattr(server.manager, "broker", None)
-    if server.manager.is_pubsub and hasattr(broker, "recovery_store"):
-        store = broker.recovery_store(options, server.json)  # type: ignore[union-attr]
-    else:
-        if server.manager.is_pubsub:
-            logger.warning("connection state recovery: this message queue cannot hold the replay log; "
-                           "sessions recover only on the node they were on")
-        store = MemoryRecoveryStore(options)
+    if server.manager.is_pubsub:
+        logger.warning("connection state recovery with a message queue: sessions and the replay log "
+                       "are kept per process; a client recovers only on the node it was on")
+    store: RecoveryStore = MemoryRecoveryStore(options)
     return ConnectionRecovery(server, options, store)
 
 
@@ -148,10 +140,6 @@ class ConnectionRecovery:
         pid, offset = auth.get("pid"), auth.get("offset")
         if not isinstance(pid, str) or not isinstance(offset, str):
             return False
-        if self.store.shared:
-            self.server.eio.driver.blocking_io().start(
-                lambda: self._restore_shared(client, namespace, pid, offset, auth), "socketio-recovery")
-            return True
         server = self.server
         with server._lock:
             restored = self.store.restore(namespace, pid, offset, self.clock())
@@ -160,11 +148,6 @@ class ConnectionRecovery:
                 return False
             self._resume(client, namespace, restored, auth)
         return True
-
-    def _restore_shared(self, client: ClientState, namespace: str, pid: str, offset: str, auth: Any) -> None:
-        """Off the loop (a shared store does blocking I/O): take the session, register the
-        client held in its rooms on the loop, read the log, then replay on the loop."""
-        raise NotImplementedError  # see recovery_redis.py (cluster)
 
     def _resume(self, client: ClientState, namespace: str, restored: Restored, auth: Any) -> None:
         """Register the recovered client and send it the ack and the missed packets (on the
