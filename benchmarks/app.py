@@ -30,7 +30,9 @@ import flask_socketio
 from flask_socketio import SocketIO, emit, join_room
 
 app = Flask(__name__)
-socketio = SocketIO(app, async_mode="gevent")
+# BENCH_RECOVERY=1: connection state recovery on (this project only), to measure its cost.
+_options = {"connection_state_recovery": True} if os.environ.get("BENCH_RECOVERY") == "1" else {}
+socketio = SocketIO(app, async_mode="gevent", **_options)
 
 
 def stack_info() -> dict[str, object]:

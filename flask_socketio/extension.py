@@ -145,6 +145,9 @@ class SocketIO:
 
             NodeRedisBridge(self.server, url, key=node_adapter if isinstance(node_adapter, str) else DEFAULT_KEY,
                             namespaces=options.get("namespaces") if isinstance(options.get("namespaces"), list) else None)
+        if self.server.recovery is not None:
+            # The per-connection Flask session is parked and restored with the connection.
+            self.server.recovery.environ_state = (_dump_managed_session, _load_managed_session)
         if options.get("async_mode") == "gevent_uwsgi" or (options.get("async_mode") is None and _uwsgi_gevent_loop()):
             # The gevent driver, on the loop uWSGI runs (named as the reference names it).
             self.async_mode = "gevent_uwsgi"
@@ -465,6 +468,8 @@ class SocketIO:
             request.sid = sid  # type: ignore[attr-defined]
             request.namespace = namespace  # type: ignore[attr-defined]
             request.event = {"message": message, "args": args}  # type: ignore[attr-defined]
+            # Whether this connection got its state back (connection state recovery).
+            request.recovered = server.recovery is not None and server.recovery.was_recovered(sid)  # type: ignore[attr-defined]
             try:
                 if message == "connect":
                     # No auth, or an empty one (the python-socketio client sends {}): None,
@@ -496,6 +501,17 @@ class SocketIO:
             return ret
         finally:
             ctx.pop()
+
+
+def _dump_managed_session(environ: dict[str, Any]) -> Any:
+    """The connection's forked Flask session, as parked by connection state recovery."""
+    saved = environ.get("saved_session")
+    return dict(saved) if saved is not None else None
+
+
+def _load_managed_session(environ: dict[str, Any], data: Any) -> None:
+    if isinstance(data, dict):
+        environ["saved_session"] = _ManagedSession(data)
 
 
 def _replace_session(ctx: RequestContext, session: SessionMixin) -> None:

@@ -90,6 +90,12 @@ class SocketIOTestClient:
         self._decoders: dict[int, Any] = {}
         self._lock = threading.Lock()
         self._engine_open = False
+        # Connection state recovery (when the server has it on): the private id and the last
+        # offset per namespace; offsets are taken off the arguments `get_received` shows.
+        self._recovery = server.recovery is not None
+        self.pids: dict[str, str] = {}
+        self.offsets: dict[str, str] = {}
+        self.recovered: dict[str, bool] = {}
         self.connect(namespace=namespace, query_string=query_string, headers=headers, auth=auth)
 
     # -- connection ----------------------------------------------------------------------------
@@ -122,6 +128,34 @@ class SocketIOTestClient:
                 adder(environ)
         environ["flask.app"] = self.app
         return environ
+
+    def drop(self) -> None:
+        """Connection state recovery: lose the connection as a network failure would (the
+        server sees a ``transport close``; the state of every namespace is parked)."""
+        if not self._engine_open:
+            raise RuntimeError("not connected")
+        self._pump()
+        self._engine_open = False
+        try:
+            with self._raising_handler_errors():
+                self.server._handle_eio_disconnect(self.eio_sid, self.server.reason.TRANSPORT_CLOSE)
+        finally:
+            self.server.eio.detach_virtual(self.eio_sid)
+            SocketIOTestClient.clients.pop(self.eio_sid, None)
+        self._engine_closed()
+        self.eio_sid = uuid.uuid4().hex
+        SocketIOTestClient.clients[self.eio_sid] = self
+
+    def reconnect(self, namespace: str | None = None, auth: Any = None) -> bool:
+        """Connect again after `drop()`, asking to recover (``pid`` and ``offset``, as the JS
+        client sends them); returns whether the state was recovered."""
+        namespace = namespace or "/"
+        pid = self.pids.get(namespace)
+        if pid is not None and namespace in self.offsets:
+            auth = {"pid": pid, "offset": self.offsets[namespace], **(auth or {})}
+        self.connect(namespace, auth=auth)
+        self._pump()
+        return self.recovered.get(namespace, False)
 
     def disconnect(self, namespace: str | None = None) -> None:
         namespace = namespace or "/"
@@ -219,6 +253,9 @@ class SocketIOTestClient:
         ptype = packet.type
         if ptype is PacketType.EVENT or ptype is PacketType.BINARY_EVENT:
             name, args = packet.data[0], packet.data[1:]
+            if self._recovery and packet.id is None and args and isinstance(args[-1], str):
+                self.offsets[namespace] = args[-1]
+                args = args[:-1]
             if name in ("message", "json"):
                 payload: Any = args[0] if args else None
             else:
@@ -229,6 +266,10 @@ class SocketIOTestClient:
             self.acks[packet.id] = {"args": list(packet.data or []), "namespace": namespace}
         elif ptype is PacketType.CONNECT:
             self.connected[namespace] = True
+            if self._recovery and isinstance(packet.data, dict) and isinstance(packet.data.get("pid"), str):
+                pid = packet.data["pid"]
+                self.recovered[namespace] = self.pids.get(namespace) == pid
+                self.pids[namespace] = pid
         elif ptype is PacketType.CONNECT_ERROR or ptype is PacketType.DISCONNECT:
             self.connected[namespace] = False
 

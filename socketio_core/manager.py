@@ -82,8 +82,9 @@ class ClientManager(ABC):
 
     # -- connections -------------------------------------------------------------------------
     @abstractmethod
-    def connect(self, eio_sid: str, namespace: str) -> str:
-        """Register a client in a namespace; returns its new sid."""
+    def connect(self, eio_sid: str, namespace: str, sid: str | None = None) -> str:
+        """Register a client in a namespace; returns its sid (new, or the given one: a
+        connection whose state was recovered keeps its sid)."""
 
     @abstractmethod
     def disconnect(self, sid: str, namespace: str) -> None:
@@ -184,8 +185,9 @@ class LocalManager(ClientManager):
         return host
 
     # -- connections ---------------------------------------------------------------------------
-    def connect(self, eio_sid: str, namespace: str) -> str:
-        sid = secrets.token_urlsafe(16)  # 128 random bits, 22 characters
+    def connect(self, eio_sid: str, namespace: str, sid: str | None = None) -> str:
+        if sid is None:
+            sid = secrets.token_urlsafe(16)  # 128 random bits, 22 characters
         with self.lock:
             self.rooms.connect(namespace, sid, eio_sid)
             self._eio_to_sid[(eio_sid, namespace)] = sid

@@ -18,7 +18,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engineio_core import EncodedMessage, EngineServer, Reason
 from engineio_core.config import resolve_logger
@@ -31,6 +31,9 @@ from .manager import ClientManager, LocalManager, ManagerHost
 from .msgpack_codec import MsgPackCodec
 from .namespace import Namespace, trim_args
 from .packets import RESERVED_EVENTS, PacketType, SocketPacket
+
+if TYPE_CHECKING:
+    from .recovery_server import ConnectionRecovery
 
 # Most messages a client's connect handler may cause to be held for it before it is accepted.
 MAX_HELD_MESSAGES = 10_000
@@ -71,6 +74,7 @@ class SocketServer:
         namespaces: Any = None,
         connect_timeout: float = 45,
         engineio_logger: Any = False,
+        connection_state_recovery: Any = None,
         **kwargs: Any,
     ) -> None:
         self.eio = EngineServer(logger=engineio_logger, **kwargs)
@@ -105,6 +109,13 @@ class SocketServer:
         self.emit_mirrors: list[Callable[..., None]] = []
         # Called once with the manager's initialize(), when the server runs.
         self.initializers: list[Callable[[], None]] = []
+        # Connection state recovery (recovery_server.py); None when off: the hot path then
+        # pays one `is None` test per emit.
+        self.recovery: ConnectionRecovery | None = None
+        if connection_state_recovery:
+            from .recovery_server import make_recovery
+
+            self.recovery = make_recovery(self, connection_state_recovery)
 
     # -- registration ----------------------------------------------------------------------
     def on(self, event: str, handler: Callable[..., Any] | None = None, namespace: str | None = None) -> Any:
@@ -192,6 +203,10 @@ class SocketServer:
         if self.emit_mirrors and callback is None and not ignore_queue:
             for mirror in self.emit_mirrors:
                 mirror(event, args, namespace, target, skip_sid)
+        if self.recovery is not None and callback is None:
+            # Replayable: an offset, the replay log, then the manager (recovery_server.py).
+            self.recovery.emit(event, args, namespace, target, skip_sid, ignore_queue)
+            return
         driver = self.eio.driver
         if not driver.in_loop():
             # From a foreign thread: encode here, so that un-serialisable data raises in the
@@ -310,6 +325,10 @@ class SocketServer:
         client = self._client_of(sid, namespace)
         return client is not None and client.namespaces.get(namespace) == sid and namespace not in client.pending
 
+    def recovered(self, sid: str, namespace: str | None = None) -> bool:
+        """Whether this connection of `sid` got its state back (connection state recovery)."""
+        return self.recovery is not None and self.recovery.was_recovered(sid)
+
     def disconnect(self, sid: str, namespace: str | None = None, ignore_queue: bool = False, **kwargs: Any) -> None:
         """Disconnect a client from one namespace (server side)."""
         namespace = namespace or "/"
@@ -413,7 +432,10 @@ class SocketServer:
             return
         if client.connect_timer is not None:
             self.eio.cancel_call(client.connect_timer)
+        recovery = self.recovery
         for namespace, sid in list(client.namespaces.items()):
+            if recovery is not None and namespace not in client.pending:
+                recovery.park(client, namespace, sid, reason)
             self._disconnect_namespace(client, namespace, sid, reason)
         client.decoder.reset()
         self._clients.pop(eio_sid, None)
@@ -442,6 +464,8 @@ class SocketServer:
             self.logger.info("%s: connect to %s refused: %s", client.eio_sid, namespace, message)
             self._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT_ERROR, namespace, {"message": message}))
             return
+        if self.recovery is not None and self.recovery.restore(client, namespace, auth):
+            return  # recovered (or being recovered: a shared store answers later)
         with self._lock:  # threading: no broadcast may reach the new sid before it is held
             sid = self.manager.connect(client.eio_sid, namespace)
             client.namespaces[namespace] = sid
@@ -449,8 +473,14 @@ class SocketServer:
                 client.pending.add(namespace)
                 self._held[sid] = []
         if self.always_connect:
-            self._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT, namespace, {"sid": sid}))
+            self._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT, namespace, self._connect_ack(sid)))
         self._dispatch(self._run_connect, client, namespace, sid, auth)
+
+    def _connect_ack(self, sid: str) -> dict[str, Any]:
+        """The CONNECT ack's data: ``{"sid"}``, plus the private id with recovery on."""
+        if self.recovery is None:
+            return {"sid": sid}
+        return self.recovery.connect_ack(sid)
 
     def _run_connect(self, client: ClientState, namespace: str, sid: str, auth: Any) -> None:
         refusal: dict[str, Any] | None = None
@@ -483,6 +513,8 @@ class SocketServer:
             self.manager.disconnect(sid, namespace)
             client.namespaces.pop(namespace, None)
             client.sessions.pop(namespace, None)
+            if self.recovery is not None:
+                self.recovery.forget(sid)
             return
         if not self.always_connect:
             # Accepting is one step, as seen from both sides of the connection. The client's
@@ -492,7 +524,7 @@ class SocketServer:
             # another thread delivers directly overtakes the ack.
             with self._lock:
                 client.pending.discard(namespace)
-                self._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT, namespace, {"sid": sid}))
+                self._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT, namespace, self._connect_ack(sid)))
                 held = self._held.pop(sid, None)
                 if held:
                     for part in held:
@@ -511,6 +543,8 @@ class SocketServer:
         finally:
             self.manager.disconnect(sid, namespace)
             client.sessions.pop(namespace, None)
+            if self.recovery is not None:
+                self.recovery.forget(sid)
 
     # -- events and acks ---------------------------------------------------------------------
     def _handle_event(self, client: ClientState, packet: SocketPacket) -> None:

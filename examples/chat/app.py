@@ -21,7 +21,10 @@ CLIENT_JS = os.path.join(ROOT, "node_modules", "socket.io-client", "dist", "sock
 
 app = Flask(__name__)
 app.config["SECRET_KEY"] = os.environ.get("CHAT_SECRET_KEY", "chat-example-secret")
-socketio = SocketIO(app, message_queue=os.environ.get("CHAT_MESSAGE_QUEUE") or None)
+# Connection state recovery: a page whose connection drops for up to two minutes comes back
+# with its sid, its room and the chat lines it missed (socket.recovered in the page).
+socketio = SocketIO(app, message_queue=os.environ.get("CHAT_MESSAGE_QUEUE") or None,
+                    connection_state_recovery={"max_disconnection_duration": 120})
 HISTORY_LIMIT = 50
 history: dict[str, list[dict[str, object]]] = {}
 

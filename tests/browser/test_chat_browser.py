@@ -95,3 +95,18 @@ def test_chat_in_chromium(chromium: str, chat_server: ServerProcess) -> None:
     assert bad == []
     console = [line for line in result["consoleErrors"] if "Failed to load resource" not in line]
     assert console == []
+
+
+def test_chat_connection_state_recovery_in_chromium(chromium: str, chat_server: ServerProcess) -> None:
+    """A page's connection is cut and restored: the page is recovered and shows the lines
+    sent meanwhile, in order, once each (the example has connection_state_recovery on)."""
+    result = run_node("flask_chat_recovery_browser.js", {"url": chat_server.url, "executablePath": chromium},
+                      timeout=90)
+    assert result["ok"], result
+    assert result["pageErrors"] == []
+    ann = result["ann"]
+    assert ann["recovered"] is True and ann["sameSid"] is True, ann
+    expected = ["ben: before", *[f"ben: missed {i}" for i in range(1, 6)], "ben: after"]
+    assert ann["received"] == expected, ann
+    assert [line for line in ann["log"] if line.startswith("ben: ")] == expected
+    assert ann["status"].endswith(", recovered")

@@ -1,0 +1,80 @@
+"""Connection state recovery through the Flask API and its test client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flask
+import pytest
+
+from flask_socketio import SocketIO, emit, join_room
+
+
+def make_app(**recovery: Any) -> tuple[flask.Flask, SocketIO, list[Any]]:
+    app = flask.Flask(__name__)
+    app.config["SECRET_KEY"] = "test"
+    socketio = SocketIO(app, connection_state_recovery=recovery or True)
+    seen: list[Any] = []
+
+    @socketio.on("connect")
+    def connect() -> None:
+        seen.append(("connect", flask.request.sid, flask.request.recovered))
+
+    @socketio.on("join")
+    def join(room: str, name: str) -> None:
+        join_room(room)
+        flask.session["name"] = name
+
+    @socketio.on("whoami")
+    def whoami() -> None:
+        emit("you", {"name": flask.session.get("name"), "recovered": flask.request.recovered})
+
+    return app, socketio, seen
+
+
+def test_the_test_client_recovers_rooms_session_and_missed_messages() -> None:
+    app, socketio, seen = make_app()
+    client = socketio.test_client(app)
+    client.emit("join", "lobby", "ann")
+    socketio.emit("news", 0, to="lobby")
+    assert client.get_received() == [{"name": "news", "args": [0], "namespace": "/"}]
+    client.drop()
+    for i in range(1, 4):
+        socketio.emit("news", i, to="lobby")
+    assert client.reconnect() is True
+    assert [m["args"] for m in client.get_received()] == [[1], [2], [3]]
+    client.emit("whoami")
+    assert client.get_received()[-1]["args"] == [{"name": "ann", "recovered": True}]
+    assert len(seen) == 1  # skip_middlewares: connect ran once
+    socketio.emit("news", 4, to="lobby")
+    assert [m["args"] for m in client.get_received()] == [[4]]
+
+
+def test_without_skip_middlewares_the_connect_handler_sees_recovered() -> None:
+    app, socketio, seen = make_app(skip_middlewares=False)
+    client = socketio.test_client(app)
+    client.emit("join", "lobby", "bob")
+    socketio.emit("news", 0, to="lobby")
+    client.get_received()
+    client.drop()
+    socketio.emit("news", 1, to="lobby")
+    assert client.reconnect() is True
+    assert [s[2] for s in seen] == [False, True] and seen[0][1] == seen[1][1]
+    assert [m["args"] for m in client.get_received()] == [[1]]
+
+
+def test_a_normal_disconnect_is_not_recovered() -> None:
+    app, socketio, seen = make_app()
+    client = socketio.test_client(app)
+    client.emit("join", "lobby", "cid")
+    socketio.emit("news", 0, to="lobby")
+    client.get_received()
+    client.disconnect()
+    socketio.emit("news", 1, to="lobby")
+    assert client.reconnect() is False
+    assert client.get_received() == []
+
+
+def test_bad_options_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown connection_state_recovery options"):
+        SocketIO(flask.Flask(__name__), connection_state_recovery={"maxDisconnectionDuration": 1})

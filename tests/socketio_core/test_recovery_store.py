@@ -1,0 +1,86 @@
+"""The in-memory recovery store (pure): complete replays or none, with a fake clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from engineio_core.encoded import EncodedMessage
+from socketio_core.recovery import (
+    MemoryRecoveryStore,
+    ParkedSession,
+    RecoveryOptions,
+    should_replay,
+)
+
+
+def part(text: str) -> list[EncodedMessage]:
+    return [EncodedMessage.message(text)]
+
+
+def texts(restored: object) -> list[str]:
+    return [parts[0].packet.data for parts in restored.missed]  # type: ignore[attr-defined]
+
+
+def store(**options: object) -> MemoryRecoveryStore:
+    return MemoryRecoveryStore(RecoveryOptions.parse(options or True))  # type: ignore[arg-type]
+
+
+def log(s: MemoryRecoveryStore, text: str, now: float, rooms: list[object] | None = None,
+        skip: tuple[str, ...] = (), namespace: str = "/") -> str:
+    offset = s.next_offset()
+    s.append(offset, namespace, rooms, skip, part(text), now)
+    return offset
+
+
+def test_replays_what_the_client_missed_in_its_rooms_only() -> None:
+    s = store()
+    seen = log(s, "a", 0)
+    log(s, "b", 1, rooms=["r"])
+    log(s, "c", 2, rooms=["other"])
+    log(s, "d", 3, skip=("sid1",))
+    log(s, "e", 4, rooms=["sid1"])
+    log(s, "x", 4, namespace="/chat")
+    s.park(ParkedSession("sid1", "pid1", "/", ["sid1", "r"]), 5)
+    restored = s.restore("/", "pid1", seen, 6)
+    assert restored is not None and texts(restored) == ["b", "e"]
+    assert s.restore("/", "pid1", seen, 6) is None  # one recovery per park
+
+
+def test_expired_session_or_trimmed_offset_fails_whole() -> None:
+    s = store(max_disconnection_duration=10, max_buffered_packets=3)
+    seen = log(s, "a", 0)
+    s.park(ParkedSession("sid1", "p", "/", ["sid1"]), 1)
+    assert s.restore("/", "p", seen, 12) is None  # 11 s after the drop
+    s.park(ParkedSession("sid1", "p", "/", ["sid1"]), 20)
+    for i in range(4):
+        log(s, str(i), 20)  # 4 > 3: "0", which the client missed, is pushed out by size
+    assert s.restore("/", "p", seen, 21) is None
+    s.park(ParkedSession("sid1", "p", "/", ["sid1"]), 20)
+    restored = s.restore("/", "p", seen.rsplit("-", 1)[0] + "-2", 21)  # it had seen "0"
+    assert restored is not None and texts(restored) == ["1", "2", "3"]
+
+
+def test_unknown_offsets_and_namespaces_fail() -> None:
+    s = store()
+    seen = log(s, "a", 0)
+    s.park(ParkedSession("sid1", "p", "/", ["sid1"]), 1)
+    assert s.restore("/chat", "p", seen, 2) is None
+    s.park(ParkedSession("sid1", "p", "/", ["sid1"]), 1)
+    assert s.restore("/", "p", "other-1", 2) is None
+    s.park(ParkedSession("sid1", "p", "/", ["sid1"]), 1)
+    restored = s.restore("/", "p", seen, 2)
+    assert restored is not None and texts(restored) == []
+
+
+def test_should_replay_is_nodes_rule() -> None:
+    assert should_replay(["s", "r"], None, [])
+    assert should_replay(["s", "r"], ["r", "q"], [])
+    assert not should_replay(["s", "r"], ["q"], [])
+    assert not should_replay(["s", "r"], None, ["s"])
+
+
+def test_options() -> None:
+    assert RecoveryOptions.parse(None) is None and RecoveryOptions.parse(False) is None
+    assert RecoveryOptions.parse(True) == RecoveryOptions()
+    with pytest.raises(ValueError):
+        RecoveryOptions.parse({"max_disconnection_duration": 0})
