@@ -49,6 +49,8 @@ class EngineConfig:
     low_water_mark: int = 64 * 1024
     stall_timeout: float = 10.0
     max_sessions: int = 0  # 0: no limit beyond the file-descriptor limit
+    # Serve Engine.IO v3 / Socket.IO v4 clients (socket.io-client 1.x/2.x) too (`engineio_core.v3`).
+    allow_eio3: bool = False
     async_mode: str | None = None
     logger: logging.Logger = field(default_factory=lambda: _get_logger("engineio_core"))
     json: Any = None
@@ -108,7 +110,7 @@ def build_config(options: Mapping[str, Any], warn: Callable[[str], None]) -> Eng
                 raise ValueError(f"{name} must not be negative")
             setattr(cfg, name, ivalue)
         elif name in ("allow_upgrades", "http_compression", "cors_credentials",
-                      "websocket_compression"):
+                      "websocket_compression", "allow_eio3"):
             setattr(cfg, name, bool(value))
         elif name in ("cookie", "cors_allowed_origins", "async_mode", "json"):
             setattr(cfg, name, value)

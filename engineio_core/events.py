@@ -37,13 +37,18 @@ class SendPing:
 
 
 @dataclass(frozen=True, slots=True)
+class SendPong:
+    """Engine.IO v3: the client pinged; answer a PONG on the current transport."""
+
+
+@dataclass(frozen=True, slots=True)
 class Closed:
     """The session is over; `reason` is one of the Engine.IO close reasons."""
 
     reason: str
 
 
-Event = MessageReceived | ProbeReceived | Upgraded | ProbeFailed | SendPing | Closed
+Event = MessageReceived | ProbeReceived | Upgraded | ProbeFailed | SendPing | SendPong | Closed
 
 
 class Reason:

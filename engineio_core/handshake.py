@@ -8,7 +8,7 @@ The checks run in the reference's order so that clients and logs see the same 40
    polling and open a session)
 2. no ``sid`` and a method other than GET → ``Bad handshake method`` (Node's message; the
    handshake is GET only, so a POST, PUT, DELETE, HEAD or a non-preflight OPTIONS gets a 400)
-3. no ``sid`` and ``EIO`` is not ``4`` → unsupported protocol version
+3. no ``sid`` and ``EIO`` is not ``4`` (nor ``3`` with ``allow_eio3``) → unsupported protocol version
 4. ``j`` (JSONP index) is present but not an integer → ``Invalid JSONP index number``
 5. GET without ``sid``, ``transport=websocket``, no ``Upgrade: websocket`` → ``Invalid websocket upgrade``
 """
@@ -25,7 +25,8 @@ from .errors import RemoteProtocolError
 # Logged (once at ERROR) with a request of another protocol version.
 VERSION_HINT = (
     "this server speaks Engine.IO 4 / Socket.IO 5: the client needs socket.io-client >= 3.0 "
-    "(JavaScript) or python-socketio >= 5.0; socket.io-client 1.x/2.x (EIO=3) is not supported"
+    "(JavaScript) or python-socketio >= 5.0; socket.io-client 1.x/2.x (EIO=3) is served only "
+    "with the allow_eio3=True option"
 )
 UNSUPPORTED_VERSION = (
     "The client is using an unsupported version of the Socket.IO or Engine.IO protocols"
@@ -43,6 +44,8 @@ class EngineRequest:
     sid: str | None
     jsonp_index: int | None
     websocket_upgrade: bool
+    protocol: int = 4  # the EIO of a handshake (3 only with allow_eio3)
+    b64: bool = False  # v3: the client asked for base64 binary in polling payloads
 
 
 def parse_query(query_string: str) -> dict[str, str]:
@@ -78,8 +81,11 @@ def validate_request(
     sid = query.get("sid")
     if sid is None and method != "GET":
         raise RemoteProtocolError(BAD_HANDSHAKE_METHOD)
+    protocol = 4
     if sid is None and query.get("EIO") != "4":
-        raise RemoteProtocolError(UNSUPPORTED_VERSION)
+        if not (cfg.allow_eio3 and query.get("EIO") == "3"):
+            raise RemoteProtocolError(UNSUPPORTED_VERSION)
+        protocol = 3
     jsonp_index: int | None = None
     if "j" in query:
         raw = query["j"]
@@ -91,7 +97,8 @@ def validate_request(
         raise RemoteProtocolError("Invalid websocket upgrade")
     if sid is not None and not _plausible_sid(sid):
         raise RemoteProtocolError(f"Invalid session {sid[:MAX_SID_LENGTH]}")
-    return EngineRequest(method, transport, sid, jsonp_index, websocket_upgrade)
+    b64 = bool(query.get("b64"))  # engine.io: any non-empty value (JavaScript truthiness)
+    return EngineRequest(method, transport, sid, jsonp_index, websocket_upgrade, protocol, b64)
 
 
 def _plausible_sid(sid: str) -> bool:

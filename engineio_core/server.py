@@ -6,6 +6,7 @@ payloads) and the I/O (WSGI requests, WebSocket sockets, greenlets or threads). 
 - ``connect(eio_sid, environ)``: return False to refuse (HTTP 401 / WebSocket closed)
 - ``message(eio_sid, data)``: ``str`` or ``bytes``, called in the reading greenlet/thread
 - ``disconnect(eio_sid, reason)``: once per session, with one of `Reason`'s values
+- ``opened(eio_sid)``: after the session's OPEN packet went out (or was answered)
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from .drivers import select_driver
 from .drivers.base import Waiter
 from .encoded import EncodedMessage
 from .errors import RemoteProtocolError
-from .events import Closed, Event, MessageReceived, Reason, SendPing
+from .events import Closed, Event, MessageReceived, Reason, SendPing, SendPong
 from .flow import FlowControl
 from .handshake import UNSUPPORTED_VERSION, VERSION_HINT, parse_query, validate_request
-from .packets import PING, EnginePacket, describe
+from .packets import PING, PONG, EnginePacket, describe
 from .session import EngineSession, OutboxFull
 from .state import State
 from .timer_loop import TimerLoop
@@ -37,6 +38,7 @@ from .transports.websocket import WebSocket
 from .transports.websocket_serving import WS_CLOSE_NORMAL, WebSocketServing
 
 _ENCODED_PING = EncodedMessage(PING)
+_ENCODED_PONG = EncodedMessage(PONG)
 
 __all__ = ["THREAD_WINDOW", "Connection", "EngineServer"]
 
@@ -73,7 +75,7 @@ class EngineServer(EngineIOAttributes):
 
     def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
         """Register a handler for ``connect``, ``message`` or ``disconnect`` (decorator or call)."""
-        if event not in ("connect", "message", "disconnect"):
+        if event not in ("connect", "message", "disconnect", "opened"):
             raise ValueError(f"unknown Engine.IO event {event!r}")
 
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -168,6 +170,13 @@ class EngineServer(EngineIOAttributes):
             raise KeyError(eio_sid)
         return conn.session.transport
 
+    def protocol(self, eio_sid: str) -> int:
+        """The Engine.IO protocol revision a session speaks: 4, or 3 (``allow_eio3``)."""
+        conn = self._conns.get(eio_sid)
+        if conn is None:
+            raise KeyError(eio_sid)
+        return conn.session.protocol
+
     def is_connected(self, eio_sid: str) -> bool:
         conn = self._conns.get(eio_sid)
         return conn is not None and conn.session.is_open
@@ -236,8 +245,8 @@ class EngineServer(EngineIOAttributes):
             return self.polling.respond(environ, start_response, exc.status, quote(exc.message))
         if req.sid is None:
             if req.transport == "websocket":
-                return self.websocket.serve(environ, start_response, None)
-            return self.polling.handshake(environ, start_response, req.jsonp_index)
+                return self.websocket.serve(environ, start_response, None, protocol=req.protocol)
+            return self.polling.handshake(environ, start_response, req.jsonp_index, req.protocol, req.b64)
         conn = self._conns.get(req.sid)
         if conn is None:
             self.logger.info("Invalid session %s", req.sid)
@@ -270,10 +279,11 @@ class EngineServer(EngineIOAttributes):
 
     def open_session(
         self, environ: dict[str, Any], eio_sid: str = "", ws: WebSocket | None = None,
-        on_open: Callable[[Connection], None] | None = None,
+        on_open: Callable[[Connection], None] | None = None, protocol: int = 4, b64: bool = False,
     ) -> Connection | None:
         eio_sid = eio_sid or self.generate_id()
-        session = EngineSession(eio_sid, self.config, self.driver.monotonic(), websocket=ws is not None)
+        session = EngineSession(eio_sid, self.config, self.driver.monotonic(), websocket=ws is not None,
+                                protocol=protocol, b64=b64)
         conn = Connection(session, environ)
         conn.ws = ws
         if on_open is not None:
@@ -294,6 +304,16 @@ class EngineServer(EngineIOAttributes):
             self.logger.exception("connect handler error")
             return False
 
+    def opened(self, conn: Connection) -> None:
+        """The ``opened(eio_sid)`` handler, if any (Socket.IO's implicit connect of Engine.IO
+        v3 clients to ``/`` is sent after the OPEN packet)."""
+        handler = self.handlers.get("opened")
+        if handler is not None:
+            try:
+                handler(conn.session.eio_sid)
+            except Exception:
+                self.logger.exception("opened handler error")
+
     def respond_error(
         self, environ: dict[str, Any], start_response: StartResponse, status: int, message: str
     ) -> Iterable[bytes]:
@@ -309,6 +329,11 @@ class EngineServer(EngineIOAttributes):
                     self.logger.exception("message handler error")
         elif isinstance(event, Closed):
             self._after_close(conn, event.reason)
+        elif isinstance(event, SendPong):  # Engine.IO v3: the client pinged
+            if self.logger.isEnabledFor(INFO):
+                self.log_packet(conn.session.eio_sid, "Sending", _ENCODED_PONG.packet)
+            self._deliver(conn, _ENCODED_PONG)
+            self.schedule(conn)
 
     def _deliver(self, conn: Connection, message: EncodedMessage, separate: bool = False) -> None:
         session = conn.session

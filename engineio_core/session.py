@@ -6,6 +6,11 @@ needs `on_timer`. The driver owns sockets, locks and wake-ups; this object owns 
 Heartbeat (v4, the server pings): "the server sends a ping packet every pingInterval ms, and the
 client has pingTimeout ms to send a pong packet back". A PONG that answers no outstanding PING is
 ignored (CVE-2026-48802 hardening: it neither resets nor multiplies timers).
+
+Engine.IO v3 sessions (``protocol == 3``, `engineio_core.v3`) run the heartbeat the other way:
+the client PINGs, each PING is answered with a PONG (`SendPong`) and moves the deadline to
+``now + ping_interval + ping_timeout`` (``next_ping_at`` holds it); past it the session closes
+with ``ping timeout``. The `Beat` table stays in WAITING (GRACE once closing).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from .events import (
     ProbeReceived,
     Reason,
     SendPing,
+    SendPong,
     Upgraded,
 )
 from .packets import EnginePacket, PacketType
@@ -53,16 +59,24 @@ class EngineSession:
         "pong_deadline",
         "beat",
         "close_reason",
+        "protocol",
+        "b64",
         "_cfg",
     )
 
-    def __init__(self, eio_sid: str, cfg: EngineConfig, now: float, websocket: bool = False):
+    def __init__(
+        self, eio_sid: str, cfg: EngineConfig, now: float, websocket: bool = False,
+        protocol: int = 4, b64: bool = False,
+    ):
         self.eio_sid = eio_sid
         self._cfg = cfg
         self.state = State.WEBSOCKET if websocket else State.POLLING
         self.outbox: list[EncodedMessage] = []
         self.outbox_bytes = 0
-        self.next_ping_at = now + cfg.ping_interval
+        self.protocol = protocol
+        self.b64 = b64  # v3 polling: binary goes base64 in text payloads
+        # v4: when the next PING goes out; v3: when the client's next PING is overdue.
+        self.next_ping_at = now + cfg.ping_interval + (cfg.ping_timeout if protocol == 3 else 0.0)
         self.pong_deadline = 0.0
         self.beat = Beat.WAITING
         self.close_reason: str | None = None
@@ -97,7 +111,10 @@ class EngineSession:
         ptype = packet.type
         if ptype is PacketType.MESSAGE:
             return MessageReceived(packet.data)
-        if ptype is PacketType.PONG:
+        if ptype is PacketType.PING and self.protocol == 3:
+            self.next_ping_at = now + self._cfg.ping_interval + self._cfg.ping_timeout
+            return SendPong()
+        if ptype is PacketType.PONG and self.protocol != 3:
             if self.beat is Beat.AWAITING_PONG:  # else it answers no PING: ignored
                 self._move_beat(BeatInput.PONG)
                 self.next_ping_at = now + self._cfg.ping_interval
@@ -142,6 +159,8 @@ class EngineSession:
             return None
         if not self.is_open:
             return None
+        if self.protocol == 3:
+            return self.close(Reason.PING_TIMEOUT) if now >= self.next_ping_at else None
         if self.beat is Beat.AWAITING_PONG:
             if now >= self.pong_deadline:
                 return self.close(Reason.PING_TIMEOUT)

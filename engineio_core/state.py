@@ -27,6 +27,9 @@ WAITING (the next PING is due at ``next_ping_at``) → AWAITING_PONG (a PING wen
 is due by ``pong_deadline``) → WAITING again on the PONG. A server close that waits for a poll
 stops it (GRACE: the deadline is then the end of the wait). A PONG that answers no PING is not
 an input: it is ignored before the table is consulted (CVE-2026-48802 hardening).
+Engine.IO v3 sessions (``allow_eio3``) use the same state table; their heartbeat is the
+client's (it PINGs, the server answers, ``next_ping_at`` is the deadline for its next PING),
+so their `Beat` stays WAITING until a server close moves it to GRACE.
 
 Any input not listed for a state is illegal and raises `LocalProtocolError` naming the state.
 """

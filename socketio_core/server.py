@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from engineio_core import EncodedMessage, EngineServer, Reason
 from engineio_core.config import resolve_logger
 
+from . import codec_v4
 from .cluster import Cluster
 from .codec import Codec, Decoder, JSONCodec
 from .errors import RemoteProtocolError
@@ -43,7 +44,8 @@ _NO_HANDLER = object()
 class ClientState:
     """What the Socket.IO layer keeps per Engine.IO connection."""
 
-    __slots__ = ("eio_sid", "environ", "decoder", "namespaces", "pending", "sessions", "connect_timer")
+    __slots__ = ("eio_sid", "environ", "decoder", "namespaces", "pending", "sessions", "connect_timer",
+                 "revision")
 
     def __init__(self, eio_sid: str, environ: dict[str, Any], decoder: Decoder) -> None:
         self.eio_sid = eio_sid
@@ -55,6 +57,7 @@ class ClientState:
         self.pending: set[str] = set()
         self.sessions: dict[str, dict[str, Any]] = {}
         self.connect_timer: int | None = None
+        self.revision = codec_v4.V5  # the Socket.IO protocol revision (4: `codec_v4`)
 
 
 class SocketServer:
@@ -81,6 +84,7 @@ class SocketServer:
         self.eio.on("connect", self._handle_eio_connect)
         self.eio.on("message", self._handle_eio_message)
         self.eio.on("disconnect", self._handle_eio_disconnect)
+        self.eio.on("opened", self._handle_eio_opened)
         self.logger: logging.Logger = resolve_logger(logger, "socketio_core")
         self.async_mode = self.eio.async_mode
         self.async_handlers = async_handlers
@@ -383,12 +387,19 @@ class SocketServer:
             for initializer in self.initializers:
                 initializer()
         client = ClientState(eio_sid, environ, self.codec.decoder())
+        client.revision = codec_v4.revision_for_engine(self.eio.protocol(eio_sid))
         self._clients[eio_sid] = client
         self.environ[eio_sid] = environ
         if self.connect_timeout > 0:
             # Spec: a client that does not connect to a namespace in time is disconnected.
             client.connect_timer = self.eio.call_later(self.connect_timeout, self._connect_timed_out, eio_sid)
         return True
+
+    def _handle_eio_opened(self, eio_sid: str) -> None:
+        """Socket.IO v4: a client is connected to ``/`` without asking, once its OPEN is out."""
+        client = self._clients.get(eio_sid)
+        if client is not None and client.revision == codec_v4.V4:
+            self._handle_connect(client, "/", None)
 
     def _connect_timed_out(self, eio_sid: str) -> None:
         client = self._clients.get(eio_sid)
@@ -473,7 +484,7 @@ class SocketServer:
                 client.pending.add(namespace)
                 self._held[sid] = []
         if self.always_connect:
-            self._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT, namespace, self._connect_ack(sid)))
+            self._send_packet(client.eio_sid, codec_v4.connect_ack(client.revision, namespace, self._connect_ack(sid)))
         self._dispatch(self._run_connect, client, namespace, sid, auth)
 
     def _connect_ack(self, sid: str) -> dict[str, Any]:
@@ -509,7 +520,7 @@ class SocketServer:
             if self.always_connect:
                 self._send_packet(client.eio_sid, SocketPacket(PacketType.DISCONNECT, namespace))
             else:
-                self._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT_ERROR, namespace, refusal))
+                self._send_packet(client.eio_sid, codec_v4.connect_refusal(client.revision, namespace, refusal))
             self.manager.disconnect(sid, namespace)
             client.namespaces.pop(namespace, None)
             client.sessions.pop(namespace, None)
@@ -524,7 +535,7 @@ class SocketServer:
             # another thread delivers directly overtakes the ack.
             with self._lock:
                 client.pending.discard(namespace)
-                self._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT, namespace, self._connect_ack(sid)))
+                self._send_packet(client.eio_sid, codec_v4.connect_ack(client.revision, namespace, self._connect_ack(sid)))
                 held = self._held.pop(sid, None)
                 if held:
                     for part in held:

@@ -58,10 +58,11 @@ class TransportHost(Protocol):
 
     def open_session(
         self, environ: dict[str, Any], eio_sid: str = "", ws: WebSocket | None = None,
-        on_open: Callable[[Connection], None] | None = None,
+        on_open: Callable[[Connection], None] | None = None, protocol: int = 4, b64: bool = False,
     ) -> Connection | None:
         """Register a new session (over `ws`, or polling) and run the connect handler; None if
-        it refused. `on_open` sees the connection before the handler runs."""
+        it refused. `on_open` sees the connection before the handler runs. `protocol` is the
+        Engine.IO revision (3 with ``allow_eio3``); `b64`: v3 polling wants base64 binary."""
         ...
 
     def at_capacity(self) -> bool:
@@ -80,6 +81,11 @@ class TransportHost(Protocol):
 
     def finish(self, conn: Connection) -> None:
         """Forget a session whose CLOSE went out, and end any pending poll."""
+        ...
+
+    def opened(self, conn: Connection) -> None:
+        """The session's OPEN packet is out (or answers the handshake request): what the
+        application sends from now on follows it."""
         ...
 
     def schedule(self, conn: Connection) -> None:

@@ -22,6 +22,7 @@ from ..packets import CLOSE, NOOP
 from ..payload import decode_body, decode_payload, encode_payload, jsonp_wrap
 from ..session import OutboxFull
 from ..state import State
+from . import polling_v3
 from .connection import Connection, StartResponse, TransportHost
 
 ENCODED_CLOSE = EncodedMessage(CLOSE)
@@ -53,13 +54,14 @@ class PollingTransport:
         environ: dict[str, Any],
         start_response: StartResponse,
         status: int,
-        body: str,
+        body: str | bytes,
         cors: bool = True,
         cookie_sid: str | None = None,
         close: bool = False,
+        content_type: str = "text/plain; charset=UTF-8",
     ) -> Iterable[bytes]:
-        data = body.encode("utf-8")
-        headers = [("Content-Type", "text/plain; charset=UTF-8")]
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        headers = [("Content-Type", content_type)]
         cfg = self.host.config
         if cfg.http_compression and len(data) >= cfg.compression_threshold:
             data = _compress(data, environ.get("HTTP_ACCEPT_ENCODING", ""), headers)
@@ -74,18 +76,24 @@ class PollingTransport:
         return [data]
 
     # -- requests ------------------------------------------------------------------------------
-    def handshake(self, environ: dict[str, Any], start_response: StartResponse, jsonp: int | None) -> Iterable[bytes]:
+    def handshake(
+        self, environ: dict[str, Any], start_response: StartResponse, jsonp: int | None,
+        protocol: int = 4, b64: bool = False,
+    ) -> Iterable[bytes]:
         """A request without a sid: open a polling session and answer its OPEN packet."""
         host = self.host
         if host.at_capacity():
             return self.respond(environ, start_response, 503, quote("Server at capacity"))
-        conn = host.open_session(environ)
+        conn = host.open_session(environ, protocol=protocol, b64=b64)
         if conn is None:
             return self.respond(environ, start_response, 401, quote("Unauthorized"))
         eio_sid = conn.session.eio_sid
         host.schedule(conn)
+        host.opened(conn)
         body = "0" + open_packet_data(eio_sid, self.upgrades, host.config)
         host.logger.info("%s: Sending packet OPEN data %s", eio_sid, body[1:])
+        if protocol == 3:
+            return polling_v3.respond_open(self, environ, start_response, body, jsonp, eio_sid)
         if jsonp is not None:
             body = jsonp_wrap(jsonp, body)
         return self.respond(environ, start_response, 200, body, cookie_sid=eio_sid)
@@ -109,14 +117,15 @@ class PollingTransport:
             self._wait_for_messages(conn)
         with host.lock:
             messages = session.drain()
-            segments = [m.polling_segment() for m in messages]
             host.polled(conn)
             if session.state is State.CLOSING:
-                segments.append(ENCODED_CLOSE.polling_segment())
+                messages.append(ENCODED_CLOSE)
                 host.finish(conn)
-        if not segments:
-            segments.append(_ENCODED_NOOP.polling_segment())
-        body = encode_payload(segments)
+        if not messages:
+            messages.append(_ENCODED_NOOP)
+        if session.protocol == 3:
+            return polling_v3.respond_poll(self, environ, start_response, messages, session.b64, jsonp)
+        body = encode_payload([m.polling_segment() for m in messages])
         if jsonp is not None:
             body = jsonp_wrap(jsonp, body)
         return self.respond(environ, start_response, 200, body)
@@ -151,12 +160,16 @@ class PollingTransport:
         session = conn.session
         cfg = host.config
         try:
-            if media_type(environ) == "application/octet-stream":
+            binary = media_type(environ) == "application/octet-stream"
+            if binary and session.protocol != 3:
                 # v4 polling payloads are text (binary is base64 in them); engine.io refuses
                 # binary POSTs too (CVE-2026-59725).
                 raise RemoteProtocolError("binary (application/octet-stream) POST body")
             raw = read_body(environ, cfg.max_http_buffer_size)
-            packets = decode_payload(decode_body(raw, jsonp), cfg.max_decode_packets)
+            if session.protocol == 3:
+                packets = polling_v3.decode_post(raw, binary, jsonp, cfg.max_decode_packets)
+            else:
+                packets = decode_payload(decode_body(raw, jsonp), cfg.max_decode_packets)
         except RemoteProtocolError as exc:
             host.logger.warning("%s: bad POST, closing the session: %s", session.eio_sid, exc.message)
             host.close(conn, Reason.TRANSPORT_ERROR)

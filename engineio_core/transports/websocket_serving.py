@@ -31,6 +31,7 @@ from .websocket import (
     switching_protocols_head,
     wrote_own_handshake,
 )
+from .websocket_v3 import WebSocketV3
 
 _ENCODED_PROBE_PONG = EncodedMessage(PROBE_PONG)
 
@@ -103,11 +104,12 @@ class WebSocketServing:
     # -- the handshake ---------------------------------------------------------------------------
     def serve(
         self, environ: dict[str, Any], start_response: StartResponse, conn: Connection | None,
-        refuse: bool = False,
+        refuse: bool = False, protocol: int = 4,
     ) -> Iterable[bytes]:
-        """Answer a WebSocket handshake: a new session (`conn` None), an upgrade probe of
-        `conn`, or (`refuse`) a WebSocket for a session that has one already, which is
-        accepted with 101 and closed at once without touching the session."""
+        """Answer a WebSocket handshake: a new session (`conn` None) speaking Engine.IO
+        `protocol`, an upgrade probe of `conn`, or (`refuse`) a WebSocket for a session that
+        has one already, which is accepted with 101 and closed at once without touching the
+        session."""
         host = self.host
         cfg = host.config
         sock = find_socket(environ)
@@ -128,9 +130,11 @@ class WebSocketServing:
             eio_sid = host.generate_id()
             headers.append(("Set-Cookie", cookie_header(cfg.cookie, eio_sid)))
         holder: list[Connection] = []
-        accepted = self._answer_upgrade(environ, start_response, sock, headers, deflate, holder)
+        if conn is not None:
+            protocol = conn.session.protocol
+        accepted = self._answer_upgrade(environ, start_response, sock, headers, deflate, holder, protocol)
         if conn is None:
-            conn = self._open_session(environ, accepted, eio_sid, holder.append)
+            conn = self._open_session(environ, accepted, eio_sid, holder.append, protocol)
             if conn is None:
                 return self._refused_session(environ, accepted)
         else:
@@ -144,7 +148,7 @@ class WebSocketServing:
 
     def _answer_upgrade(
         self, environ: dict[str, Any], start_response: StartResponse, sock: Any,
-        headers: list[tuple[str, str]], deflate: Any, holder: list[Connection],
+        headers: list[tuple[str, str]], deflate: Any, holder: list[Connection], protocol: int = 4,
     ) -> _Accepted:
         """Answer 101 and make the `WebSocket`. A write error closes the session `holder`
         holds by then (none yet while the session is being opened)."""
@@ -161,8 +165,9 @@ class WebSocketServing:
                 log("%s: %s", holder[0].session.eio_sid, reason)
                 host.close(holder[0], Reason.TRANSPORT_ERROR)
 
-        ws = WebSocket(sock, host.driver, deflate, cfg.max_http_buffer_size, host.flow,
-                       on_write_error, cfg.compression_threshold)
+        socket_class = WebSocketV3 if protocol == 3 else WebSocket
+        ws = socket_class(sock, host.driver, deflate, cfg.max_http_buffer_size, host.flow,
+                          on_write_error, cfg.compression_threshold)
         early = b""
         if watcher is not None and take_over is not None:
             # Our own server leaves the socket to us: the 101 goes out through the writer (the
@@ -175,11 +180,11 @@ class WebSocketServing:
 
     def _open_session(
         self, environ: dict[str, Any], accepted: _Accepted, eio_sid: str,
-        on_open: Callable[[Connection], None],
+        on_open: Callable[[Connection], None], protocol: int = 4,
     ) -> Connection | None:
         """A WebSocket without a sid: a new session over it, its OPEN packet sent."""
         host = self.host
-        conn = host.open_session(environ, eio_sid, accepted.ws, on_open)
+        conn = host.open_session(environ, eio_sid, accepted.ws, on_open, protocol=protocol)
         if conn is None:
             return None
         eio_sid = conn.session.eio_sid
@@ -187,6 +192,7 @@ class WebSocketServing:
         host.logger.info("%s: Sending packet %s", eio_sid, describe(opening))
         accepted.ws.send_now(EncodedMessage(opening))
         host.schedule(conn)
+        host.opened(conn)
         return conn
 
     def _refused_session(self, environ: dict[str, Any], accepted: _Accepted) -> Iterable[bytes]:

@@ -333,3 +333,70 @@ def test_websocket_reader_size_limit(limit: int) -> None:
     except RemoteProtocolError as exc:
         assert exc.status == 1009
     assert got == ["x" * limit]
+
+
+# -- Engine.IO v3 (allow_eio3): the payload decoders --------------------------------------------
+
+from engineio_core import v3  # noqa: E402
+
+
+def v3_text(pkts: list[EnginePacket]) -> str:
+    return v3.encode_text_payload([v3.text_segment(p) for p in pkts])
+
+
+def v3_binary(pkts: list[EnginePacket]) -> bytes:
+    return v3.encode_binary_payload([v3.binary_record(p) for p in pkts])
+
+
+@FUZZ
+@given(any_text, st.sampled_from([0, 1, 16]))
+def test_v3_decode_text_payload_whole_inputs(body: str, max_packets: int) -> None:
+    only_remote_errors(v3.decode_text_payload, body, max_packets)
+
+
+@FUZZ
+@given(packet_lists)
+def test_v3_text_payload_roundtrip(pkts: list[EnginePacket]) -> None:
+    assert v3.decode_text_payload(v3_text(pkts), 0) == pkts
+
+
+@FUZZ
+@given(packet_lists, st.data())
+def test_v3_text_payload_mutations(pkts: list[EnginePacket], data: st.DataObject) -> None:
+    text = v3_text(pkts)
+    pos = data.draw(st.integers(0, len(text)))
+    edit = data.draw(st.sampled_from(["insert", "delete", "truncate"]))
+    if edit == "insert":
+        text = text[:pos] + data.draw(st.one_of(protocol_chars, st.sampled_from([":", "😀"]))) + text[pos:]
+    elif edit == "delete":
+        text = text[:pos] + text[pos + 1:]
+    else:
+        text = text[:pos]
+    only_remote_errors(v3.decode_text_payload, text, 0)
+
+
+@FUZZ
+@given(st.binary(max_size=300), st.sampled_from([0, 3]))
+def test_v3_decode_binary_payload_any_bytes(body: bytes, max_packets: int) -> None:
+    only_remote_errors(v3.decode_binary_payload, body, max_packets)
+
+
+@FUZZ
+@given(packet_lists)
+def test_v3_binary_payload_roundtrip_and_every_prefix(pkts: list[EnginePacket]) -> None:
+    wire = v3_binary(pkts)
+    assert v3.decode_binary_payload(wire, 0) == pkts
+    for cut in range(len(wire)):
+        only_remote_errors(v3.decode_binary_payload, wire[:cut], 0)
+
+
+@FUZZ
+@given(st.binary(max_size=100))
+def test_v3_decode_ws_binary_any_bytes(data: bytes) -> None:
+    only_remote_errors(v3.decode_ws_binary, data)
+
+
+@FUZZ
+@given(any_text)
+def test_v3_jsonp_unescape_then_decode(text: str) -> None:
+    only_remote_errors(v3.decode_text_payload, v3.unescape_jsonp(text), 0)

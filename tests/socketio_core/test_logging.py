@@ -132,3 +132,5 @@ def test_unsupported_protocol_version_warns_once_at_the_default_level(restore_le
     shown = [m for level, m in eio_log.records if logger.isEnabledFor(level) and "unsupported version" in m]
     assert len(shown) == 1, eio_log.records
     assert "socket.io-client" in shown[0] and "3" in shown[0], shown[0]
+    # The line names the option that serves these clients (issue 17).
+    assert "allow_eio3=True" in shown[0], shown[0]
