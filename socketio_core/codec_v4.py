@@ -28,6 +28,15 @@ def revision_for_engine(eio_protocol: int) -> int:
     return V4 if eio_protocol == 3 else V5
 
 
+def legacy_sid(revision: int, eio_sid: str, namespace: str) -> str | None:
+    """The sid a v4 client gets, or None (v5: a new random one). A v4 client's CONNECT ack
+    carries no sid: it takes the Engine.IO sid as its own (``/nsp#<eio sid>`` in another
+    namespace), as the Node server names it too, so ``request.sid`` is what the client sees."""
+    if revision != V4:
+        return None
+    return eio_sid if namespace == "/" else f"{namespace}#{eio_sid}"
+
+
 def connect_ack(revision: int, namespace: str, data: dict[str, Any]) -> SocketPacket:
     """The server's CONNECT accepting `namespace`: v5 carries `data` (``{"sid"}``, and the
     private id with connection state recovery); v4 has no payload."""

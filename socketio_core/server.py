@@ -478,7 +478,7 @@ class SocketServer:
         if self.recovery is not None and self.recovery.restore(client, namespace, auth):
             return  # recovered (or being recovered: a shared store answers later)
         with self._lock:  # threading: no broadcast may reach the new sid before it is held
-            sid = self.manager.connect(client.eio_sid, namespace)
+            sid = self.manager.connect(client.eio_sid, namespace, codec_v4.legacy_sid(client.revision, client.eio_sid, namespace))
             client.namespaces[namespace] = sid
             if not self.always_connect:
                 client.pending.add(namespace)

@@ -34,6 +34,8 @@ def test_socket_io_client_2_next_to_client_4(v3_app: tuple[SocketServer, str]) -
     assert (r["oldConnect"], r["oldFirstTransport"], r["oldUpgradedTo"], r["oldTransport"]) == (
         "connect", "polling", "websocket", "websocket")
     assert r["oldWelcome"] and "sid" in r["oldWelcome"][0]  # emitted by the connect handler
+    # The server's sid for a v4 client is the one the client sees (its Engine.IO sid), as Node.
+    assert r["oldWelcome"][0]["sid"] == r["oldId"], (r["oldWelcome"], r["oldId"])
     assert r["oldEcho"] == ["hi", 1, {"a": [True, None]}]
     assert r["oldBinEcho"] == [{"$bin": "AQID/w=="}, {"$bin": "AHNydg=="}]
     assert "mixed" in r["oldJoin"][0] and "mixed" in r["v4Join"][0]
