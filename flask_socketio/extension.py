@@ -70,7 +70,37 @@ def _eventlet_patched() -> bool:
 
 class _ManagedSession(dict, SessionMixin):  # type: ignore[type-arg]
     """A per-connection fork of the Flask session (``manage_session=True``): changes made in
-    Socket.IO handlers stay with the connection and never reach the cookie."""
+    Socket.IO handlers stay with the connection and never reach the cookie.
+
+    `dirty` says that a key was set or removed since the last look (connection state
+    recovery across nodes writes the session through then; changes inside a value are
+    picked up by its periodic refresh)."""
+
+    dirty = False
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.dirty = True
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        self.dirty = True
+        super().__delitem__(key)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.dirty = True
+        super().update(*args, **kwargs)
+
+    def pop(self, *args: Any) -> Any:
+        self.dirty = True
+        return super().pop(*args)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        self.dirty = True
+        return super().setdefault(key, default)
+
+    def clear(self) -> None:
+        self.dirty = True
+        super().clear()
 
 
 class SocketIO:
@@ -494,6 +524,10 @@ class SocketIO:
                     if self._unhandled_errors is not None:
                         self._unhandled_errors.append(final)
                     raise
+            if saved is not None and saved.dirty:
+                saved.dirty = False
+                if server.recovery is not None:
+                    server.recovery.changed(sid, namespace)  # a shared store writes it through
             if not self.manage_session:
                 session = flask.session
                 if getattr(session, "modified", True):

@@ -3,7 +3,8 @@
 `SocketServer` holds a `ConnectionRecovery` only when ``connection_state_recovery`` is given;
 its hooks are one ``is None`` test each (emit, CONNECT, the CONNECT ack, a disconnect), so a
 server with recovery off pays nothing else. The bookkeeping is in recovery.py (pure); the
-store is `MemoryRecoveryStore`, per process (a store shared by a cluster is not built yet).
+store is `MemoryRecoveryStore`, per process; with a Redis message queue, recovery_redis.py
+subclasses this with sessions and the log in Redis.
 
 The replay happens in one step, as the client sees it: the restored sid is registered and its
 rooms entered, then the CONNECT ack ``{"sid", "pid"}`` and the missed packets are sent, in the
@@ -44,13 +45,15 @@ EnvironState = tuple[Callable[[dict[str, Any]], Any], Callable[[dict[str, Any], 
 
 
 def make_recovery(server: SocketServer, option: Any) -> ConnectionRecovery | None:
-    """The recovery of `server` for the ``connection_state_recovery`` option (None: off)."""
+    """The recovery of `server` for the ``connection_state_recovery`` option (None: off), with
+    the in-memory store. (With a Redis message queue, server.py makes a
+    `recovery_redis.ClusterRecovery` instead.)"""
     options = RecoveryOptions.parse(option)
     if options is None:
         return None
     if server.manager.is_pubsub:
-        logger.warning("connection state recovery with a message queue: sessions and the replay log "
-                       "are kept per process; a client recovers only on the node it was on")
+        logger.warning("connection state recovery with a non-Redis message queue: sessions and the "
+                       "replay log are kept per process; a client recovers only on the node it was on")
     store: RecoveryStore = MemoryRecoveryStore(options)
     return ConnectionRecovery(server, options, store)
 
@@ -76,6 +79,14 @@ class ConnectionRecovery:
         if pid is None:
             pid = self.pids[sid] = new_pid()
         return {"sid": sid, "pid": pid}
+
+    def accepted(self, client: ClientState, namespace: str, sid: str) -> None:
+        """`sid` was accepted in `namespace` (its CONNECT ack is being sent): a shared store
+        writes its session through."""
+
+    def changed(self, sid: str, namespace: str) -> None:
+        """The rooms or the session data of a connected `sid` changed (shared store: written
+        through)."""
 
     def was_recovered(self, sid: str) -> bool:
         return sid in self.recovered
@@ -173,6 +184,7 @@ class ConnectionRecovery:
                 server.eio.cancel_call(client.connect_timer)
                 client.connect_timer = None
             server._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT, namespace, self.connect_ack(sid)))
+            self.accepted(client, namespace, sid)
             send = server.eio.send_encoded
             for part in missed:
                 send(client.eio_sid, part)

@@ -117,9 +117,12 @@ class SocketServer:
         # pays one `is None` test per emit.
         self.recovery: ConnectionRecovery | None = None
         if connection_state_recovery:
+            from .recovery_redis import make_cluster_recovery
             from .recovery_server import make_recovery
 
-            self.recovery = make_recovery(self, connection_state_recovery)
+            # With a Redis message queue the sessions and the log are in Redis; else in memory.
+            self.recovery = (make_cluster_recovery(self, connection_state_recovery)
+                             or make_recovery(self, connection_state_recovery))
 
     # -- registration ----------------------------------------------------------------------
     def on(self, event: str, handler: Callable[..., Any] | None = None, namespace: str | None = None) -> Any:
@@ -267,11 +270,15 @@ class SocketServer:
         namespace = namespace or "/"
         self.logger.info("%s is entering room %s [%s]", sid, room, namespace)
         self._in_loop(self.manager.enter_room, sid, namespace, room)
+        if self.recovery is not None:
+            self.recovery.changed(sid, namespace)
 
     def leave_room(self, sid: str, room: Any, namespace: str | None = None) -> None:
         namespace = namespace or "/"
         self.logger.info("%s is leaving room %s [%s]", sid, room, namespace)
         self._in_loop(self.manager.leave_room, sid, namespace, room)
+        if self.recovery is not None:
+            self.recovery.changed(sid, namespace)
 
     def close_room(self, room: Any, namespace: str | None = None) -> None:
         namespace = namespace or "/"
@@ -307,6 +314,8 @@ class SocketServer:
         if client is None:
             raise KeyError(f"Session {sid} not found")
         client.sessions[namespace] = session
+        if self.recovery is not None:
+            self.recovery.changed(sid, namespace)
 
     @contextmanager
     def session(self, sid: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
@@ -477,6 +486,10 @@ class SocketServer:
             return
         if self.recovery is not None and self.recovery.restore(client, namespace, auth):
             return  # recovered (or being recovered: a shared store answers later)
+        self.connect_new(client, namespace, auth)
+
+    def connect_new(self, client: ClientState, namespace: str, auth: Any) -> None:
+        """A CONNECT that is not a recovery: a new sid, then the connect handler."""
         with self._lock:  # threading: no broadcast may reach the new sid before it is held
             sid = self.manager.connect(client.eio_sid, namespace, codec_v4.legacy_sid(client.revision, client.eio_sid, namespace))
             client.namespaces[namespace] = sid
@@ -484,14 +497,16 @@ class SocketServer:
                 client.pending.add(namespace)
                 self._held[sid] = []
         if self.always_connect:
-            self._send_packet(client.eio_sid, codec_v4.connect_ack(client.revision, namespace, self._connect_ack(sid)))
+            self._send_packet(client.eio_sid, codec_v4.connect_ack(client.revision, namespace, self._connect_ack(sid, client, namespace)))
         self._dispatch(self._run_connect, client, namespace, sid, auth)
 
-    def _connect_ack(self, sid: str) -> dict[str, Any]:
+    def _connect_ack(self, sid: str, client: ClientState, namespace: str) -> dict[str, Any]:
         """The CONNECT ack's data: ``{"sid"}``, plus the private id with recovery on."""
         if self.recovery is None:
             return {"sid": sid}
-        return self.recovery.connect_ack(sid)
+        ack = self.recovery.connect_ack(sid)
+        self.recovery.accepted(client, namespace, sid)
+        return ack
 
     def _run_connect(self, client: ClientState, namespace: str, sid: str, auth: Any) -> None:
         refusal: dict[str, Any] | None = None
@@ -535,7 +550,7 @@ class SocketServer:
             # another thread delivers directly overtakes the ack.
             with self._lock:
                 client.pending.discard(namespace)
-                self._send_packet(client.eio_sid, codec_v4.connect_ack(client.revision, namespace, self._connect_ack(sid)))
+                self._send_packet(client.eio_sid, codec_v4.connect_ack(client.revision, namespace, self._connect_ack(sid, client, namespace)))
                 held = self._held.pop(sid, None)
                 if held:
                     for part in held:

@@ -1,0 +1,589 @@
+"""Connection state recovery across nodes: the parked sessions and the replay log in Redis.
+
+Used when ``connection_state_recovery`` is on and the message queue is Redis
+(``message_queue='redis://…'``). A client whose node went away (killed, restarted, or a
+re-route of the load balancer) reconnects to any node and gets its sid, rooms, session data
+and every packet it missed, as on one node (recovery_server.py).
+
+**The replay log is a Redis Stream** (``<channel>:recovery:log``), one per channel, every
+namespace in it. It is also the way replayable packets travel between nodes: an emit is
+encoded once by the emitting node with a placeholder where the offset goes, and added to the
+stream (``XADD … MAXLEN ~ max_buffered_packets``); every node, the emitting one included,
+reads the stream in order (``XREAD BLOCK``) and delivers each entry to its own clients with
+the entry's id spliced in as the offset. So there is one order, Redis's: every client sees
+its packets in the order of their offsets, whichever node emitted them, and the offset a
+client sends back names a position in that order — everything after it that reached the
+client's rooms is exactly what it missed. (Delivering the local copy before the ``XADD`` has
+an id, as pub/sub does, would let a client see two nodes' packets in an order different from
+their ids, and a reconnect would then replay one twice or miss one.)
+
+**The session is written through**: at connect, on each room or session change, and every
+quarter of ``max_disconnection_duration`` while connected (``SET … PX``), and once more when
+the connection drops. A node that is killed cannot park anything, so the copy must already be
+there; its TTL makes it expire ``max_disconnection_duration`` after the last write at the
+latest, never later. A manual disconnect deletes it (not recoverable).
+
+**Restore** (off the loop, on the recovery worker): ``GETDEL`` the session (one node, one
+recovery per drop, whatever the outcome); then, on the loop, entries this node applies from now on that
+match its rooms are buffered; then ``XRANGE`` from the offset: complete only if the offset's
+own entry is still in the stream (trimming removes the oldest entries only, so everything after
+it is there too) and at most ``max_buffered_packets`` follow it; else the client gets a normal
+new connection. On the loop again: the log's entries after the offset up to the newest entry
+this node has applied (the stream reader may be behind the ``XRANGE``: later ones reach the
+client live, as any client), then the buffered ones with a later id (nothing twice, nothing
+missed), and the client is registered in the same step.
+
+Offsets are the stream ids in a fixed width (``<13 digits ms>-<6 hex seq>``, 20 characters),
+so splicing one into an encoded packet never changes its length (a msgpack string's header
+stays right).
+"""
+
+from __future__ import annotations
+
+import json as stdlib_json
+import logging
+import secrets
+import time
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from queue import Empty
+from typing import Any
+
+from engineio_core.encoded import EncodedMessage
+from engineio_core.flow import NO_WAIT
+
+from .packets import PacketType, SocketPacket
+from .recovery import (
+    RECOVERABLE_REASONS,
+    ParkedSession,
+    RecoveryOptions,
+    Restored,
+    room_list,
+    should_replay,
+)
+from .recovery_server import ConnectionRecovery
+
+logger = logging.getLogger("socketio_core.recovery")
+
+OFFSET_WIDTH = 20
+READ_COUNT = 512
+READ_BLOCK_MS = 1000
+MAX_BACKLOG = 10_000
+"""Most writes waiting for the recovery worker (a hung Redis): past it emits are dropped and
+logged, as the pub/sub publisher does."""
+MAX_BATCH = 256
+MAX_INBOX = 64
+"""Most batches read from the stream and not applied yet (the reader then waits)."""
+
+Entry = tuple[tuple[int, int], dict[bytes, bytes]]
+"""A stream entry: its id as (ms, seq) and its fields."""
+
+
+# -- offsets -----------------------------------------------------------------------------------
+def parse_id(entry_id: bytes | str) -> tuple[int, int]:
+    text = entry_id.decode("ascii") if isinstance(entry_id, bytes) else entry_id
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq)
+
+
+def offset_of(entry_id: tuple[int, int]) -> str:
+    """The offset clients see for a stream id (fixed width)."""
+    ms, seq = entry_id
+    if ms >= 10**13 or seq >= 16**6:
+        raise ValueError(f"stream id {ms}-{seq} does not fit an offset")
+    return f"{ms:013d}-{seq:06x}"
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def id_of_offset(offset: str) -> tuple[int, int] | None:
+    """The stream id an offset names (None: not an offset of this store)."""
+    if len(offset) != OFFSET_WIDTH or offset[13] != "-":
+        return None
+    ms, seq = offset[:13], offset[14:]
+    if not ms.isdigit() or not ms.isascii() or not set(seq) <= _HEX:
+        return None
+    return int(ms), int(seq, 16)
+
+
+def _id_text(entry_id: tuple[int, int]) -> str:
+    return f"{entry_id[0]}-{entry_id[1]}"
+
+
+# -- entries ---------------------------------------------------------------------------------------
+def entry_fields(namespace: str, rooms: list[Hashable] | None, skip: Sequence[str],
+                 parts: Sequence[EncodedMessage], placeholder: str, local_to: str = "") -> dict[bytes, bytes]:
+    """A log entry: the namespace, the addressee, the skipped sids, the host it is local to
+    (an ``ignore_queue`` emit: logged for recovery, delivered by its own node only), the
+    emitting node's offset placeholder and the encoded parts (``t`` text / ``b`` binary), the
+    first one holding the placeholder."""
+    fields: dict[bytes, bytes] = {
+        b"o": placeholder.encode(),
+        b"n": namespace.encode(),
+        b"r": stdlib_json.dumps(rooms).encode(),
+        b"s": stdlib_json.dumps(list(skip)).encode(),
+        b"h": local_to.encode(),
+    }
+    for i, part in enumerate(parts):
+        data = part.packet.data
+        fields[b"p%d" % i] = b"b" + data if isinstance(data, bytes) else b"t" + data.encode()
+    return fields
+
+
+@dataclass(slots=True)
+class LogEntry:
+    namespace: str
+    rooms: list[Hashable] | None
+    skip: list[str]
+    local_to: str
+    parts: list[EncodedMessage]
+
+
+def read_entry(fields: dict[bytes, bytes], offset: str) -> LogEntry:
+    """An entry's parts with `offset` where the emitting node put its placeholder."""
+    placeholder = fields[b"o"]
+    if len(placeholder) != OFFSET_WIDTH:
+        raise ValueError("bad offset placeholder")
+    rooms = stdlib_json.loads(fields[b"r"])
+    skip = stdlib_json.loads(fields[b"s"])
+    if rooms is not None and not isinstance(rooms, list):
+        raise ValueError("bad rooms")
+    if not isinstance(skip, list):
+        raise ValueError("bad skip")
+    parts: list[EncodedMessage] = []
+    i = 0
+    while True:
+        raw = fields.get(b"p%d" % i)
+        if raw is None:
+            break
+        kind, body = raw[:1], raw[1:]
+        if i == 0:
+            where = body.rfind(placeholder)
+            if where < 0:
+                raise ValueError("entry without an offset placeholder")
+            body = body[:where] + offset.encode() + body[where + len(placeholder):]
+        if kind == b"t":
+            parts.append(EncodedMessage.message(body.decode()))
+        elif kind == b"b":
+            parts.append(EncodedMessage.message(body))
+        else:
+            raise ValueError("bad part")
+        i += 1
+    if not parts:
+        raise ValueError("entry without parts")
+    return LogEntry(fields[b"n"].decode(), rooms, skip, fields.get(b"h", b"").decode(), parts)
+
+
+def session_to_json(session: ParkedSession, json: Any) -> str:
+    text = json.dumps({"sid": session.sid, "pid": session.pid, "nsp": session.namespace,
+                       "rooms": session.rooms, "data": session.data, "extra": session.extra})
+    return text if isinstance(text, str) else text.decode()
+
+
+def session_from_json(raw: bytes | str, json: Any) -> ParkedSession | None:
+    try:
+        value = json.loads(raw)
+        sid, pid, nsp, rooms = value["sid"], value["pid"], value["nsp"], value["rooms"]
+        if not (isinstance(sid, str) and isinstance(pid, str) and isinstance(nsp, str) and isinstance(rooms, list)):
+            return None
+        return ParkedSession(sid, pid, nsp, rooms, value.get("data"), value.get("extra"))
+    except Exception:
+        return None
+
+
+# -- the store -------------------------------------------------------------------------------------
+class RedisRecoveryStore:
+    """Blocking Redis operations of the recovery (run on the recovery worker and the stream
+    reader, never on the event loop). `connect(**options)` returns a redis-py client."""
+
+    shared = True
+
+    def __init__(self, connect: Callable[..., Any], prefix: str, options: RecoveryOptions,
+                 json: Any = None) -> None:
+        self._connect = connect
+        self.options = options
+        self.json = json or stdlib_json
+        self.stream = f"{prefix}:recovery:log"
+        self.session_prefix = f"{prefix}:recovery:session:"
+        self.placeholder = "~ofs" + secrets.token_hex(8)
+        """What an emitting node encodes where the offset goes (as long as an offset)."""
+        self._client: Any = None
+        self._reader: Any = None
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = self._connect(socket_timeout=5.0)
+        return self._client
+
+    def reset(self) -> None:
+        self._client = None
+        self._reader = None
+
+    def session_key(self, pid: str) -> str:
+        return self.session_prefix + pid
+
+    @property
+    def ttl_ms(self) -> int:
+        return max(1, int(self.options.max_disconnection_duration * 1000))
+
+    # -- writes --------------------------------------------------------------------------------
+    def write(self, ops: list[tuple[Any, ...]]) -> None:
+        """``("x", fields)``: add a log entry; ``("set", pid, text)``: a session, with the TTL;
+        ``("del", pid)``: forget one. In order, one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        maxlen = self.options.max_buffered_packets
+        for op in ops:
+            if op[0] == "x":
+                pipe.xadd(self.stream, op[1], maxlen=maxlen, approximate=True)
+            elif op[0] == "set":
+                pipe.set(self.session_key(op[1]), op[2], px=self.ttl_ms)
+            elif op[0] == "del":
+                pipe.delete(self.session_key(op[1]))
+        pipe.execute()
+
+    def trim(self, now: float) -> None:
+        """Drop the log's entries older than ``max_disconnection_duration``."""
+        horizon = int((now - self.options.max_disconnection_duration) * 1000)
+        if horizon > 0:
+            self.client.xtrim(self.stream, minid=f"{horizon}-0", approximate=True)
+
+    # -- restoring ------------------------------------------------------------------------------
+    def take(self, pid: str) -> ParkedSession | None:
+        """The parked session of `pid`, removed (GETDEL: one recovery per park)."""
+        raw = self.client.getdel(self.session_key(pid))
+        return None if raw is None else session_from_json(raw, self.json)
+
+    def entries_after(self, offset: str) -> list[Entry] | None:
+        """The log's entries after `offset`, oldest first; None when that would not be
+        complete (the offset's entry was trimmed, or more than ``max_buffered_packets``
+        follow it)."""
+        entry_id = id_of_offset(offset)
+        if entry_id is None:
+            return None
+        limit = self.options.max_buffered_packets + 1
+        rows = self.client.xrange(self.stream, min=_id_text(entry_id), count=limit + 1)
+        if not rows or parse_id(rows[0][0]) != entry_id or len(rows) > limit:
+            return None
+        return [(parse_id(i), f) for i, f in rows[1:]]
+
+    def restore(self, namespace: str, pid: str, offset: str, now: float) -> Restored | None:
+        """The whole recovery in one call (blocking): the session and the packets it missed."""
+        session = self.take(pid)
+        if session is None or session.namespace != namespace:
+            return None
+        entries = self.entries_after(offset)
+        if entries is None:
+            return None
+        missed: list[Sequence[EncodedMessage]] = []
+        for entry_id, fields in entries:
+            entry = read_entry(fields, offset_of(entry_id))
+            if entry.namespace == namespace and should_replay(session.rooms, entry.rooms, entry.skip):
+                missed.append(entry.parts)
+        return Restored(session, missed)
+
+    # -- reading ---------------------------------------------------------------------------------
+    def last_id(self) -> tuple[int, int]:
+        rows = self.client.xrevrange(self.stream, count=1)
+        return parse_id(rows[0][0]) if rows else (0, 0)
+
+    def read(self, after: tuple[int, int], block_ms: int = READ_BLOCK_MS) -> list[Entry]:
+        if self._reader is None:
+            self._reader = self._connect(socket_timeout=block_ms / 1000 + 10)
+        answer = self._reader.xread({self.stream: _id_text(after)}, count=READ_COUNT, block=block_ms)
+        if not answer:
+            return []
+        return [(parse_id(i), f) for i, f in answer[0][1]]
+
+
+# -- the server side ------------------------------------------------------------------------------
+def make_cluster_recovery(server: Any, option: Any) -> ClusterRecovery | None:
+    """A `ClusterRecovery` when recovery is on and the manager publishes through Redis."""
+    from .redis_backend import RedisBroker  # imports no redis until a broker connects
+
+    options = RecoveryOptions.parse(option)
+    if options is None or not isinstance(getattr(server.manager, "broker", None), RedisBroker):
+        return None
+    return ClusterRecovery(server, options)
+
+
+@dataclass(slots=True)
+class _Restoring:
+    namespace: str
+    rooms: list[Hashable]
+    buffer: list[tuple[tuple[int, int], list[EncodedMessage]]] = field(default_factory=list)
+
+
+class ClusterRecovery(ConnectionRecovery):
+    """`ConnectionRecovery` whose sessions and log are in Redis (see the module docstring)."""
+
+    def __init__(self, server: Any, options: RecoveryOptions) -> None:
+        manager = server.manager
+        self.redis = RedisRecoveryStore(manager.broker._connect, manager.channel, options, manager.json)
+        super().__init__(server, options, self.redis)  # type: ignore[arg-type]
+        self.host_id: str = manager.host_id
+        self._live: dict[str, tuple[Any, str]] = {}  # sid -> (client, namespace), connected here
+        self._parked: set[str] = set()  # sids parked at their drop (the store keeps them)
+        self._restoring: dict[str, _Restoring] = {}
+        self._applied: tuple[int, int] | None = None  # the newest entry this node has applied
+        self._worker: Any = None
+        self._started = False
+        server.initializers.append(self.start)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the recovery worker, the stream reader and the session refresher (once, when
+        the server runs)."""
+        if self._started:
+            return
+        self._started = True
+        driver = self.server.eio.driver
+        driver.bind()
+        io = driver.blocking_io()
+        self._worker = io.queue()
+        self._inbox = driver.queue()
+        self._permits = io.semaphore(MAX_INBOX)
+        io.start(self._work_forever, "socketio-recovery-worker")
+        driver.spawn(self._apply_forever)
+        io.start(self._read_forever, "socketio-recovery-reader")
+        driver.spawn(self._refresh_forever)
+
+    def _submit(self, item: tuple[Any, ...]) -> None:
+        if self._worker is None:
+            self.start()
+        if self._worker.qsize() >= MAX_BACKLOG:
+            logger.error("connection state recovery: Redis backlog full (%d); %s dropped", MAX_BACKLOG, item[0])
+            return
+        self._worker.put(item)
+
+    def _work_forever(self) -> None:
+        queue = self._worker
+        while True:
+            batch = [queue.get()]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(queue.get_nowait())
+                except Empty:
+                    break
+            writes: list[tuple[Any, ...]] = []
+            for item in batch:
+                if item[0] == "call":
+                    self._flush(writes)
+                    writes = []
+                    try:
+                        item[1](*item[2:])
+                    except Exception:
+                        logger.exception("connection state recovery: Redis call failed")
+                else:
+                    writes.append(item)
+            self._flush(writes)
+
+    def _flush(self, writes: list[tuple[Any, ...]]) -> None:
+        if not writes:
+            return
+        for attempt in (1, 2):
+            try:
+                self.redis.write(writes)
+                return
+            except Exception as exc:
+                self.redis.reset()
+                if attempt == 2:
+                    logger.error("connection state recovery: %d Redis writes lost: %s", len(writes), exc)
+
+    # -- the log: emitting and reading -----------------------------------------------------------
+    def emit(self, event: str, args: list[Any], namespace: str, target: Any, skip_sid: Any,
+             ignore_queue: bool) -> None:
+        """Encode once (here, in the caller: bad data raises in it), with the placeholder for
+        the offset, and add to the log; every node delivers it from there, this one too."""
+        parts = self.server.encode(SocketPacket(PacketType.EVENT, namespace, [event, *args, self.redis.placeholder]))
+        skip = [skip_sid] if isinstance(skip_sid, str) else list(skip_sid or ())
+        self._submit(("x", entry_fields(namespace, room_list(target), skip, parts, self.redis.placeholder,
+                                         self.host_id if ignore_queue else "")))
+
+    def _read_forever(self) -> None:
+        driver = self.server.eio.driver
+        put = self._inbox.put_nowait
+        acquire = self._permits.acquire
+        position: tuple[int, int] | None = None
+        backoff = 0.1
+        while True:
+            try:
+                if position is None:
+                    position = self.redis.last_id()
+                    driver.call_in_loop(self._start_at, position)
+                entries = self.redis.read(position)
+                backoff = 0.1
+            except Exception as exc:
+                logger.error("connection state recovery: stream reader lost Redis (%s); retrying in %.1fs",
+                             exc, backoff)
+                self.redis._reader = None
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if entries:
+                position = entries[-1][0]
+                acquire()
+                driver.call_in_loop(put, entries)
+
+    def _start_at(self, position: tuple[int, int]) -> None:
+        if self._applied is None:
+            self._applied = position
+
+    def _apply_forever(self) -> None:
+        NO_WAIT.set(True)  # as the pub/sub applier: one slow client must not hold the others
+        inbox = self._inbox
+        release = self._permits.release
+        while True:
+            entries = inbox.get()
+            try:
+                for entry_id, fields in entries:
+                    try:
+                        self._apply(entry_id, fields)
+                    except Exception:
+                        logger.exception("connection state recovery: bad log entry %s", entry_id)
+            finally:
+                release()
+
+    def _apply(self, entry_id: tuple[int, int], fields: dict[bytes, bytes]) -> None:
+        self._applied = entry_id
+        entry = read_entry(fields, offset_of(entry_id))
+        if self._restoring:
+            for pending in self._restoring.values():
+                if pending.namespace == entry.namespace and should_replay(pending.rooms, entry.rooms, entry.skip):
+                    pending.buffer.append((entry_id, entry.parts))
+        if entry.local_to and entry.local_to != self.host_id:
+            return
+        self.server.manager.deliver_local(entry.namespace, entry.rooms, entry.skip or None, entry.parts)
+
+    # -- sessions --------------------------------------------------------------------------------
+    def _snapshot(self, client: Any, namespace: str, sid: str) -> str | None:
+        pid = self.pids.get(sid)
+        if pid is None:
+            return None
+        rooms: list[Hashable] = [sid, *self.server.manager.get_rooms(sid, namespace)]
+        extra = self.environ_state[0](client.environ) if self.environ_state is not None else None
+        session = ParkedSession(sid, pid, namespace, list(dict.fromkeys(rooms)),
+                                client.sessions.get(namespace), extra)
+        try:
+            return session_to_json(session, self.redis.json)
+        except (TypeError, ValueError) as exc:
+            logger.warning("connection state recovery: the session of %s is not JSON (%s); "
+                           "it cannot be recovered on another node", sid, exc)
+            return None
+
+    def _write(self, sid: str) -> None:
+        live = self._live.get(sid)
+        if live is None:
+            return
+        text = self._snapshot(live[0], live[1], sid)
+        if text is not None:
+            self._submit(("set", self.pids[sid], text))
+
+    def accepted(self, client: Any, namespace: str, sid: str) -> None:
+        self._live[sid] = (client, namespace)
+        self._parked.discard(sid)
+        self._write(sid)
+
+    def changed(self, sid: str, namespace: str) -> None:
+        if sid in self._live:
+            # After the room change itself, which may still be on its way to the loop.
+            self.server._in_loop(self._write, sid)
+
+    def _refresh_forever(self) -> None:
+        driver = self.server.eio.driver
+        period = max(0.5, self.options.max_disconnection_duration / 4)
+        while True:
+            driver.sleep(period)
+            try:
+                for sid in list(self._live):
+                    self._write(sid)
+                self._submit(("call", self.redis.trim, time.time()))
+            except Exception:
+                logger.exception("connection state recovery: refresh failed")
+
+    def park(self, client: Any, namespace: str, sid: str, reason: str) -> None:
+        if reason not in RECOVERABLE_REASONS:
+            return
+        text = self._snapshot(client, namespace, sid)
+        if text is not None:
+            self._parked.add(sid)
+            self._submit(("set", self.pids[sid], text))
+
+    def forget(self, sid: str) -> None:
+        pid = self.pids.get(sid)
+        self._live.pop(sid, None)
+        if sid in self._parked:
+            self._parked.discard(sid)
+        elif pid is not None:
+            self._submit(("del", pid))  # a manual disconnect or a refusal: not recoverable
+        super().forget(sid)
+
+    # -- restoring ---------------------------------------------------------------------------
+    def restore(self, client: Any, namespace: str, auth: Any) -> bool:
+        if not isinstance(auth, dict):
+            return False
+        pid, offset = auth.get("pid"), auth.get("offset")
+        if not isinstance(pid, str) or not isinstance(offset, str) or id_of_offset(offset) is None:
+            return False
+        self._submit(("call", self._take, client, namespace, pid, offset, auth))
+        return True
+
+    def _present(self, client: Any) -> bool:
+        return bool(self.server._clients.get(client.eio_sid) is client)
+
+    def _take(self, client: Any, namespace: str, pid: str, offset: str, auth: Any) -> None:
+        """Worker: the session, then back on the loop."""
+        session: ParkedSession | None = None
+        try:
+            session = self.redis.take(pid)
+        except Exception as exc:
+            self.redis.reset()
+            logger.error("connection state recovery: cannot read session: %s", exc)
+        self.server.eio.driver.call_in_loop(self._taken, client, namespace, session, offset, auth)
+
+    def _taken(self, client: Any, namespace: str, session: ParkedSession | None, offset: str, auth: Any) -> None:
+        """Loop: from now on the entries read for its rooms are kept, then the log is read."""
+        if not self._present(client) or namespace in client.namespaces:
+            return
+        if session is None or session.namespace != namespace:
+            logger.info("%s: state of %s not recovered", client.eio_sid, namespace)
+            self.server.connect_new(client, namespace, auth)
+            return
+        self._restoring[session.sid] = _Restoring(namespace, list(session.rooms))
+        self._submit(("call", self._fetch, client, namespace, session, offset, auth))
+
+    def _fetch(self, client: Any, namespace: str, session: ParkedSession, offset: str, auth: Any) -> None:
+        entries: list[Entry] | None = None
+        try:
+            entries = self.redis.entries_after(offset)
+        except Exception as exc:
+            self.redis.reset()
+            logger.error("connection state recovery: cannot read the log: %s", exc)
+        self.server.eio.driver.call_in_loop(self._fetched, client, namespace, session, offset, entries, auth)
+
+    def _fetched(self, client: Any, namespace: str, session: ParkedSession, offset: str,
+                 entries: list[Entry] | None, auth: Any) -> None:
+        pending = self._restoring.pop(session.sid, None)
+        if not self._present(client) or namespace in client.namespaces or pending is None:
+            return
+        if entries is None:
+            logger.info("%s: state of %s not recovered (the log no longer covers offset %s)",
+                        client.eio_sid, namespace, offset)
+            self.server.connect_new(client, namespace, auth)
+            return
+        # The log up to what this node has applied (the rest comes live, as to any client),
+        # then what was buffered since `_taken` and is not in that part of the log.
+        missed: list[Sequence[EncodedMessage]] = []
+        last = id_of_offset(offset) or (0, 0)
+        applied = self._applied
+        for entry_id, fields in entries:
+            if applied is not None and entry_id > applied:
+                break
+            entry = read_entry(fields, offset_of(entry_id))
+            if entry.namespace == namespace and should_replay(session.rooms, entry.rooms, entry.skip):
+                missed.append(entry.parts)
+            last = entry_id
+        missed.extend(parts for entry_id, parts in pending.buffer if entry_id > last)
+        with self.server._lock:
+            self._resume(client, namespace, Restored(session, missed), auth)

@@ -1,0 +1,236 @@
+"""Connection state recovery across nodes (sessions and the replay log in Redis).
+
+The store, against a real redis-server: expiry, the size bound (never a partial replay
+presented as complete), one recovery per private id. Then the cluster: three nodes behind
+deploy/nginx.conf on one Redis, 100 socket.io-client@4 clients on one node, producers on the
+two others; the clients' node is killed mid-traffic; the clients reconnect through nginx to
+the others and recover: every message once, in the order of the offsets, same sid, rooms and
+session. Past ``max_disconnection_duration`` nothing is replayed.
+"""
+
+from __future__ import annotations
+
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scale_support import (
+    APPS,
+    ProcessNode,
+    RedisServer,
+    cluster_node,
+    require,
+    running,
+    start_nginx,
+    wait_for,
+)
+
+from engineio_core.encoded import EncodedMessage
+from socketio_core.recovery import ParkedSession, RecoveryOptions
+from socketio_core.recovery_redis import (
+    RedisRecoveryStore,
+    entry_fields,
+    id_of_offset,
+    offset_of,
+    session_to_json,
+)
+from socketio_core.redis_backend import RedisBroker
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recovery"))
+from recovery_support import NodeClients  # noqa: E402
+
+RECOVERY_APP = APPS / "recovery_app.py"
+CLIENTS = 100
+PER_PRODUCER = 150
+
+
+# -- the store ---------------------------------------------------------------------------------
+def make_store(redis_server: RedisServer, prefix: str, **options: Any) -> RedisRecoveryStore:
+    broker = RedisBroker(redis_server.url, "unused")
+    return RedisRecoveryStore(broker._connect, prefix, RecoveryOptions(**options))
+
+
+def log(store: RedisRecoveryStore, n: int, rooms: list[Any] | None = None, namespace: str = "/") -> None:
+    """`n` logged packets ``msg i`` to `rooms`, each with the store's offset placeholder."""
+    ops: list[tuple[Any, ...]] = []
+    for i in range(n):
+        parts = [EncodedMessage.message(f'2["msg",{i},"{store.placeholder}"]')]
+        ops.append(("x", entry_fields(namespace, rooms, [], parts, store.placeholder)))
+    store.write(ops)
+
+
+def park(store: RedisRecoveryStore, pid: str, rooms: list[Any], namespace: str = "/") -> None:
+    store.write([("set", pid, session_to_json(ParkedSession("sid-" + pid, pid, namespace, rooms, {"k": 1}), store.json))])
+
+
+def last_offset(store: RedisRecoveryStore) -> str:
+    return offset_of(store.last_id())
+
+
+def replayed(store: RedisRecoveryStore, pid: str, offset: str, namespace: str = "/") -> list[str] | None:
+    restored = store.restore(namespace, pid, offset, 0.0)
+    if restored is None:
+        return None
+    return [parts[0].packet.data for parts in restored.missed]  # type: ignore[misc]
+
+
+def test_store_replays_what_followed_the_offset_in_the_clients_rooms(redis_server: RedisServer) -> None:
+    store = make_store(redis_server, "t1")
+    log(store, 1, ["a"])
+    offset = last_offset(store)
+    log(store, 2, ["a"])
+    log(store, 1, ["b"])
+    log(store, 1, None)
+    park(store, "p1", ["sid-p1", "a"])
+    got = replayed(store, "p1", offset)
+    assert got is not None and len(got) == 3
+    offsets = [text.rsplit(",", 1)[1][1:-2] for text in got]
+    assert [text.split(",")[1] for text in got] == ["0", "1", "0"]
+    assert offsets == sorted(offsets) and all(id_of_offset(o) is not None for o in offsets)
+    assert offsets[0] > offset
+    assert store.placeholder not in "".join(got)
+
+
+def test_store_one_recovery_per_pid(redis_server: RedisServer) -> None:
+    store = make_store(redis_server, "t2")
+    log(store, 1, None)
+    offset = last_offset(store)
+    log(store, 2, None)
+    park(store, "p2", ["sid-p2"])
+    assert replayed(store, "p2", offset) is not None
+    assert replayed(store, "p2", offset) is None  # GETDEL: taken by the first
+    park(store, "p3", ["sid-p3"])
+    assert replayed(store, "p3", offset, namespace="/other") is None  # another namespace: gone too
+    assert replayed(store, "p3", offset) is None
+
+
+def test_store_size_bound_fails_instead_of_a_partial_replay(redis_server: RedisServer) -> None:
+    store = make_store(redis_server, "t3", max_buffered_packets=5)
+    log(store, 1, None)
+    offset = last_offset(store)
+    log(store, 5, None)
+    park(store, "ok", ["sid-ok"])
+    assert replayed(store, "ok", offset) is not None and len(replayed_again(store, "ok2", offset)) == 5
+    log(store, 1, None)  # six after the offset: more than the bound
+    park(store, "over", ["sid-over"])
+    assert replayed(store, "over", offset) is None
+    # Trimmed away (MAXLEN ~ removes whole nodes: push until the offset's entry is gone).
+    for _ in range(50):
+        log(store, 20, None)
+        if store.client.xrange(store.stream, min=f"{id_of_offset(offset)[0]}-{id_of_offset(offset)[1]}", count=1)[0][0] != \
+                f"{id_of_offset(offset)[0]}-{id_of_offset(offset)[1]}".encode():
+            break
+    park(store, "trimmed", ["sid-trimmed"])
+    assert store.entries_after(offset) is None
+    assert replayed(store, "trimmed", offset) is None
+    # An offset no store made, or one from the future, replays nothing either.
+    park(store, "bad", ["sid-bad"])
+    assert replayed(store, "bad", "not-an-offset") is None
+
+
+def replayed_again(store: RedisRecoveryStore, pid: str, offset: str) -> list[str]:
+    park(store, pid, ["sid-" + pid])
+    got = replayed(store, pid, offset)
+    assert got is not None
+    return got
+
+
+def test_store_session_expires_after_max_disconnection_duration(redis_server: RedisServer) -> None:
+    store = make_store(redis_server, "t4", max_disconnection_duration=0.2)
+    log(store, 1, None)
+    offset = last_offset(store)
+    park(store, "short", ["sid-short"])
+    assert 0 < store.client.pttl(store.session_key("short")) <= 200
+    wait_for(lambda: not store.client.exists(store.session_key("short")), timeout=5)
+    log(store, 3, None)
+    assert replayed(store, "short", offset) is None
+
+
+# -- three nodes behind nginx ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def recovery_cluster(workdir: Path, redis_server: RedisServer) -> Iterator[list[ProcessNode]]:
+    require("redis-server")
+    nodes = [cluster_node(f"rec-{i}", workdir, redis_server.url, app=RECOVERY_APP,
+                          extra_env={"RECOVERY_SECONDS": "8"}) for i in range(3)]
+    with running(nodes):
+        redis_server.wait_subscribers(len(nodes))
+        yield nodes
+
+
+def produce(node: ProcessNode, name: str, count: int, room: str = "r") -> None:
+    with urllib.request.urlopen(f"{node.url}/produce?name={name}&count={count}&room={room}&every=0.01", timeout=5) as r:
+        assert r.read() == b"started"
+
+
+def msgs(events: list[list[Any]]) -> list[tuple[str, int, str]]:
+    return [(args[0]["p"], args[0]["i"], args[-1]) for args in events]
+
+
+@pytest.mark.node
+def test_killed_node_clients_recover_on_the_others(workdir: Path, redis_server: RedisServer,
+                                                   recovery_cluster: list[ProcessNode]) -> None:
+    require("nginx")
+    with start_nginx(workdir, [node.port for node in recovery_cluster]) as port:
+        clients = NodeClients(f"http://127.0.0.1:{port}", count=CLIENTS, room="r", transports=["websocket"])
+        try:
+            before = clients.command("whoami", "whoami")["answers"]
+            pids = {a["pid"] for a in before}
+            assert len(pids) == 1  # nginx hashes the client address: one node holds them all
+            victim = next(n for n in recovery_cluster if n.proc is not None and n.proc.pid in pids)
+            producers = [n for n in recovery_cluster if n is not victim]
+            for i, node in enumerate(producers):
+                produce(node, f"p{i}", PER_PRODUCER)
+            clients.command("wait msg 20", "waited")
+            assert victim.proc is not None
+            victim.proc.kill()  # mid-traffic: no chance to park anything
+            victim.proc.wait(5)
+            auto = clients.command("auto 1", "auto", timeout=30)
+            assert auto["recovered"] == [True] * CLIENTS
+            assert auto["ids"] == [a["sid"] for a in before]
+            clients.command(f"wait msg {PER_PRODUCER * len(producers)}", "waited", timeout=30)
+            after = clients.command("whoami", "whoami")["answers"]
+            events = clients.command("report", "report")["events"]
+        finally:
+            clients.close()
+    expected = {(f"p{i}", j) for i in range(len(producers)) for j in range(PER_PRODUCER)}
+    for n, (got, was, now) in enumerate(zip(events, before, after, strict=True)):
+        seen = msgs(got)
+        dups = [m for m in seen if sum(1 for x in seen if x[:2] == m[:2]) > 1]
+        assert len(seen) == len(expected), f"client {n}: {len(seen)} messages; twice: {dups}"
+        assert {(p, i) for p, i, _ in seen} == expected  # none lost, none twice
+        offsets = [o for _, _, o in seen]
+        assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets)  # in offset order
+        for name in {p for p, _, _ in seen}:
+            assert [i for p, i, _ in seen if p == name] == list(range(PER_PRODUCER))
+        assert now["sid"] == was["sid"] and now["pid"] != was["pid"] and now["recovered"] is True
+        assert "r" in now["rooms"] and now["tag"] == n
+
+
+@pytest.mark.node
+def test_past_max_disconnection_duration_nothing_is_replayed(redis_server: RedisServer,
+                                                             recovery_cluster: list[ProcessNode]) -> None:
+    alive = [n for n in recovery_cluster if n.alive()]
+    node, other = alive[0], alive[-1]
+    clients = NodeClients(node.url, count=3, room="late", transports=["websocket"])
+    try:
+        produce(other, "before", 1, room="late")
+        clients.command("wait msg 1", "waited")
+        clients.command("drop", "dropped")
+        keys = redis_server.client().keys("flask-socketio:recovery:session:*")
+        client = redis_server.client()
+        # The parked sessions expire (TTL = max_disconnection_duration, 8 s here).
+        wait_for(lambda: not any(client.exists(k) for k in keys), timeout=20)
+        produce(other, "late", 5, room="late")
+        # The log has them (another client on the room is not needed: the stream is global).
+        wait_for(lambda: client.xlen("flask-socketio:recovery:log") > 0, timeout=5)
+        again = clients.command("reconnect", "reconnected")
+        assert again["recovered"] == [False] * 3
+        answers = clients.command("whoami", "whoami")["answers"]
+        events = clients.command("report", "report")["events"]
+    finally:
+        clients.close()
+    assert all(a["recovered"] is False and "late" not in a["rooms"] for a in answers)
+    assert all([e[0]["p"] for e in got] == ["before"] for got in events)
