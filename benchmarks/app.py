@@ -31,7 +31,10 @@ from flask_socketio import SocketIO, emit, join_room
 
 app = Flask(__name__)
 # BENCH_RECOVERY=1: connection state recovery on (this project only), to measure its cost.
-_options = {"connection_state_recovery": True} if os.environ.get("BENCH_RECOVERY") == "1" else {}
+_options: dict[str, object] = {"connection_state_recovery": True} if os.environ.get("BENCH_RECOVERY") == "1" else {}
+# BENCH_MESSAGE_QUEUE=redis://…: on a message queue (with BENCH_RECOVERY=1: the Redis store).
+if os.environ.get("BENCH_MESSAGE_QUEUE"):
+    _options["message_queue"] = os.environ["BENCH_MESSAGE_QUEUE"]
 socketio = SocketIO(app, async_mode="gevent", **_options)
 
 
