@@ -287,8 +287,12 @@ class AdminUI:
             self.server.cluster.sockets_leave(room, namespace=namespace, to=room_filter or None)
 
     def _on_disconnect(self, _sid: str, namespace: Any, close: Any = False, room_filter: Any = None) -> None:
-        if isinstance(namespace, str):
-            self.server.cluster.disconnect_sockets(namespace=namespace, to=room_filter or None)
+        if not isinstance(namespace, str):
+            return
+        if close:  # "disconnect client": this node's matching connections are closed whole
+            for _, eio_sid in self.server.cluster.local_members(namespace, room_filter or None):
+                self.server.eio.disconnect(eio_sid)
+        self.server.cluster.disconnect_sockets(namespace=namespace, to=room_filter or None)
 
     # -- hooks (called by SocketServer and the manager when `server.admin` is set) --------------
     def report(self, event: str, args: list[Any]) -> None:
