@@ -150,6 +150,7 @@ class SocketIO:
         url = options.pop("message_queue", None)
         channel = options.pop("channel", "flask-socketio")
         node_adapter = options.pop("node_adapter", None)
+        admin_ui = options.pop("admin_ui", None)
         if "client_manager" not in kwargs and url:
             from socketio_core.pubsub import manager_for_url
 
@@ -185,6 +186,10 @@ class SocketIO:
             self.server.on(message, handler, namespace=namespace)
         for namespace_handler in self.namespace_handlers:
             self.server.register_namespace(namespace_handler)
+        if admin_ui is not None:
+            # The official Socket.IO Admin UI (socketio_core/admin.py): the options of
+            # `SocketServer.instrument`, e.g. {'auth': {...}, 'ui_path': '/admin-ui'}.
+            self.server.instrument(**(admin_ui if isinstance(admin_ui, dict) else {"auth": admin_ui}))
         if app is not None:
             self.sockio_mw = SocketIOMiddleware(self.server, app, socketio_path=path)
             app.wsgi_app = self.sockio_mw  # type: ignore[method-assign]

@@ -19,6 +19,7 @@ class SocketIOMiddleware(WSGIApp):
 
     def __init__(self, socketio_app: SocketServer, app: flask.Flask, socketio_path: str = "socket.io") -> None:
         self.flask_app = app
+        self.socketio_server = socketio_app
         super().__init__(socketio_app, app.wsgi_app, engineio_path=socketio_path)  # type: ignore[arg-type]
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -30,6 +31,9 @@ class SocketIOMiddleware(WSGIApp):
             environ = kept_environ(environ)
             environ["flask.app"] = self.flask_app
             return self.engineio_app.handle_request(environ, start_response)
+        admin = self.socketio_server.admin
+        if admin is not None and admin.serves(path):  # the Admin UI's files (instrument(ui_path=))
+            return admin.serve_ui(environ, start_response)
         if self.wsgi_app is None:  # pragma: no cover
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"Not Found"]

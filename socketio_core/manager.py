@@ -170,6 +170,8 @@ class LocalManager(ClientManager):
         self._eio_to_sid: dict[tuple[str, str], str] = {}
         self.lock: AbstractContextManager[Any] = nullcontext()
         self.host: ManagerHost | None = None
+        # Told (joined, sid, namespace, room) after a room change (the Admin UI); None: off.
+        self.room_observer: Callable[[bool, str, str, Room], None] | None = None
 
     def attach(self, host: ManagerHost) -> None:
         self.host = host
@@ -223,12 +225,17 @@ class LocalManager(ClientManager):
     # -- rooms ---------------------------------------------------------------------------------
     def enter_room(self, sid: str, namespace: str, room: Room, eio_sid: str | None = None) -> None:
         with self.lock:
-            if self.rooms.is_connected(namespace, sid):
+            entered = self.rooms.is_connected(namespace, sid)
+            if entered:
                 self.rooms.enter(namespace, sid, room)
+        if entered and self.room_observer is not None:
+            self.room_observer(True, sid, namespace, room)
 
     def leave_room(self, sid: str, namespace: str, room: Room) -> None:
         with self.lock:
             self.rooms.leave(namespace, sid, room)
+        if self.room_observer is not None:
+            self.room_observer(False, sid, namespace, room)
 
     def close_room(self, room: Room, namespace: str) -> None:
         with self.lock:

@@ -34,6 +34,7 @@ from .namespace import Namespace, trim_args
 from .packets import RESERVED_EVENTS, PacketType, SocketPacket
 
 if TYPE_CHECKING:
+    from .admin import AdminUI
     from .recovery_server import ConnectionRecovery
 
 # Most messages a client's connect handler may cause to be held for it before it is accepted.
@@ -123,6 +124,22 @@ class SocketServer:
             # With a Redis message queue the sessions and the log are in Redis; else in memory.
             self.recovery = (make_cluster_recovery(self, connection_state_recovery)
                              or make_recovery(self, connection_state_recovery))
+        # The Admin UI (admin.py, `instrument`); None when off: each hook is one `is None` test.
+        self.admin: AdminUI | None = None
+
+    def instrument(self, auth: Any = None, mode: str = "development", read_only: bool = False,
+                   server_id: str | None = None, namespace: str = "/admin",
+                   server_stats_interval: float = 2, ui_path: str | None = None,
+                   ui_dir: str | None = None) -> AdminUI:
+        """Report to the official Socket.IO Admin UI on `namespace` (python-socketio's call;
+        see `socketio_core.admin`). `auth` is mandatory: a ``{'username', 'password'}`` dict,
+        a list of them, a callable(auth) -> bool, or False to turn authentication off.
+        `ui_path` also serves the UI's files (the npm package's ``ui/dist``) at that URL path."""
+        from .admin import instrument
+
+        return instrument(self, auth=auth, mode=mode, read_only=read_only, server_id=server_id,
+                          namespace=namespace, server_stats_interval=server_stats_interval,
+                          ui_path=ui_path, ui_dir=ui_dir)
 
     # -- registration ----------------------------------------------------------------------
     def on(self, event: str, handler: Callable[..., Any] | None = None, namespace: str | None = None) -> Any:
@@ -161,6 +178,8 @@ class SocketServer:
         held = self._held
         if not held:  # nobody is waiting for a connect handler: the broadcast hot path
             eio_sids = [eio_sid for _, eio_sid in recipients]
+            if self.admin is not None:
+                self.admin.packets_out(len(eio_sids) * len(parts), len(eio_sids) * _size(parts))
             send_many = self.eio.send_many
             for part in parts:
                 send_many(eio_sids, part)
@@ -184,6 +203,8 @@ class SocketServer:
             eio_sids.append(eio_sid)
         if not eio_sids:
             return
+        if self.admin is not None:
+            self.admin.packets_out(len(eio_sids) * len(parts), len(eio_sids) * _size(parts))
         send_many = self.eio.send_many
         for part in parts:
             send_many(eio_sids, part)
@@ -207,6 +228,8 @@ class SocketServer:
         target = to if to is not None else room
         if self.logger.isEnabledFor(logging.INFO):
             self.logger.info('emitting event "%s" to %s [%s]', event, _target_name(target), namespace)
+        if self.admin is not None:
+            self.admin.event_sent(event, args, namespace, target, skip_sid)
         if self.emit_mirrors and callback is None and not ignore_queue:
             for mirror in self.emit_mirrors:
                 mirror(event, args, namespace, target, skip_sid)
@@ -395,6 +418,8 @@ class SocketServer:
             self.manager.initialize()
             for initializer in self.initializers:
                 initializer()
+        if self.admin is not None:
+            self.admin.raw_connection()
         client = ClientState(eio_sid, environ, self.codec.decoder())
         client.revision = codec_v4.revision_for_engine(self.eio.protocol(eio_sid))
         self._clients[eio_sid] = client
@@ -420,6 +445,8 @@ class SocketServer:
         client = self._clients.get(eio_sid)
         if client is None:
             return
+        if self.admin is not None:
+            self.admin.packet_in(len(data))
         try:
             packet = client.decoder.feed(data)
         except RemoteProtocolError as exc:
@@ -450,6 +477,8 @@ class SocketServer:
         client = self._clients.get(eio_sid)
         if client is None:
             return
+        if self.admin is not None:
+            self.admin.raw_disconnection(reason)
         if client.connect_timer is not None:
             self.eio.cancel_call(client.connect_timer)
         recovery = self.recovery
@@ -555,6 +584,8 @@ class SocketServer:
                 if held:
                     for part in held:
                         self.eio.send_encoded(client.eio_sid, part)
+        if self.admin is not None:
+            self.admin.socket_connected(sid, namespace, client.eio_sid)
 
     def _disconnect_namespace(self, client: ClientState, namespace: str, sid: str, reason: str) -> None:
         if client.namespaces.get(namespace) != sid:
@@ -566,6 +597,8 @@ class SocketServer:
         try:
             if was_accepted:
                 self._trigger_disconnect(namespace, sid, reason)
+                if self.admin is not None:
+                    self.admin.socket_disconnected(sid, namespace, reason)
         finally:
             self.manager.disconnect(sid, namespace)
             client.sessions.pop(namespace, None)
@@ -586,6 +619,8 @@ class SocketServer:
         if event in RESERVED_EVENTS:
             self.logger.warning("%s: ignoring reserved event name %r from the client", sid, event)
             return
+        if self.admin is not None:
+            self.admin.event_received(sid, namespace, event, data[1:])
         if self.async_handlers:
             driver = self.eio.driver
             if driver.inline_allowed():
@@ -694,6 +729,11 @@ class SocketServer:
         if ns_handler is not None and ns_handler.has_handler(event):
             return functools.partial(ns_handler.trigger_event, event), ()
         return None
+
+
+def _size(parts: Sequence[EncodedMessage]) -> int:
+    """The payload bytes of a packet's messages (the Admin UI's ``bytesOut``)."""
+    return sum(len(part.packet.data) for part in parts)
 
 
 def _target_name(target: Any) -> Any:

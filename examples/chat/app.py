@@ -23,8 +23,15 @@ app = Flask(__name__)
 app.config["SECRET_KEY"] = os.environ.get("CHAT_SECRET_KEY", "chat-example-secret")
 # Connection state recovery: a page whose connection drops for up to two minutes comes back
 # with its sid, its room and the chat lines it missed (socket.recovered in the page).
+# The official Socket.IO Admin UI, served at /admin-ui/ when CHAT_ADMIN_PASSWORD is set (log in
+# as "admin"; Server URL: this app's address, Advanced options → Admin namespace: /monitor).
+ADMIN_PASSWORD = os.environ.get("CHAT_ADMIN_PASSWORD")
+admin_ui = None
+if ADMIN_PASSWORD:
+    admin_ui = {"auth": {"username": "admin", "password": ADMIN_PASSWORD}, "namespace": "/monitor",
+                "ui_path": "/admin-ui", "server_id": os.environ.get("CHAT_SERVER_ID")}
 socketio = SocketIO(app, message_queue=os.environ.get("CHAT_MESSAGE_QUEUE") or None,
-                    connection_state_recovery={"max_disconnection_duration": 120})
+                    connection_state_recovery={"max_disconnection_duration": 120}, admin_ui=admin_ui)
 HISTORY_LIMIT = 50
 history: dict[str, list[dict[str, object]]] = {}
 
