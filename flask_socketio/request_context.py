@@ -29,10 +29,16 @@ import sys
 from typing import Any
 
 import flask
-from flask.ctx import RequestContext
-from flask.globals import _cv_request
-from flask.signals import request_tearing_down
+from flask.ctx import AppContext, RequestContext
+from flask.globals import _cv_app, _cv_request
+from flask.signals import (
+    appcontext_popped,
+    appcontext_pushed,
+    appcontext_tearing_down,
+    request_tearing_down,
+)
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request as WerkzeugRequest
 
 _EXPECTED_ATTRIBUTES = {
     "app", "request", "url_adapter", "flashes", "_session", "_after_request_functions", "_cv_tokens",
@@ -55,11 +61,19 @@ class _EventContext(RequestContext):
             return
         # What RequestContext.__init__ does, minus `app.create_url_adapter()`.
         if request is None:
-            request = app.request_class(environ)
-            request.json_module = app.json
-            trusted_hosts = app.config["TRUSTED_HOSTS"]
-            if trusted_hosts is not None:
-                request.trusted_hosts = trusted_hosts
+            prototype = cached[3]
+            if prototype is not None:
+                # A new request object with the attributes werkzeug's constructor would set
+                # from this environ (copied from one built at the connection's first event).
+                request = object.__new__(app.request_class)
+                request.__dict__.update(prototype)
+                environ["werkzeug.request"] = request
+            else:
+                request = app.request_class(environ)
+                request.json_module = app.json
+                trusted_hosts = app.config["TRUSTED_HOSTS"]
+                if trusted_hosts is not None:
+                    request.trusted_hosts = trusted_hosts
         self.app = app
         self.request = request
         self.url_adapter = cached[1]
@@ -68,6 +82,22 @@ class _EventContext(RequestContext):
         self._after_request_functions = []
         self._cv_tokens = []
         self._routing = cached[2]
+
+    def push(self) -> None:
+        """`RequestContext.push`; the app context it pushes is an `_EventAppContext` when the
+        app creates plain `AppContext` objects."""
+        app = self.app
+        if self._routing is None or self._session is None or not _plain_app_context(app):
+            super().push()
+            return
+        app_ctx: AppContext | None = _cv_app.get(None)
+        if app_ctx is None or app_ctx.app is not app:
+            app_ctx = _EventAppContext(app)
+            app_ctx.push()
+        else:
+            app_ctx = None
+        self._cv_tokens.append((_cv_request.set(self), app_ctx))
+        self.match_request()
 
     def pop(self, exc: BaseException | None = _NO_EXC) -> None:
         """`RequestContext.pop`, minus the teardown dispatch when nothing listens: with no
@@ -84,7 +114,8 @@ class _EventContext(RequestContext):
         try:
             if app.teardown_request_funcs or request_tearing_down.receivers:
                 app.do_teardown_request(exc)
-            request.close()
+            if "files" in request.__dict__ or type(request).close is not WerkzeugRequest.close:
+                request.close()  # werkzeug's closes the uploaded files, and an event has none
         finally:
             token, app_ctx = self._cv_tokens.pop()
             _cv_request.reset(token)
@@ -102,6 +133,34 @@ class _EventContext(RequestContext):
             self.request.routing_exception = error
         else:
             self.request.url_rule, self.request.view_args = rule, view_args
+
+
+class _EventAppContext(AppContext):
+    """Flask's `AppContext` (fresh ``g`` per event, the same teardown functions), minus the
+    signal sends that have no receiver: blinker's ``send`` costs a generator and a list even
+    then, three times per event. Used only where the app's ``app_context()`` is Flask's."""
+
+    def push(self) -> None:
+        self._cv_tokens.append(_cv_app.set(self))
+        if appcontext_pushed.receivers:
+            appcontext_pushed.send(self.app, _async_wrapper=self.app.ensure_sync)
+
+    def pop(self, exc: BaseException | None = _NO_EXC) -> None:  # type: ignore[override]
+        if len(self._cv_tokens) != 1 or _cv_app.get(None) is not self:
+            super().pop(sys.exc_info()[1] if exc is _NO_EXC else exc)
+            return
+        app = self.app
+        try:
+            if app.teardown_appcontext_funcs or appcontext_tearing_down.receivers:
+                app.do_teardown_appcontext(sys.exc_info()[1] if exc is _NO_EXC else exc)
+        finally:
+            _cv_app.reset(self._cv_tokens.pop())
+        if appcontext_popped.receivers:
+            appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
+
+
+def _plain_app_context(app: flask.Flask) -> bool:
+    return type(app).app_context is flask.Flask.app_context
 
 
 def _probe() -> bool:
@@ -139,7 +198,13 @@ def _prepare(app: flask.Flask, environ: dict[str, Any]) -> None:
         # of this first event (and every object they reference) as long.
         error = error.with_traceback(None)
         error.__context__ = None
-    environ[_CACHE_KEY] = (app, url_adapter, (rule, view_args, error))
+    prototype: dict[str, Any] | None = None
+    if type(probe_request).__init__ is WerkzeugRequest.__init__:
+        # What each event's request starts as (werkzeug's constructor sets only attributes
+        # read from the environ, which does not change during the connection).
+        probe_request.json_module = app.json
+        prototype = dict(vars(probe_request))
+    environ[_CACHE_KEY] = (app, url_adapter, (rule, view_args, error), prototype)
 
 
 def request_context(app: flask.Flask, environ: dict[str, Any], session: Any) -> RequestContext:

@@ -20,8 +20,10 @@ from typing import Any
 from wsproto.extensions import Extension, PerMessageDeflate
 from wsproto.frame_protocol import (
     CloseReason,
+    Frame,
     FrameDecoder,
     FrameProtocol,
+    MessageDecoder,
     Opcode,
     ParseFailed,
     RsvBits,
@@ -230,7 +232,26 @@ class SizeGuardedDecoder(FrameDecoder):
     def extension_processing(self, opcode: Opcode, rsv: RsvBits, payload_len: int) -> None:
         if payload_len > self.limit:
             raise ParseFailed("frame exceeds the message size limit", CloseReason.MESSAGE_TOO_BIG)
-        super().extension_processing(opcode, rsv, payload_len)
+        if self.extensions:
+            super().extension_processing(opcode, rsv, payload_len)
+        elif rsv[0] or rsv[1] or rsv[2]:
+            # What wsproto's own check says when no extension claims a bit.
+            raise ParseFailed("Reserved bit set unexpectedly")
+
+
+class WholeTextDecoder(MessageDecoder):
+    """wsproto's message decoder, decoding a text message that arrives as one frame (the common
+    case) in one strict ``bytes.decode`` instead of through a new incremental UTF-8 decoder (a
+    codec lookup and two objects per message). Fragmented messages take wsproto's own path."""
+
+    def process_frame(self, frame: Frame) -> Frame:
+        if frame.opcode is _TEXT and frame.message_finished and frame.frame_finished and self.opcode is None:
+            payload: Any = frame.payload
+            try:
+                return Frame(_TEXT, payload.decode("utf-8"), True, True)
+            except UnicodeDecodeError as exc:
+                raise ParseFailed(str(exc), CloseReason.INVALID_FRAME_PAYLOAD_DATA) from None
+        return super().process_frame(frame)
 
 
 def _server_protocol(deflate: PerMessageDeflate | None, max_message: int) -> FrameProtocol:
@@ -242,7 +263,10 @@ def _server_protocol(deflate: PerMessageDeflate | None, max_message: int) -> Fra
     # fails loudly at the first connection, in every test, not silently unguarded).
     if not isinstance(getattr(proto, "_frame_decoder", None), FrameDecoder):
         raise RuntimeError("unsupported wsproto version: FrameProtocol._frame_decoder not found")
+    if type(getattr(proto, "_message_decoder", None)) is not MessageDecoder:
+        raise RuntimeError("unsupported wsproto version: FrameProtocol._message_decoder not found")
     proto._frame_decoder = SizeGuardedDecoder(proto.extensions, max_message, deflate is not None)
+    proto._message_decoder = WholeTextDecoder()
     return proto
 
 
@@ -345,8 +369,11 @@ class WebSocket:
     def _parse(self, data: bytes, out: list[str | bytes]) -> None:
         proto = self._proto
         proto.receive_bytes(data)
+        buffer = proto._frame_decoder.buffer
         try:
-            for frame in proto.received_frames():
+            for frame in proto._parse_more:
+                if frame is None:
+                    return
                 opcode = frame.opcode
                 payload: Any = frame.payload
                 if opcode is _TEXT or opcode is _BINARY:
@@ -366,6 +393,8 @@ class WebSocket:
                     else:
                         out.append(payload if opcode is _TEXT else bytes(payload))
                     self._size = 0
+                    if not buffer:
+                        return  # nothing left to parse: skip wsproto's look for another header
                 elif opcode is _PING:
                     self._write_control(proto.pong(payload))
                 elif opcode is _CLOSE:

@@ -234,3 +234,78 @@ def test_official_example_disconnect_button_with_a_real_client() -> None:
             assert log.wait("my_response") == [({"data": "Disconnected!", "count": 1},)]
             # The client acknowledged; the server's callback disconnected it.
             assert log.wait("disconnect")[0][0] == "/"
+
+
+def test_each_event_request_is_fresh_and_equals_a_constructed_one() -> None:
+    """An event's request object is new (nothing set or cached on one event's request is seen
+    by the next) and has what werkzeug's constructor gives for the connection's environ."""
+    app, socketio = make_app()
+    seen: list[Any] = []
+
+    @socketio.on("req")
+    def req(step: int) -> Any:
+        current = request._get_current_object()  # type: ignore[attr-defined]
+        linked = request.environ["werkzeug.request"] is current
+        built = app.request_class(request.environ, populate_request=False)
+        fresh = {name: getattr(built, name) for name in ("method", "scheme", "server", "root_path", "path",
+                                                         "query_string", "remote_addr", "host", "url")}
+        mine = {name: getattr(current, name) for name in fresh}
+        leftover = getattr(current, "mark", None)
+        args_before = "args" in vars(current)
+        current.mark = step
+        args = current.args  # cached on this request object only
+        seen.append(current)
+        return [mine == fresh, leftover, args_before, args.get("x"), linked]
+
+    client = socketio.test_client(app, query_string="x=1")
+    assert client.emit("req", 1, callback=True) == [True, None, False, "1", True]
+    assert client.emit("req", 2, callback=True) == [True, None, False, "1", True]
+    assert seen[0] is not seen[1]
+    assert seen[1].environ.get("werkzeug.request") is None  # as Flask: no cycle after the pop
+
+
+def test_a_request_class_with_its_own_constructor_is_constructed_per_event() -> None:
+    app, socketio = make_app()
+    built: list[int] = []
+
+    class CountingRequest(flask.Request):
+        def __init__(self, environ: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+            super().__init__(environ, *args, **kwargs)
+            built.append(1)
+            self.stamp = len(built)
+
+    app.request_class = CountingRequest
+
+    @socketio.on("stamp")
+    def stamp() -> int:
+        return int(request.stamp)  # type: ignore[attr-defined]
+
+    client = socketio.test_client(app)
+    first = client.emit("stamp", callback=True)
+    assert client.emit("stamp", callback=True) == first + 1
+
+
+def test_an_overridden_app_context_is_used_per_event() -> None:
+    pushed: list[str] = []
+
+    class TracingContext(flask.ctx.AppContext):
+        def push(self) -> None:
+            pushed.append("push")
+            super().push()
+
+    class TracingFlask(Flask):
+        def app_context(self) -> flask.ctx.AppContext:
+            return TracingContext(self)
+
+    app = TracingFlask(__name__)
+    socketio = SocketIO(app)
+
+    @socketio.on("ctx")
+    def ctx() -> str:
+        flask.g.here = True
+        return type(flask.globals.app_ctx._get_current_object()).__name__
+
+    client = socketio.test_client(app)
+    pushed.clear()
+    assert client.emit("ctx", callback=True) == "TracingContext"
+    assert pushed == ["push"]
