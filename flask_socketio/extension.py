@@ -14,6 +14,7 @@ from flask.sessions import SessionMixin
 from engineio_core import Reason
 from socketio_core.exceptions import ConnectionRefusedError
 from socketio_core.namespace import trim_args
+from socketio_core.rooms import room_list
 from socketio_core.server import SocketServer
 
 from .middleware import SocketIOMiddleware
@@ -383,7 +384,7 @@ class SocketIO:
                       callback: Callable[..., Any] | None) -> None:
         """`emit` with ``skip_rooms``, ``volatile`` or ``timeout`` (docs/cluster.md)."""
         cluster = self._server().cluster
-        skip = _room_list(skip_rooms) + _room_list(skip_sid)
+        skip = room_list(skip_rooms) + room_list(skip_sid)
         if timeout is None:
             if callback is not None:
                 raise ValueError("emit(callback=...) with skip_rooms or volatile needs timeout=")
@@ -577,14 +578,6 @@ class _FlaskSafeJSON:
             return flask.json.loads(text, **kwargs)
         with self._app.app_context():
             return flask.json.loads(text, **kwargs)
-
-
-def _room_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return list(value)
-    return [value]
 
 
 def _data(args: tuple[Any, ...]) -> Any:

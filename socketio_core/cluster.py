@@ -34,6 +34,7 @@ from urllib.parse import parse_qs
 
 from .exceptions import TimeoutError
 from .packets import PacketType, SocketPacket
+from .rooms import room_list
 
 if TYPE_CHECKING:
     from .manager import LocalManager
@@ -96,11 +97,7 @@ def _data(args: tuple[Any, ...]) -> Any:
 
 def _rooms(value: Any) -> list[Any] | None:
     """`to`/`skip` as a list of rooms; None (or an empty list) means no filter."""
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return list(value) or None
-    return [value]
+    return room_list(value) or None
 
 
 def handshake_of(environ: dict[str, Any] | None) -> dict[str, Any]:

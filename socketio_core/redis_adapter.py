@@ -32,6 +32,7 @@ from typing import Any
 import msgpack
 
 from .packets import PacketType, SocketPacket
+from .rooms import room_list
 
 logger = logging.getLogger("socketio_core.redis_adapter")
 
@@ -39,14 +40,6 @@ DEFAULT_KEY = "socket.io"
 EVENT = 2
 REMOTE_JOIN, REMOTE_LEAVE, REMOTE_DISCONNECT, REMOTE_FETCH, SERVER_SIDE_EMIT = 2, 3, 4, 5, 6
 OUR_UID_PREFIX = "py-"
-
-
-def _room_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return list(value)
-    return [value]
 
 
 def broadcast_channel(key: str, namespace: str, rooms: list[Any]) -> str:
@@ -82,24 +75,24 @@ class NodeEmitter:
 
     def emit(self, event: str, *args: Any, to: Any = None, skip_rooms: Any = None, namespace: str = "/",
              volatile: bool = False) -> None:
-        rooms = _room_list(to)
-        data = encode_broadcast("emitter", event, list(args), namespace, rooms, _room_list(skip_rooms), volatile)
+        rooms = room_list(to)
+        data = encode_broadcast("emitter", event, list(args), namespace, rooms, room_list(skip_rooms), volatile)
         self.redis.publish(broadcast_channel(self.key, namespace, rooms), data)
 
     def _request(self, namespace: str, request: dict[str, Any]) -> None:
         self.redis.publish(f"{self.key}-request#{namespace}#", json.dumps(request))
 
     def sockets_join(self, rooms: Any, to: Any = None, skip_rooms: Any = None, namespace: str = "/") -> None:
-        self._request(namespace, {"type": REMOTE_JOIN, "opts": {"rooms": _room_list(to), "except": _room_list(skip_rooms)},
-                                  "rooms": _room_list(rooms)})
+        self._request(namespace, {"type": REMOTE_JOIN, "opts": {"rooms": room_list(to), "except": room_list(skip_rooms)},
+                                  "rooms": room_list(rooms)})
 
     def sockets_leave(self, rooms: Any, to: Any = None, skip_rooms: Any = None, namespace: str = "/") -> None:
-        self._request(namespace, {"type": REMOTE_LEAVE, "opts": {"rooms": _room_list(to), "except": _room_list(skip_rooms)},
-                                  "rooms": _room_list(rooms)})
+        self._request(namespace, {"type": REMOTE_LEAVE, "opts": {"rooms": room_list(to), "except": room_list(skip_rooms)},
+                                  "rooms": room_list(rooms)})
 
     def disconnect_sockets(self, to: Any = None, skip_rooms: Any = None, namespace: str = "/", close: bool = False) -> None:
         self._request(namespace, {"type": REMOTE_DISCONNECT,
-                                  "opts": {"rooms": _room_list(to), "except": _room_list(skip_rooms)}, "close": close})
+                                  "opts": {"rooms": room_list(to), "except": room_list(skip_rooms)}, "close": close})
 
     def server_emit(self, event: str, *args: Any, namespace: str = "/") -> None:
         self._request(namespace, {"uid": "emitter", "type": SERVER_SIDE_EMIT, "data": [event, *args]})
@@ -132,8 +125,8 @@ class NodeRedisBridge:
         """Our broadcast, for the Node servers of the cluster (their clients)."""
         if isinstance(to, str) and self.server.manager.is_connected(to, namespace):
             return  # to a client of this process
-        rooms = _room_list(to)
-        data = encode_broadcast(self.uid, event, args, namespace, rooms, _room_list(skip_sid))
+        rooms = room_list(to)
+        data = encode_broadcast(self.uid, event, args, namespace, rooms, room_list(skip_sid))
         channel = broadcast_channel(self.key, namespace, rooms)
         self._publish(channel, data)
 
@@ -226,7 +219,7 @@ class NodeRedisBridge:
         message = {"namespace": namespace, "to": opts.get("rooms") or None, "skip": opts.get("except") or None}
         if kind in (REMOTE_JOIN, REMOTE_LEAVE) and "opts" in request:
             cluster._apply_local({**message, "kind": "join" if kind == REMOTE_JOIN else "leave",
-                                  "rooms": _room_list(request.get("rooms"))})
+                                  "rooms": room_list(request.get("rooms"))})
         elif kind == REMOTE_DISCONNECT and "opts" in request:
             cluster._apply_local({**message, "kind": "disconnect"})
         elif kind == REMOTE_FETCH:

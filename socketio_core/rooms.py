@@ -8,8 +8,19 @@ client's sid room, and sid rooms cannot be closed (python-socketio 5.18 rules).
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
+from typing import Any
 
 Room = Hashable
+
+
+def room_list(value: Any) -> list[Any]:
+    """A ``to=``/``skip_rooms=`` argument as a list of rooms: None is none, a list, tuple or
+    set is its rooms, anything else is one room."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return list(value)
+    return [value]
 
 
 class RoomRegistry:

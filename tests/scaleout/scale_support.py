@@ -330,7 +330,23 @@ class RabbitServer:
             self.kill()
 
 
-class RabbitSpy:
+class _Spy:
+    """What the channel spies share: the raw messages seen, and their JSON view."""
+
+    messages: list[bytes]
+
+    def decoded(self) -> list[Any]:
+        """Each message parsed as JSON (None where it is not JSON)."""
+        out = []
+        for raw in list(self.messages):
+            try:
+                out.append(json.loads(raw))
+            except ValueError:
+                out.append(None)
+        return out
+
+
+class RabbitSpy(_Spy):
     """A queue of the test's own on the channel's exchange, recording every raw message."""
 
     def __init__(self, server: RabbitServer, channel: str = CHANNEL) -> None:
@@ -364,15 +380,6 @@ class RabbitSpy:
             except Exception as exc:
                 self.error = exc
                 return
-
-    def decoded(self) -> list[Any]:
-        out = []
-        for raw in list(self.messages):
-            try:
-                out.append(json.loads(raw))
-            except ValueError:
-                out.append(None)
-        return out
 
     def close(self) -> None:
         self._stop.set()
@@ -645,7 +652,7 @@ class NodePeer:
                 stream.close()
 
 
-class ChannelSpy:
+class ChannelSpy(_Spy):
     """A plain Redis subscriber on the channel, recording every raw message (a test's view of
     what the nodes publish)."""
 
@@ -666,15 +673,6 @@ class ChannelSpy:
                 return
             if message and message.get("type") == "message":
                 self.messages.append(message["data"])
-
-    def decoded(self) -> list[Any]:
-        out = []
-        for raw in list(self.messages):
-            try:
-                out.append(json.loads(raw))
-            except ValueError:
-                out.append(None)
-        return out
 
     def close(self) -> None:
         self._stop.set()
