@@ -29,6 +29,10 @@ def ws_frame(opcode: int, payload: bytes) -> bytes:
     return header + payload
 
 
+# The header of a final, unmasked text frame of 0 to 125 bytes, by payload length.
+_SHORT_TEXT_HEADERS = tuple(bytes((0x80 | OPCODE_TEXT, n)) for n in range(126))
+
+
 class EncodedMessage:
     """A packet plus its lazily built, shareable wire forms. Never mutated once built."""
 
@@ -71,7 +75,12 @@ class EncodedMessage:
             if isinstance(payload, bytes):
                 frame = ws_frame(OPCODE_BINARY, payload)
             else:
-                frame = ws_frame(OPCODE_TEXT, payload.encode("utf-8"))
+                encoded = payload.encode("utf-8")
+                size = len(encoded)
+                if size < 126:  # most messages: the two-byte header, built in place
+                    frame = _SHORT_TEXT_HEADERS[size] + encoded
+                else:
+                    frame = ws_frame(OPCODE_TEXT, encoded)
             self._frame = frame
         return frame
 

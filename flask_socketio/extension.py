@@ -485,11 +485,14 @@ class SocketIO:
     def _handle_event(self, handler: Callable[..., Any], message: str | None, namespace: str,
                       sid: str, *args: Any) -> Any:
         """Run a handler inside the app and request context of its connection."""
-        server = self._server()
-        environ = server.get_environ(sid, namespace)
-        if environ is None:
+        server = self.server
+        if server is None:
+            server = self._server()  # raises: not initialised
+        client = server._client_of(sid, namespace or "/")
+        if client is None:
             # The client is gone (or this sid was never ours).
             return "", 400
+        environ = client.environ
         app = environ["flask.app"]
         saved = environ.get("saved_session") if self.manage_session else None
         # With the session given, pushing skips opening (and verifying) the cookie.

@@ -87,7 +87,7 @@ class _EventContext(RequestContext):
         """`RequestContext.push`; the app context it pushes is an `_EventAppContext` when the
         app creates plain `AppContext` objects."""
         app = self.app
-        if self._routing is None or self._session is None or not _plain_app_context(app):
+        if self._routing is None or self._session is None or type(app).app_context is not _FLASK_APP_CONTEXT:
             super().push()
             return
         app_ctx: AppContext | None = _cv_app.get(None)
@@ -159,8 +159,7 @@ class _EventAppContext(AppContext):
             appcontext_popped.send(app, _async_wrapper=app.ensure_sync)
 
 
-def _plain_app_context(app: flask.Flask) -> bool:
-    return type(app).app_context is flask.Flask.app_context
+_FLASK_APP_CONTEXT = flask.Flask.app_context
 
 
 def _probe() -> bool:

@@ -259,6 +259,27 @@ class JSONCodec:
             return parts
         return [head + text]
 
+    def encode_plain_ack(self, namespace: str, data: list[Any], ack_id: int) -> str | None:
+        """The text of ``ACK(namespace, data, ack_id)`` when it is plain: the main namespace, a
+        valid ack id, data the standard library's JSON encoder takes as it is (no binary) and
+        no lone surrogate. ``None`` otherwise: then `encode` decides (and raises). The text is
+        what `encode` returns for the same packet; one pass, no packet object, no checks a
+        plain ack does not need (the reply to every event with a callback)."""
+        if (
+            self._stdlib
+            and namespace == DEFAULT_NAMESPACE
+            and data.__class__ is list
+            and ack_id.__class__ is int
+            and 0 <= ack_id <= self.max_ack_id
+        ):
+            try:
+                text: str = self._dumps(data)  # the standard library's: a str
+            except (TypeError, ValueError, RecursionError):
+                return None  # binary data, or not serialisable: the general path decides
+            if text.isascii() or _SURROGATE.search(text) is None:
+                return "3" + str(ack_id) + text
+        return None
+
     def _checked_header(self, packet: SocketPacket) -> PacketType:
         """The packet's type, after checking its type, namespace and ack id can be sent."""
         ptype = packet.type

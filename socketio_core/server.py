@@ -93,6 +93,12 @@ class SocketServer:
         self.namespaces = namespaces if namespaces is not None else ["/"]
         self.connect_timeout = float(connect_timeout)
         self.codec: Codec = _make_codec(serializer, json)
+        # The JSON codec's one-pass ack encoder, when the codec's `encode` is that codec's own.
+        self._plain_ack: Callable[[str, list[Any], int], str | None] | None = (
+            self.codec.encode_plain_ack
+            if isinstance(self.codec, JSONCodec) and type(self.codec).encode is JSONCodec.encode
+            else None
+        )
         self.json = json
         self.handlers: dict[str, dict[str, Callable[..., Any]]] = {}
         self.namespace_handlers: dict[str, Namespace] = {}
@@ -649,6 +655,12 @@ class SocketServer:
                 ack_args = list(result)
             else:
                 ack_args = [result]
+            plain_ack = self._plain_ack
+            if plain_ack is not None:
+                text = plain_ack(namespace, ack_args, ack_id)
+                if text is not None:
+                    self.eio.send_encoded(eio_sid, EncodedMessage.message(text))
+                    return
             self._send_packet(eio_sid, SocketPacket(PacketType.ACK, namespace, ack_args, ack_id))
 
     def _handle_ack(self, client: ClientState, packet: SocketPacket) -> None:

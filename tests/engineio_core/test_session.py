@@ -801,6 +801,14 @@ def test_ws_frame_header(size: int, header: bytes) -> None:
     assert ws_frame(0x1, payload) == header + payload
 
 
+@pytest.mark.parametrize("text", ["", "x" * 124, "x" * 125, "x" * 126, "é" * 62, "é" * 63, "€" * 41, "€" * 42, "y" * 70000])
+def test_encoded_message_text_frame_is_the_general_frame(text: str) -> None:
+    """The short-frame header table gives the frame `ws_frame` lays out, at every length
+    boundary (the length counts UTF-8 bytes, with the packet type)."""
+    message = EncodedMessage.message(text)
+    assert message.ws_frame() == ws_frame(0x1, ("4" + text).encode("utf-8"))
+
+
 def test_encoded_message_forms_are_built_once() -> None:
     text = EncodedMessage.message("hello")
     assert text.polling_segment() == "4hello"

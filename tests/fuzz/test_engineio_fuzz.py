@@ -25,7 +25,7 @@ from typing import Any  # noqa: E402
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from wsproto.frame_protocol import FrameProtocol  # noqa: E402
+from wsproto.frame_protocol import Frame, FrameDecoder, FrameProtocol, ParseFailed  # noqa: E402
 
 from engineio_core.config import EngineConfig  # noqa: E402
 from engineio_core.drivers.threading_driver import ThreadingDriver  # noqa: E402
@@ -34,7 +34,7 @@ from engineio_core.flow import FlowControl  # noqa: E402
 from engineio_core.handshake import parse_query, validate_request  # noqa: E402
 from engineio_core.packets import EnginePacket, PacketType, decode_binary, decode_text  # noqa: E402
 from engineio_core.payload import SEPARATOR, decode_body, decode_payload, encode_payload  # noqa: E402
-from engineio_core.transports.websocket import WebSocket  # noqa: E402
+from engineio_core.transports.websocket import SizeGuardedDecoder, WebSocket  # noqa: E402
 
 FUZZ = settings(
     derandomize=True,
@@ -400,3 +400,77 @@ def test_v3_decode_ws_binary_any_bytes(data: bytes) -> None:
 @given(any_text)
 def test_v3_jsonp_unescape_then_decode(text: str) -> None:
     only_remote_errors(v3.decode_text_payload, v3.unescape_jsonp(text), 0)
+
+
+# -- the frame decoder's fast path decides exactly as wsproto's parser ----------------------------
+
+class _WsprotoOnly(SizeGuardedDecoder):
+    """The server's frame decoder without its one-pass path for whole small data frames."""
+
+    def process_buffer(self) -> Frame | None:
+        return FrameDecoder.process_buffer(self)
+
+
+@st.composite
+def raw_frames(draw: st.DrawFn) -> bytes:
+    """One frame's bytes, valid or not: any first byte (biased to FIN + TEXT/BINARY), mask bit
+    set or not, the length in 7, 16 or 64 bits (minimal or not), any key and payload."""
+    first = draw(st.one_of(st.sampled_from([0x81, 0x82]),
+                           st.sampled_from([0x01, 0x02, 0x80, 0x00, 0x89, 0x8A, 0x88, 0xC1, 0x91]),
+                           st.integers(0, 255)))
+    payload = draw(st.one_of(st.binary(max_size=130), st.binary(min_size=120, max_size=300)))
+    length = len(payload)
+    encoding = draw(st.sampled_from(["minimal", "minimal", "16", "64"]))
+    if encoding == "minimal" and length < 126:
+        head = bytes([length])
+    elif encoding != "64" and length < 65536:
+        head = bytes([126]) + length.to_bytes(2, "big")
+    else:
+        head = bytes([127]) + length.to_bytes(8, "big")
+    masked = draw(st.booleans()) or draw(st.booleans())
+    key = draw(st.binary(min_size=4, max_size=4)) if masked else b""
+    return bytes([first, head[0] | (0x80 if masked else 0)]) + head[1:] + key + payload
+
+
+def _frame_outcomes(decoder: FrameDecoder, data: bytes, sizes: list[int]) -> list[Any]:
+    """Every frame (or the one ParseFailed) the decoder yields for `data` fed in chunks."""
+    out: list[Any] = []
+    pos = 0
+    reads = 0
+    while pos < len(data):
+        size = sizes[reads % len(sizes)]
+        reads += 1
+        decoder.receive_bytes(data[pos:pos + size])
+        pos += size
+        try:
+            while True:
+                frame = decoder.process_buffer()
+                if frame is None:
+                    break
+                out.append((frame.opcode, bytes(frame.payload), frame.frame_finished, frame.message_finished))  # type: ignore[arg-type]
+        except ParseFailed as exc:
+            out.append(("failed", str(exc), exc.code))
+            return out
+    out.append(("left", bytes(decoder.buffer.buffer), decoder.header))
+    return out
+
+
+@settings(FUZZ, max_examples=600)
+@given(st.lists(raw_frames(), min_size=1, max_size=5), st.data())
+def test_frame_fast_path_decides_exactly_as_wsproto(frames: list[bytes], data: st.DataObject) -> None:
+    """Whole masked TEXT/BINARY frames are parsed by `SizeGuardedDecoder` itself; for any
+    bytes, split anyhow, it yields the same frames, the same error and leaves the same buffer as
+    wsproto's own parser."""
+    raw = bytearray(b"".join(frames))
+    if data.draw(st.booleans()):
+        pos = data.draw(st.integers(0, len(raw) - 1))
+        raw[pos] = data.draw(st.integers(0, 255))
+    # The size limit anywhere, or just at (or one below) the first frame's payload length.
+    first_length = len(frames[0]) - (2 if frames[0][1] & 0x7F < 126 else 4 if frames[0][1] & 0x7F == 126 else 10)
+    first_length -= 4 if frames[0][1] & 0x80 else 0
+    limit = data.draw(st.one_of(st.sampled_from([first_length - 1, first_length, 1_000_000]), st.integers(0, 310)))
+    near = len(frames[0])  # reads that end just before, at or after the first frame's end
+    sizes = data.draw(st.sampled_from([[len(raw)], [1], [2, 3, 7], [64], [130, 5],
+                                       [max(near - 1, 1), 1], [near], [near + 1]]))
+    assert _frame_outcomes(SizeGuardedDecoder([], limit, False), bytes(raw), sizes) == _frame_outcomes(
+        _WsprotoOnly([], limit, False), bytes(raw), sizes)

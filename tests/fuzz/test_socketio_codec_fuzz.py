@@ -357,3 +357,34 @@ def test_msgpack_roundtrip(packet: SocketPacket) -> None:
     parts = codec.encode(packet)
     assert len(parts) == 1 and isinstance(parts[0], bytes)
     assert codec.decoder().feed(parts[0]) == normalised(packet)
+
+
+def _general_ack(codec: JSONCodec, namespace: str, data: Any, ack_id: Any) -> Any:
+    try:
+        return codec.encode(SocketPacket(PacketType.ACK, namespace, data, ack_id))
+    except TypeError as exc:  # LocalProtocolError
+        return ("error", type(exc))
+
+
+@FUZZ
+@given(
+    st.one_of(st.just("/"), NAMESPACES),
+    st.one_of(st.lists(JSON_BIN_VALUES, max_size=4), JSON_BIN_VALUES, st.tuples(JSON_VALUES),
+              st.lists(st.text(alphabet=st.sampled_from(["a", "\ud800", "\udfff", "é", "\x00"]), max_size=6), max_size=3)),
+    st.one_of(ACK_IDS, ACK_IDS, st.integers(-3, 2**64), st.none(), st.just(True), st.just(1.0)),
+)
+def test_plain_ack_encoding_is_exactly_the_general_encoding(namespace: str, data: Any, ack_id: Any) -> None:
+    """`encode_plain_ack` gives the text `encode` gives for the same ACK, or None; None only
+    when `encode` refuses it, splits binary out, escapes a lone surrogate or names a namespace."""
+    codec = JSONCodec()
+    fast = codec.encode_plain_ack(namespace, data, ack_id)
+    general = _general_ack(codec, namespace, data, ack_id)
+    if fast is not None:
+        assert general == [fast]
+        return
+    plain = (
+        namespace == "/" and type(data) is list and type(ack_id) is int
+        and isinstance(general, list) and len(general) == 1 and general[0].startswith("3")
+        and "\\u" not in general[0]
+    )
+    assert not plain, (namespace, data, ack_id, general)
