@@ -28,7 +28,8 @@ from .errors import RemoteProtocolError
 from .events import Closed, Event, MessageReceived, Reason, SendPing, SendPong
 from .flow import FlowControl
 from .handshake import UNSUPPORTED_VERSION, VERSION_HINT, parse_query, validate_request
-from .packets import PING, PONG, EnginePacket, describe
+from .packet_log import PacketLog
+from .packets import PING, PONG
 from .session import EngineSession, OutboxFull
 from .state import State
 from .timer_loop import TimerLoop
@@ -63,7 +64,8 @@ class EngineServer(EngineIOAttributes):
         self.flow = FlowControl(cfg.high_water_mark, cfg.low_water_mark, cfg.max_outbox_bytes, cfg.stall_timeout)
         self.flow.schedule = self.call_later
         self._backpressure = Backpressure(self.driver, self.flow, self._conns, self.call_later, self.logger)
-        self._logged_once: set[str] = set()
+        self.packet_log = PacketLog(self.logger)
+        self.log_packet = self.packet_log.packet  # the transports' TransportHost.log_packet
         self.polling = PollingTransport(self, self.origins)
         self.websocket = WebSocketServing(self)
         self.logger.info("Server initialized for %s.", self.async_mode)
@@ -239,7 +241,7 @@ class EngineServer(EngineIOAttributes):
             req = validate_request(method, query, environ.get("HTTP_UPGRADE", ""), self.config)
         except RemoteProtocolError as exc:
             if exc.message == UNSUPPORTED_VERSION:
-                self._log_once("version", f"{exc.message} (EIO={query.get('EIO', '')!r}): {VERSION_HINT}")
+                self.packet_log.once("version", f"{exc.message} (EIO={query.get('EIO', '')!r}): {VERSION_HINT}")
             else:
                 self.logger.info("bad request: %s", exc.message)
             return self.polling.respond(environ, start_response, exc.status, quote(exc.message))
@@ -443,19 +445,3 @@ class EngineServer(EngineIOAttributes):
             self._after_close(conn, event.reason)
         elif session.is_open or session.state is State.CLOSING:
             self.schedule(conn)
-
-    # -- logging -------------------------------------------------------------------------------
-    def log_packet(self, eio_sid: str, direction: str, packet: EnginePacket) -> None:
-        """One line per packet, as the reference prints them (callers check INFO first)."""
-        self.logger.info("%s: %s packet %s", eio_sid, direction, describe(packet))
-
-    def _log_once(self, key: str, message: str) -> None:
-        """At ERROR the first time (seen at the default level), at INFO afterwards."""
-        if key in self._logged_once:
-            self.logger.info("%s", message)
-        else:
-            self._logged_once.add(key)
-            # An ERROR so that it shows at the default level; marked as a notice about a
-            # client, not a fault of the server (monitoring can tell them apart).
-            self.logger.error("%s (further occurrences will be logged at INFO)", message,
-                              extra={"client_notice": True})
