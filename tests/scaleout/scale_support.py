@@ -23,6 +23,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
@@ -328,6 +330,58 @@ class RabbitServer:
             self.proc.wait(30)
         except (AssertionError, subprocess.TimeoutExpired):
             self.kill()
+
+
+class NodeScript:
+    """``node tests/node/<script> <json spec>`` speaking JSON lines: every stdout line that is a
+    JSON object is kept until a `wait` takes it; a record of type ``error`` fails the wait.
+    Fails (never skips) when node is missing, as the other real-peer tests do."""
+
+    def __init__(self, script: str, spec: dict[str, Any]) -> None:
+        node = shutil.which("node")
+        if node is None:
+            pytest.fail("node and the npm packages are required: run scripts/setup.sh")
+        self.proc = subprocess.Popen([node, str(REPO / "tests" / "node" / script), json.dumps(spec)],
+                                     cwd=str(REPO), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True, bufsize=1)
+        self.lines: list[dict[str, Any]] = []
+        self.cond = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith("{"):
+                with self.cond:
+                    self.lines.append(json.loads(line))
+                    self.cond.notify_all()
+
+    def wait(self, match: Callable[[dict[str, Any]], bool], what: str, timeout: float = 20) -> dict[str, Any]:
+        """Take the first record `match` accepts (bounded by `timeout`)."""
+        with self.cond:
+            def find() -> dict[str, Any] | None:
+                for record in self.lines:
+                    if record["type"] == "error":
+                        raise AssertionError(f"{what}: {record}")
+                    if match(record):
+                        return record
+                return None
+
+            assert self.cond.wait_for(find, timeout), f"no {what} within {timeout} s"
+            found = find()
+            assert found is not None
+            self.lines.remove(found)
+            return found
+
+    def write_line(self, line: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(5)
 
 
 class _Spy:

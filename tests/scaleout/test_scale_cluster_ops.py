@@ -5,63 +5,32 @@ a node that dies mid-request."""
 
 from __future__ import annotations
 
-import json
-import shutil
 import signal
-import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from scale_support import REPO, RedisServer, cluster_node, running, wait_for
+from scale_support import NodeScript, RedisServer, cluster_node, running, wait_for
 
 APP = Path(__file__).resolve().parent / "apps" / "cluster_ops_app.py"
 CLIENTS = 300
 
 
-class Crowd:
+class Crowd(NodeScript):
     """tests/node/cluster_crowd.js: many JS clients over the nodes."""
 
     def __init__(self, urls: list[str], rooms: list[Any], silent: list[int]) -> None:
-        node = shutil.which("node")
-        if node is None:
-            pytest.skip("node is required")
-        spec = json.dumps({"urls": urls, "rooms": rooms, "silent": silent})
-        self.proc = subprocess.Popen([node, str(REPO / "tests" / "node" / "cluster_crowd.js"), spec], cwd=str(REPO),
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-        self.lines: list[dict[str, Any]] = []
-        self.cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-        self.sids: list[str] = self.wait("ready", 60)["sids"]
+        super().__init__("cluster_crowd.js", {"urls": urls, "rooms": rooms, "silent": silent})
+        self.sids: list[str] = self.kind("ready", 60)["sids"]
 
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("{"):
-                with self.cond:
-                    self.lines.append(json.loads(line))
-                    self.cond.notify_all()
-
-    def wait(self, kind: str, timeout: float = 20) -> dict[str, Any]:
-        with self.cond:
-            assert self.cond.wait_for(lambda: any(r["type"] in (kind, "error") for r in self.lines), timeout), kind
-            found = next(r for r in self.lines if r["type"] in (kind, "error"))
-            assert found["type"] == kind, found
-            self.lines.remove(found)
-            return found
+    def kind(self, kind: str, timeout: float = 20) -> dict[str, Any]:
+        """The next record of type `kind`."""
+        return self.wait(lambda r: r["type"] == kind, kind, timeout)
 
     def report(self) -> dict[str, Any]:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write("report\n")
-        self.proc.stdin.flush()
-        return self.wait("report")
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(5)
+        self.write_line("report")
+        return self.kind("report")
 
 
 @pytest.fixture(scope="module")

@@ -5,69 +5,29 @@ socket.io server on ``@socket.io/redis-adapter`` form one cluster; the npm
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from scale_support import REPO, RedisServer, cluster_node, free_port, running, wait_for
+from scale_support import NodeScript, RedisServer, cluster_node, free_port, running, wait_for
 from test_scale_cluster_ops import APP, Crowd, control, op
 
 from socketio_core.redis_adapter import NodeEmitter
 
 
-class NodeServer:
+class NodeServer(NodeScript):
     """tests/node/redis_adapter_peer.js."""
 
     def __init__(self, port: int, redis_url: str) -> None:
-        node = shutil.which("node")
-        if node is None:
-            pytest.skip("node is required")
+        super().__init__("redis_adapter_peer.js", {"port": port, "redis": redis_url})
         self.url = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen([node, str(REPO / "tests" / "node" / "redis_adapter_peer.js"),
-                                      json.dumps({"port": port, "redis": redis_url})], cwd=str(REPO),
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-        self.lines: list[dict[str, Any]] = []
-        self.cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-        self.wait(lambda r: r["type"] == "ready")
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            if line.startswith("{"):
-                with self.cond:
-                    self.lines.append(json.loads(line))
-                    self.cond.notify_all()
-
-    def wait(self, match: Any, timeout: float = 20) -> dict[str, Any]:
-        with self.cond:
-            def find() -> Any:
-                for r in self.lines:
-                    if r["type"] == "error":
-                        raise AssertionError(r["message"])
-                    if match(r):
-                        return r
-                return None
-            assert self.cond.wait_for(find, timeout)
-            found = find()
-            self.lines.remove(found)
-            return found  # type: ignore[no-any-return]
+        self.wait(lambda r: r["type"] == "ready", "ready")
 
     def send(self, **command: Any) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps(command) + "\n")
-        self.proc.stdin.flush()
+        self.write_line(json.dumps(command))
         if command["cmd"] != "fetch":
-            self.wait(lambda r: r["type"] == "done" and r["cmd"] == command["cmd"])
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(5)
+            self.wait(lambda r: r["type"] == "done" and r["cmd"] == command["cmd"], f"done {command['cmd']}")
 
 
 @pytest.fixture
@@ -125,7 +85,7 @@ def test_one_cluster_with_node(mixed: tuple[list[Any], NodeServer], redis_server
         ours_in_r = {crowd.sids[i] for i in (0, 1, 3, 4)} | {c.get_sid() for c in py_clients}
         wait_for(lambda: {s["sid"] for s in op(ctl, op="fetch", to="joined")} == ours_in_r, timeout=10)
         node_server.send(cmd="fetch", id=1, to="joined")
-        fetched = node_server.wait(lambda r: r["type"] == "fetched")
+        fetched = node_server.wait(lambda r: r["type"] == "fetched", "fetched")
         assert {s["id"] for s in fetched["sockets"]} == ours_in_r | {crowd.sids[2]}
         ctl.disconnect()
         emitter.close()
