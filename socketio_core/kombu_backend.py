@@ -34,10 +34,10 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from .backoff import Backoff
+
 logger = logging.getLogger("socketio_core.kombu")
 
-BACKOFF_START = 0.1
-BACKOFF_MAX = 5.0
 CONNECT_TIMEOUT = 5.0
 PUBLISH_TIMEOUT = 5.0
 HEARTBEAT = 10
@@ -136,7 +136,7 @@ class KombuBroker:
         """Messages from this process's queue, forever; reconnects with backoff (declaring a
         new queue) when RabbitMQ goes away."""
         kombu = _kombu()
-        backoff = BACKOFF_START
+        backoff = Backoff()
         while True:
             connection = None
             try:
@@ -149,7 +149,7 @@ class KombuBroker:
                 consumer = connection.Consumer([queue], on_message=received.append, no_ack=True)
                 consumer.consume()
                 logger.info("listening on RabbitMQ exchange %r", self.channel)
-                backoff = BACKOFF_START
+                backoff.reset()
                 next_check = time.monotonic() + HEARTBEAT / 4
                 while True:
                     try:
@@ -167,15 +167,14 @@ class KombuBroker:
                         for message in batch:
                             yield unwrap(message.body)
             except Exception as exc:
-                logger.error("Kombu listener lost its connection (%s); retrying in %.1fs", exc, backoff)
+                logger.error("Kombu listener lost its connection (%s); retrying in %.1fs", exc, backoff.delay)
             finally:
                 if connection is not None:
                     try:
                         connection.release()
                     except Exception:
                         pass
-            time.sleep(backoff)
-            backoff = min(backoff * 2, BACKOFF_MAX)
+            backoff.sleep()
 
     def close(self) -> None:
         self._drop()

@@ -52,6 +52,7 @@ from typing import Any
 from engineio_core.encoded import EncodedMessage
 from engineio_core.flow import NO_WAIT
 
+from .backoff import Backoff
 from .packets import PacketType, SocketPacket
 from .recovery import (
     RECOVERABLE_REASONS,
@@ -406,20 +407,19 @@ class ClusterRecovery(ConnectionRecovery):
         put = self._inbox.put_nowait
         acquire = self._permits.acquire
         position: tuple[int, int] | None = None
-        backoff = 0.1
+        backoff = Backoff()
         while True:
             try:
                 if position is None:
                     position = self.redis.last_id()
                     driver.call_in_loop(self._start_at, position)
                 entries = self.redis.read(position)
-                backoff = 0.1
+                backoff.reset()
             except Exception as exc:
                 logger.error("connection state recovery: stream reader lost Redis (%s); retrying in %.1fs",
-                             exc, backoff)
+                             exc, backoff.delay)
                 self.redis._reader = None
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                backoff.sleep()
                 continue
             if entries:
                 position = entries[-1][0]

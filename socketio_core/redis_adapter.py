@@ -31,6 +31,7 @@ from typing import Any
 
 import msgpack
 
+from .backoff import Backoff
 from .packets import PacketType, SocketPacket
 from .rooms import room_list
 
@@ -156,10 +157,8 @@ class NodeRedisBridge:
         driver.blocking_io().start(self._listen, "socketio-node-listener")
 
     def _listen(self) -> None:
-        import time
-
         driver = self.server.eio.driver
-        backoff = 0.1
+        backoff = Backoff()
         while True:
             try:
                 pubsub = self._redis().pubsub(ignore_subscribe_messages=True)
@@ -167,16 +166,15 @@ class NodeRedisBridge:
                 # Plain subscriptions: Node servers count the answers they wait for with NUMSUB.
                 pubsub.subscribe(*[f"{self.key}-request#{ns}#" for ns in self.namespaces])
                 logger.info("listening on the Node channels %r", self.key)
-                backoff = 0.1
+                backoff.reset()
                 for message in pubsub.listen():
                     channel = message.get("channel")
                     data = message.get("data")
                     if isinstance(channel, bytes) and isinstance(data, bytes):
                         driver.call_in_loop(self._handle, channel.decode("utf-8", "replace"), data)
             except Exception as exc:
-                logger.error("Node channel listener lost its connection (%s); retrying in %.1fs", exc, backoff)
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 5.0)
+                logger.error("Node channel listener lost its connection (%s); retrying in %.1fs", exc, backoff.delay)
+            backoff.sleep()
 
     def _handle(self, channel: str, data: bytes) -> None:
         try:

@@ -19,15 +19,14 @@ messages behind it would queue up, and a hung Redis would block it forever.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from .backoff import Backoff
+
 logger = logging.getLogger("socketio_core.redis")
 
-BACKOFF_START = 0.1
-BACKOFF_MAX = 5.0
 CONNECT_TIMEOUT = 5.0
 PUBLISH_TIMEOUT = 5.0
 
@@ -124,7 +123,7 @@ class RedisBroker:
 
     def listen(self) -> Iterator[bytes]:
         """Messages on the channel, forever; reconnects with backoff when Redis goes away."""
-        backoff = BACKOFF_START
+        backoff = Backoff()
         while True:
             pubsub = None
             try:
@@ -132,7 +131,7 @@ class RedisBroker:
                 pubsub = client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(self.channel)
                 logger.info("listening on Redis channel %r", self.channel)
-                backoff = BACKOFF_START
+                backoff.reset()
                 for message in pubsub.listen():
                     if message.get("type") == "message":
                         data = message.get("data")
@@ -140,15 +139,14 @@ class RedisBroker:
                             yield data if isinstance(data, bytes) else data.encode("utf-8")
             except Exception as exc:
                 # An error, as python-socketio logs it: visible with the default logger=False.
-                logger.error("Redis listener lost its connection (%s); retrying in %.1fs", exc, backoff)
+                logger.error("Redis listener lost its connection (%s); retrying in %.1fs", exc, backoff.delay)
             finally:
                 if pubsub is not None:
                     try:
                         pubsub.close()
                     except Exception:
                         pass
-            time.sleep(backoff)
-            backoff = min(backoff * 2, BACKOFF_MAX)
+            backoff.sleep()
 
     def close(self) -> None:
         self._publisher = None
