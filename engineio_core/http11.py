@@ -360,13 +360,7 @@ def _check_chunk_extensions(line: bytes, pos: int) -> None:
     while pos < end:
         if line[pos] != 59:  # ";"
             raise HTTPError(400, "Bad Chunk Extension")
-        pos = _skip_ws(line, pos + 1)
-        start = pos
-        while pos < end and line[pos] in _TOKEN_BYTES:
-            pos += 1
-        if pos == start:
-            raise HTTPError(400, "Bad Chunk Extension")
-        pos = _skip_ws(line, pos)
+        pos = _skip_ws(line, _token_end(line, _skip_ws(line, pos + 1)))
         if pos < end and line[pos] == 61:  # "="
             pos = _skip_ws(line, pos + 1)
             if pos < end and line[pos] == 34:  # a quoted-string
@@ -386,12 +380,19 @@ def _check_chunk_extensions(line: bytes, pos: int) -> None:
                         raise HTTPError(400, "Bad Chunk Extension")
                     pos += 1
             else:
-                start = pos
-                while pos < end and line[pos] in _TOKEN_BYTES:
-                    pos += 1
-                if pos == start:
-                    raise HTTPError(400, "Bad Chunk Extension")
+                pos = _token_end(line, pos)
             pos = _skip_ws(line, pos)
+
+
+def _token_end(line: bytes, pos: int) -> int:
+    """The end of the (non-empty) token at `pos` of a chunk extension."""
+    end = len(line)
+    start = pos
+    while pos < end and line[pos] in _TOKEN_BYTES:
+        pos += 1
+    if pos == start:
+        raise HTTPError(400, "Bad Chunk Extension")
+    return pos
 
 
 def _skip_ws(line: bytes, pos: int) -> int:
