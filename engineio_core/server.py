@@ -7,6 +7,7 @@ payloads) and the I/O (WSGI requests, WebSocket sockets, greenlets or threads). 
 - ``message(eio_sid, data)``: ``str`` or ``bytes``, called in the reading greenlet/thread
 - ``disconnect(eio_sid, reason)``: once per session, with one of `Reason`'s values
 - ``opened(eio_sid)``: after the session's OPEN packet went out (or was answered)
+- ``upgrade(eio_sid)``: the session moved from long-polling to its WebSocket
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class EngineServer(EngineIOAttributes):
 
     def on(self, event: str, handler: Callable[..., Any] | None = None) -> Any:
         """Register a handler for ``connect``, ``message`` or ``disconnect`` (decorator or call)."""
-        if event not in ("connect", "message", "disconnect", "opened"):
+        if event not in ("connect", "message", "disconnect", "opened", "upgrade"):
             raise ValueError(f"unknown Engine.IO event {event!r}")
 
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -306,15 +307,15 @@ class EngineServer(EngineIOAttributes):
             self.logger.exception("connect handler error")
             return False
 
-    def opened(self, conn: Connection) -> None:
-        """The ``opened(eio_sid)`` handler, if any (Socket.IO's implicit connect of Engine.IO
-        v3 clients to ``/`` is sent after the OPEN packet)."""
-        handler = self.handlers.get("opened")
+    def notify(self, event: str, conn: Connection) -> None:
+        """The ``opened(eio_sid)`` / ``upgrade(eio_sid)`` handler, if any (Socket.IO's implicit
+        connect of Engine.IO v3 clients to ``/`` is sent after the OPEN packet)."""
+        handler = self.handlers.get(event)
         if handler is not None:
             try:
                 handler(conn.session.eio_sid)
             except Exception:
-                self.logger.exception("opened handler error")
+                self.logger.exception("%s handler error", event)
 
     def respond_error(
         self, environ: dict[str, Any], start_response: StartResponse, status: int, message: str

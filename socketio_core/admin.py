@@ -51,7 +51,6 @@ logger = logging.getLogger("socketio_core.admin")
 HOSTNAME = _socket.gethostname()
 FLUSH_INTERVAL = 0.1  # seconds between two flushes of the report buffer
 MAX_PENDING = 2000  # reports buffered per flush; more are dropped (and counted)
-UPGRADE_WATCH = 30.0  # seconds a polling socket is watched for its upgrade to WebSocket
 REDACTED_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization"})
 _BATCH_EVENT = "__socketio_admin_batch__"  # server-side event between nodes: reports
 _SOCKETS_EVENT = "__socketio_admin_sockets__"  # server-side call between nodes: all sockets
@@ -162,7 +161,6 @@ class AdminUI:
         self._pending: list[tuple[str, list[Any]]] = []
         self.dropped = 0
         self._connected_at: dict[str, float] = {}  # sid -> when it connected (development)
-        self._upgrade_watch: dict[str, tuple[float, list[tuple[str, str]]]] = {}
         # Counters since the last flush, and the aggregated events since the last stats.
         self._in_packets = self._in_bytes = self._out_packets = self._out_bytes = 0
         self._raw_connections = 0
@@ -189,7 +187,12 @@ class AdminUI:
         if self.verbose and hasattr(manager, "room_observer"):
             manager.room_observer = self._on_room
         server.admin = self
-        self._task = server.start_background_task(self._run)
+        # The flusher starts where and when the server runs (see `SocketServer.when_running`).
+        server.when_running(self._start_flusher)
+
+    def _start_flusher(self) -> None:
+        if not self._stopped:
+            self._task = self.server.start_background_task(self._run)
 
     # -- the admin namespace -------------------------------------------------------------------
     def check_auth(self, given: Any) -> bool:
@@ -308,16 +311,13 @@ class AdminUI:
         now = time.time()
         self._connected_at[sid] = now
         self.report("socket_connected", [self.serialize(sid, namespace, eio_sid), _now_iso(now)])
-        try:
-            polling = self.server.eio.transport(eio_sid) == "polling"
-        except KeyError:
-            polling = False
-        if polling:
-            entry = self._upgrade_watch.get(eio_sid)
-            if entry is None:
-                self._upgrade_watch[eio_sid] = (time.monotonic() + UPGRADE_WATCH, [(sid, namespace)])
-            else:
-                entry[1].append((sid, namespace))
+
+    def socket_upgraded(self, namespaces: dict[str, str]) -> None:
+        """A connection moved to WebSocket: each of its sockets (namespace -> sid) is updated."""
+        if not self.verbose:
+            return
+        for namespace, sid in list(namespaces.items()):
+            self.report("socket_updated", [{"id": sid, "nsp": namespace, "transport": "websocket"}])
 
     def socket_disconnected(self, sid: str, namespace: str, reason: str) -> None:
         if not self.verbose:
@@ -374,10 +374,8 @@ class AdminUI:
                 logger.exception("Admin UI: flush failed")
 
     def tick(self) -> None:
-        """One flush: fold the counters, watch upgrades, add the stats when due, send."""
+        """One flush: fold the counters, add the stats when due, send."""
         self._fold_counters()
-        if self._upgrade_watch:
-            self._check_upgrades()
         now = time.monotonic()
         if now - self._last_stats >= self.server_stats_interval:
             elapsed = now - self._last_stats
@@ -401,22 +399,6 @@ class AdminUI:
         self._out_since_stats += self._out_packets
         self._in_packets = self._in_bytes = self._out_packets = self._out_bytes = self._raw_connections = 0
         self._raw_disconnections = {}
-
-    def _check_upgrades(self) -> None:
-        now = time.monotonic()
-        eio = self.server.eio
-        for eio_sid, (deadline, sockets) in list(self._upgrade_watch.items()):
-            try:
-                transport = eio.transport(eio_sid)
-            except KeyError:
-                del self._upgrade_watch[eio_sid]
-                continue
-            if transport != "polling":
-                del self._upgrade_watch[eio_sid]
-                for sid, namespace in sockets:
-                    self.report("socket_updated", [{"id": sid, "nsp": namespace, "transport": transport}])
-            elif now > deadline:
-                del self._upgrade_watch[eio_sid]
 
     def stats(self, elapsed: float) -> dict[str, Any]:
         """This node's ``server_stats``: the UI's fields and our own."""

@@ -330,7 +330,7 @@ class ClusterRecovery(ConnectionRecovery):
         self._applied: tuple[int, int] | None = None  # the newest entry this node has applied
         self._worker: Any = None
         self._started = False
-        server.initializers.append(self.start)
+        server.when_running(self.start)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> None:

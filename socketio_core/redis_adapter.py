@@ -114,7 +114,7 @@ class NodeRedisBridge:
         self._publisher: Any = None
         self._started = False
         server.emit_mirrors.append(self.mirror)
-        server.initializers.append(self.start)
+        server.when_running(self.start)
 
     def _redis(self) -> Any:
         import redis

@@ -86,6 +86,7 @@ class SocketServer:
         self.eio.on("message", self._handle_eio_message)
         self.eio.on("disconnect", self._handle_eio_disconnect)
         self.eio.on("opened", self._handle_eio_opened)
+        self.eio.on("upgrade", self._handle_eio_upgrade)
         self.logger: logging.Logger = resolve_logger(logger, "socketio_core")
         self.async_mode = self.eio.async_mode
         self.async_handlers = async_handlers
@@ -118,7 +119,7 @@ class SocketServer:
         # Called with (event, args, namespace, to, skip_sid) for each emit without callback
         # that this process originates (redis_adapter.NodeRedisBridge: the Node cluster).
         self.emit_mirrors: list[Callable[..., None]] = []
-        # Called once with the manager's initialize(), when the server runs.
+        # Called once with the manager's initialize(), when the server runs (`when_running`).
         self.initializers: list[Callable[[], None]] = []
         # Connection state recovery (recovery_server.py); None when off: the hot path then
         # pays one `is None` test per emit.
@@ -394,11 +395,24 @@ class SocketServer:
     # -- WSGI / lifecycle ----------------------------------------------------------------------
     def handle_request(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         if not self._manager_initialized:
-            self._manager_initialized = True
-            self.manager.initialize()
-            for initializer in self.initializers:
-                initializer()
+            self._start_running()
         return self.eio.handle_request(environ, start_response)
+
+    def when_running(self, start: Callable[[], None]) -> None:
+        """Call `start` once the server runs (its first request or connection), in the thread
+        and loop that serve it: background work started when the app is built could land on
+        another thread's loop (an app built in one thread and served from another). At once
+        if it already runs."""
+        if self._manager_initialized:
+            start()
+        else:
+            self.initializers.append(start)
+
+    def _start_running(self) -> None:
+        self._manager_initialized = True
+        self.manager.initialize()
+        for initializer in self.initializers:
+            initializer()
 
     def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return self.eio.start_background_task(target, *args, **kwargs)
@@ -420,10 +434,7 @@ class SocketServer:
     # -- engine events -------------------------------------------------------------------------
     def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> bool:
         if not self._manager_initialized:
-            self._manager_initialized = True
-            self.manager.initialize()
-            for initializer in self.initializers:
-                initializer()
+            self._start_running()
         if self.admin is not None:
             self.admin.raw_connection()
         client = ClientState(eio_sid, environ, self.codec.decoder())
@@ -440,6 +451,11 @@ class SocketServer:
         client = self._clients.get(eio_sid)
         if client is not None and client.revision == codec_v4.V4:
             self._handle_connect(client, "/", None)
+
+    def _handle_eio_upgrade(self, eio_sid: str) -> None:
+        client = self._clients.get(eio_sid)
+        if self.admin is not None and client is not None:
+            self.admin.socket_upgraded(client.namespaces)
 
     def _connect_timed_out(self, eio_sid: str) -> None:
         client = self._clients.get(eio_sid)

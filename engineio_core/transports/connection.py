@@ -83,9 +83,10 @@ class TransportHost(Protocol):
         """Forget a session whose CLOSE went out, and end any pending poll."""
         ...
 
-    def opened(self, conn: Connection) -> None:
-        """The session's OPEN packet is out (or answers the handshake request): what the
-        application sends from now on follows it."""
+    def notify(self, event: str, conn: Connection) -> None:
+        """Tell the application: ``opened`` (the session's OPEN packet is out, or answers the
+        handshake request: what it sends from now on follows it) or ``upgrade`` (the session
+        moved to its WebSocket)."""
         ...
 
     def schedule(self, conn: Connection) -> None:

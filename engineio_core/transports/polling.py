@@ -89,7 +89,7 @@ class PollingTransport:
             return self.respond(environ, start_response, 401, quote("Unauthorized"))
         eio_sid = conn.session.eio_sid
         host.schedule(conn)
-        host.opened(conn)
+        host.notify("opened", conn)
         body = "0" + open_packet_data(eio_sid, self.upgrades, host.config)
         host.logger.info("%s: Sending packet OPEN data %s", eio_sid, body[1:])
         if protocol == 3:

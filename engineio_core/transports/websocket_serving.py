@@ -192,7 +192,7 @@ class WebSocketServing:
         host.logger.info("%s: Sending packet %s", eio_sid, describe(opening))
         accepted.ws.send_now(EncodedMessage(opening))
         host.schedule(conn)
-        host.opened(conn)
+        host.notify("opened", conn)
         return conn
 
     def _refused_session(self, environ: dict[str, Any], accepted: _Accepted) -> Iterable[bytes]:
@@ -391,6 +391,7 @@ class WebSocketServing:
                 ws.send(message)
             conn.wake_poll()
             host.logger.info("%s: Upgrade to websocket successful", conn.session.eio_sid)
+            host.notify("upgrade", conn)
             return True
         assert isinstance(event, ProbeFailed)
         host.logger.info("%s: Failed websocket upgrade: %s", conn.session.eio_sid, event.reason)

@@ -170,3 +170,49 @@ def test_reports_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     admin.tick()
     assert len([n for n, _ in events(ui) if n != "server_stats"]) == 5
     admin.shutdown()
+
+
+def test_an_upgrade_to_websocket_is_reported_on_a_real_server() -> None:
+    """A client connects to ``/`` over long-polling, then upgrades (a raw Engine.IO client, so
+    that the upgrade surely comes after the namespace CONNECT): the admin page, a real
+    python-socketio client on /admin, gets ``socket_updated`` with the WebSocket transport.
+    The app is built in the test's thread and served from another (the admin's flusher must
+    run on the serving loop)."""
+    import json
+    import threading
+
+    import requests
+    import socketio as client_lib
+    import websocket
+
+    from tests.conftest import serve_gevent
+
+    app, socketio = make(auth=CREDS)
+    updates: list[dict[str, Any]] = []
+    got_update = threading.Event()
+    with serve_gevent(app) as served:
+        ui = client_lib.Client(reconnection=False, handle_sigint=False)
+        ui.on("socket_updated", lambda update: (updates.append(update), got_update.set()), namespace="/admin")
+        ui.connect(served.url, namespaces=["/admin"], auth=dict(CREDS), transports=["websocket"], wait_timeout=15)
+        base = f"{served.url}/socket.io/?EIO=4"
+        http = requests.Session()
+        try:
+            opening = http.get(f"{base}&transport=polling", timeout=15).text
+            eio_sid = json.loads(opening[1:])["sid"]
+            assert http.post(f"{base}&transport=polling&sid={eio_sid}", data="40", timeout=15).ok
+            ack = http.get(f"{base}&transport=polling&sid={eio_sid}", timeout=15).text
+            assert ack.startswith('40{"sid":'), ack
+            sid = json.loads(ack[2:])["sid"]
+            ws = websocket.create_connection(f"{base.replace('http', 'ws', 1)}&transport=websocket&sid={eio_sid}",
+                                             timeout=15)
+            try:
+                ws.send("2probe")
+                assert ws.recv() == "3probe"
+                ws.send("5")
+                assert got_update.wait(15), "no socket_updated for the upgrade"
+                assert updates[0] == {"id": sid, "nsp": "/", "transport": "websocket"}
+            finally:
+                ws.close()
+        finally:
+            ui.disconnect()
+            socketio.server.admin.shutdown()
