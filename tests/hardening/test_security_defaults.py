@@ -151,7 +151,7 @@ def test_sids_on_the_wire(env: SioEnv) -> None:
         ws.close()
     assert len(sio_sids) == 50
     assert all(len(s) >= 20 and URLSAFE.match(s) for s in sio_sids)
-    import socketio_core.manager as manager_module
+    import socketio_core.server.manager as manager_module
 
     assert "secrets.token_urlsafe(" in open(manager_module.__file__).read()
 

@@ -43,8 +43,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
+from ..protocol.packets import PacketType, SocketPacket
 from .cluster import handshake_of
-from .packets import PacketType, SocketPacket
 
 logger = logging.getLogger("socketio_core.admin")
 
@@ -210,7 +210,7 @@ class AdminUI:
         return bool(auth(given))
 
     def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        from .exceptions import ConnectionRefusedError
+        from ..exceptions import ConnectionRefusedError
 
         if not self.check_auth(auth):
             logger.warning("Admin UI: invalid credentials from %s", (environ or {}).get("REMOTE_ADDR"))
