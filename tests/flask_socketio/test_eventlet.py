@@ -1,0 +1,132 @@
+"""eventlet applications run unchanged (issue 25).
+
+tests/flask_socketio/apps/eventlet_chat.py is a chat in the shape of the public eventlet apps
+(``eventlet.monkey_patch()`` first, ``SocketIO(app, async_mode='eventlet')``, a handler that
+broadcasts, ``socketio.run``). It runs in a subprocess (eventlet's patching never reaches this
+pytest process, which runs gevent) and is driven by real clients: two official JS clients
+under node, two python-socketio clients. Then, on the same server: a server-to-client
+``call()`` answered and one that times out, and flow control (a producer task floods every
+client; a client that stops reading is dropped as a slow consumer while a reading one gets
+everything, in order). Before issue 25 this app stopped at ``SocketIO(...)`` with a
+``ValueError``.
+
+The rest of the eventlet coverage: tests/flask_socketio/test_real_clients.py (realapp on
+``socketio.run``, ``eventlet.wsgi`` and ``gunicorn -k eventlet -w 1``, both clients, every
+transport, 10,000 acked messages, binary), tests/flask_socketio/test_async_modes.py (mode
+selection, the test client, mixed patching), tests/scaleout (a node of the Redis and
+RabbitMQ clusters and of the recovery cluster runs on eventlet).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import run_node
+from tests.flask_socketio.conftest import (
+    APPS_DIR,
+    TIMEOUT,
+    EventLog,
+    ServerProcess,
+    free_port,
+    python_client,
+)
+from tests.hardening.hard_support import RawWS
+
+CHAT = os.path.join(APPS_DIR, "eventlet_chat.py")
+
+
+@pytest.fixture(scope="module")
+def chat() -> Iterator[ServerProcess]:
+    port = free_port()
+    with ServerProcess([sys.executable, CHAT, str(port)], port, cwd=APPS_DIR) as proc:
+        yield proc
+
+
+def _events(record: dict, event: str) -> list[list]:
+    return [e[1:] for e in record["events"] if e[0] == event]
+
+
+@pytest.mark.parametrize("transports", [["websocket"], ["polling"], ["polling", "websocket"]])
+def test_two_js_clients_get_the_broadcast(chat: ServerProcess, transports: list[str]) -> None:
+    result = run_node("sio_client.js", {"url": chat.url, "timeoutMs": 30_000, "steps": [
+        {"op": "connect", "name": "a", "opts": {"transports": transports}},
+        {"op": "connect", "name": "b", "opts": {"transports": transports}},
+        {"op": "emit", "name": "a", "event": "join", "args": ["alice"]},
+        {"op": "wait", "name": "b", "event": "status"},
+        {"op": "emit", "name": "b", "event": "join", "args": ["bob"]},
+        {"op": "wait", "name": "a", "event": "status", "count": 2},
+        {"op": "emit", "name": "a", "event": "text", "args": [{"msg": "hello from alice"}]},
+        {"op": "wait", "name": "a", "event": "message"},
+        {"op": "wait", "name": "b", "event": "message"},
+    ]})
+    assert result["ok"], result["error"]
+    a, b = result["sockets"]["a"], result["sockets"]["b"]
+    assert _events(b, "message") == [[{"user": "alice", "msg": "hello from alice"}]]
+    assert _events(a, "message") == [[{"user": "alice", "msg": "hello from alice"}]]
+    assert _events(a, "status") == [[{"msg": "alice has entered the room."}], [{"msg": "bob has entered the room."}]]
+
+
+def test_two_python_clients_get_the_broadcast(chat: ServerProcess) -> None:
+    with python_client(chat.url, ("status", "message")) as (alice, alog), \
+            python_client(chat.url, ("status", "message")) as (bob, blog):
+        alice.emit("join", "alice")
+        blog.wait("status")
+        bob.emit("join", "bob")
+        alog.wait("status", 2)
+        bob.emit("text", {"msg": "hi alice"})
+        assert alog.wait("message")[0] == ({"user": "bob", "msg": "hi alice"},)
+        assert blog.wait("message")[0] == ({"user": "bob", "msg": "hi alice"},)
+        assert alice.transport() in ("polling", "websocket")
+
+
+def test_call_with_timeout_under_eventlet(chat: ServerProcess) -> None:
+    """``socketio.call(..., timeout=)`` from a handler: the answer when the client answers,
+    ``TimeoutError`` when it does not (the handler blocks; the connection is still read)."""
+    result = run_node("sio_client.js", {"url": chat.url, "timeoutMs": 30_000, "steps": [
+        {"op": "connect", "name": "answers", "opts": {"transports": ["websocket"]},
+         "acks": {"question": {"value": ["pong!"]}}},
+        {"op": "connect", "name": "silent", "opts": {"transports": ["websocket"]}},
+        {"op": "emit", "name": "answers", "event": "ask", "args": [10], "ack": True, "key": "answered"},
+        {"op": "emit", "name": "silent", "event": "ask", "args": [0.5], "ack": True, "key": "silent"},
+    ]})
+    assert result["ok"], result["error"]
+    assert result["acks"]["answered"] == [{"answer": "pong!"}]
+    assert result["acks"]["silent"] == [{"timeout": True}]
+    assert _events(result["sockets"]["silent"], "question") == [["ping?"]]
+
+
+def test_flow_control_under_eventlet(chat: ServerProcess) -> None:
+    """A task floods every client. One client stops reading: the producer waits for it (it
+    does not drop the reading client, nor buffer without bound), the stalled client is closed
+    as a slow consumer after ``stall_timeout`` (10 s by default), and the reading client gets
+    every message, in order."""
+    count, size = 400, 32 * 1024
+    log = EventLog()
+    stalled = RawWS(chat.port, rcvbuf=4096)
+    stalled.sio_connect()
+    with python_client(chat.url, ("flood", "flood_done"), transports=["websocket"], log=log) as (reader, _):
+        assert reader.call("flood", (count, size), timeout=TIMEOUT) == "started"
+        assert log.wait("flood_done", timeout=60)[0] == (count,)
+        numbers = [args[0]["i"] for args in log.of("flood")]
+        assert numbers == list(range(count))
+    assert _closed_by_server(stalled), "the stalled client was not closed"
+    stalled.close()
+
+
+def _closed_by_server(ws: RawWS) -> bool:
+    """Read what the server sent until the end of the stream: True at EOF (or a reset),
+    False if the stream is still open after `TIMEOUT` seconds without a byte."""
+
+    ws.sock.settimeout(TIMEOUT)
+    while True:
+        try:
+            if not ws.sock.recv(1 << 20):
+                return True
+        except ConnectionResetError:
+            return True
+        except TimeoutError:
+            return False
