@@ -104,6 +104,42 @@ def test_eventlet_mode_without_monkey_patching() -> None:
     assert "echo {'x': 1} eventlet" in proc.stdout
 
 
+@pytest.mark.parametrize("patch", [True, False])
+def test_test_client_and_background_tasks_under_eventlet(patch: bool) -> None:
+    """The test client under eventlet, as under gevent: a background task (started from a
+    handler, sleeping with socketio.sleep) emits; the test waits with time.sleep() and finds
+    the messages in get_received(), in order."""
+    proc = _run(f"""
+        import eventlet
+        if {patch!r}:
+            eventlet.monkey_patch()
+        import time
+        from flask import Flask
+        from flask_socketio import SocketIO, emit
+        app = Flask("tasks")
+        socketio = SocketIO(app, async_mode="eventlet")
+        def ticker(sid):
+            for i in range(3):
+                socketio.sleep(0.01)
+                socketio.emit("tick", i, to=sid)
+        @socketio.on("start")
+        def start():
+            from flask import request
+            socketio.start_background_task(ticker, request.sid)
+            emit("started")
+        client = socketio.test_client(app)
+        client.emit("start")
+        deadline = time.monotonic() + 10
+        ticks = []
+        while len(ticks) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+            ticks += [m["args"][0] for m in client.get_received() if m["name"] == "tick"]
+        print("ticks", ticks)
+    """)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "ticks [0, 1, 2]" in proc.stdout, proc.stdout + proc.stderr[-2000:]
+
+
 @pytest.mark.parametrize("mode", ["gevent", "gevent_uwsgi"])
 def test_gevent_mode_in_an_eventlet_patched_process_fails_at_socketio(mode: str) -> None:
     proc = _run(f"""
