@@ -102,18 +102,18 @@ class EventletHTTPServer(HTTPConnections):
             self._connections.add(sock)
             eventlet.spawn_n(self._connection, sock, address)
 
-    def _connection(self, sock: Any, address: Any) -> None:
+    def _connection(self, accepted: Any, address: Any) -> None:
+        sock = accepted
         try:
             if self.ssl_context is not None:
-                sock = self._wrap(sock)
-                if sock is None:
-                    return
-            self.handle(sock, address)
+                sock = self._wrap(accepted)
+            if sock is not None:
+                self.handle(sock, address)
         except Exception:  # noqa: BLE001 - one connection's failure is not the server's
             self.error_log.exception("error serving a connection from %s", address)
         finally:
-            self._connections.discard(sock)
-            self.do_close(sock)
+            self._connections.discard(accepted)
+            self.do_close(sock if sock is not None else accepted)
 
     def _wrap(self, sock: Any) -> Any:
         from eventlet.green import ssl as green_ssl

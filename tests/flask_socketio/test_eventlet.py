@@ -22,6 +22,8 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,3 +132,89 @@ def _closed_by_server(ws: RawWS) -> bool:
             return True
         except TimeoutError:
             return False
+
+
+TLS_APP = """
+import eventlet
+eventlet.monkey_patch()
+import sys
+from flask import Flask
+from flask_socketio import SocketIO
+app = Flask("tls")
+socketio = SocketIO(app, async_mode="eventlet")
+socketio.on_event("echo", lambda data: data)
+socketio.run(app, port=int(sys.argv[1]), certfile=sys.argv[2], keyfile=sys.argv[3])
+"""
+
+
+def test_tls_on_the_eventlet_server(tmp_path: Path) -> None:
+    """``socketio.run(app, certfile=, keyfile=)`` on eventlet: https long-polling and wss. A
+    client that is not speaking TLS is dropped without harm to the server or the next client."""
+    import shutil
+    import socket
+    import ssl
+    import subprocess
+
+    import websocket
+
+    if shutil.which("openssl") is None:
+        pytest.fail("openssl is needed to make the test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    port = free_port()
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    argv = [sys.executable, "-c", TLS_APP, str(port), str(cert), str(key)]
+    server = subprocess.Popen(argv, cwd=APPS_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        _wait_tls(port, context, server)
+        with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as plain:
+            plain.sendall(b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\n\r\n")
+            try:  # the server ends the connection (no TLS handshake): EOF or a reset
+                plain.recv(100)
+            except ConnectionResetError:
+                pass
+        ws = websocket.create_connection(f"wss://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket",
+                                         sslopt={"cert_reqs": ssl.CERT_NONE, "check_hostname": False},
+                                         timeout=TIMEOUT)
+        try:
+            assert ws.recv().startswith("0{")
+            ws.send("40")
+            assert ws.recv().startswith("40{")
+            ws.send('421["echo",{"over":"wss"}]')
+            assert ws.recv() == '431[{"over":"wss"}]'
+        finally:
+            ws.close()
+        import http.client
+
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=TIMEOUT, context=context)
+        conn.request("GET", "/socket.io/?EIO=4&transport=polling")
+        response = conn.getresponse()
+        assert response.status == 200 and response.read().startswith(b"0{")
+        assert server.poll() is None
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=TIMEOUT)[0].decode(errors="replace")
+    assert "Traceback" not in output, output
+
+
+def _wait_tls(port: int, context: Any, server: Any) -> None:
+    """Until the server completes a TLS handshake on `port` (bounded)."""
+    import socket
+    import ssl
+    import time
+
+    deadline = time.monotonic() + 30
+    while True:
+        assert server.poll() is None, server.communicate()[0].decode(errors="replace")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as raw, \
+                    context.wrap_socket(raw, server_hostname="127.0.0.1"):
+                return
+        except (OSError, ssl.SSLError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
