@@ -343,7 +343,7 @@ def test_run_refuses_werkzeug_in_production_subprocess() -> None:
             "allow_unsafe_werkzeug=True to the run() method to disable this error.") in proc.stderr
 
 
-@pytest.mark.parametrize("kind", ["gevent", "threading"])
+@pytest.mark.parametrize("kind", ["gevent", "threading", "eventlet"])
 def test_stop_ends_run(kind: str) -> None:
     with server_process(kind, free_port(), env={"REALAPP_ALLOW_STOP": "1"}) as proc:
         with python_client(proc.url) as (client, _log):
