@@ -8,7 +8,8 @@ under node, two python-socketio clients. Then, on the same server: a server-to-c
 ``call()`` answered and one that times out, and flow control (a producer task floods every
 client; a client that stops reading is dropped as a slow consumer while a reading one gets
 everything, in order). Before issue 25 this app stopped at ``SocketIO(...)`` with a
-``ValueError``.
+``ValueError``. Also on eventlet: TLS on the engine's server, and connection state recovery
+(one node) with the official client.
 
 The rest of the eventlet coverage: tests/flask_socketio/test_real_clients.py (realapp on
 ``socketio.run``, ``eventlet.wsgi`` and ``gunicorn -k eventlet -w 1``, both clients, every
@@ -218,3 +219,74 @@ def _wait_tls(port: int, context: Any, server: Any) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+RECOVERY_APP = """
+import eventlet
+eventlet.monkey_patch()
+import sys
+from flask import Flask, request, session
+from flask_socketio import SocketIO, join_room, rooms
+app = Flask("recovery")
+app.config["SECRET_KEY"] = "recovery"
+socketio = SocketIO(app, async_mode="eventlet", connection_state_recovery=True)
+disconnects = []
+
+@socketio.on("join")
+def join(room, data):
+    join_room(room)
+    session["tag"] = data["tag"]
+    return True
+
+@socketio.on("whoami")
+def whoami():
+    return {"sid": request.sid, "rooms": sorted(rooms()), "session": {"tag": session.get("tag")},
+            "recovered": request.recovered}
+
+@socketio.on("disconnect")
+def on_disconnect(reason):
+    disconnects.append(reason)
+
+@app.route("/disconnects")
+def count():
+    return str(len(disconnects))
+
+@app.route("/broadcast/<int:start>/<int:stop>")
+def broadcast(start, stop):
+    for i in range(start, stop):
+        socketio.emit("msg", i, to="r")
+    return "ok"
+
+socketio.run(app, port=int(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+def test_connection_state_recovery_under_eventlet(transport: str) -> None:
+    """The official client loses its connection, 100 messages are emitted to its room
+    meanwhile, it reconnects: same sid, room and session, the missed messages in order."""
+    import requests
+
+    from tests.conftest import wait_for
+    from tests.recovery.recovery_support import NodeClients
+
+    port = free_port()
+    with ServerProcess([sys.executable, "-c", RECOVERY_APP, str(port)], port, cwd=APPS_DIR) as proc:
+        node = NodeClients(proc.url, transports=[transport])
+        try:
+            sid = node.joined["ids"][0]
+            assert requests.get(f"{proc.url}/broadcast/0/1", timeout=TIMEOUT).text == "ok"
+            node.command("wait msg 1", "waited")
+            node.command("drop", "dropped")
+            assert wait_for(lambda: requests.get(f"{proc.url}/disconnects", timeout=TIMEOUT).text == "1")
+            requests.get(f"{proc.url}/broadcast/1/101", timeout=TIMEOUT)
+            back = node.command("reconnect", "reconnected")
+            assert back["recovered"] == [True] and back["ids"] == [sid]
+            who = node.command("whoami", "whoami")["answers"][0]
+            assert who == {"sid": sid, "rooms": sorted(["r", sid]), "session": {"tag": 0}, "recovered": True}
+            requests.get(f"{proc.url}/broadcast/101/102", timeout=TIMEOUT)
+            node.command("wait msg 102", "waited")
+            report = node.command("report", "report")
+            assert [args[0] for args in report["events"][0]] == list(range(102))
+        finally:
+            node.close()
