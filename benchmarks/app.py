@@ -15,19 +15,30 @@ Events (the load generator is ``tests/node/bench_load.js``):
 suite can assert which stack it is measuring; the same is printed as one JSON line at start-up.
 Run it with ``-I`` so that nothing from the current directory or ``PYTHONPATH`` can shadow the
 installed package.
+
+``BENCH_ASYNC_MODE=eventlet`` serves it on eventlet, as eventlet apps are written:
+``eventlet.monkey_patch()`` first, then ``SocketIO(app, async_mode='eventlet')`` (this project:
+its own server on eventlet's hub; the reference: ``eventlet.wsgi``).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import sys
 
-from flask import Flask, jsonify
+ASYNC_MODE = os.environ.get("BENCH_ASYNC_MODE") or "gevent"
+if ASYNC_MODE == "eventlet":
+    import eventlet
 
-import flask_socketio
-from flask_socketio import SocketIO, emit, join_room
+    eventlet.monkey_patch()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+
+from flask import Flask, jsonify  # noqa: E402
+
+import flask_socketio  # noqa: E402
+from flask_socketio import SocketIO, emit, join_room  # noqa: E402
 
 app = Flask(__name__)
 # BENCH_RECOVERY=1: connection state recovery on (this project only), to measure its cost.
@@ -35,7 +46,7 @@ _options: dict[str, object] = {"connection_state_recovery": True} if os.environ.
 # BENCH_MESSAGE_QUEUE=redis://…: on a message queue (with BENCH_RECOVERY=1: the Redis store).
 if os.environ.get("BENCH_MESSAGE_QUEUE"):
     _options["message_queue"] = os.environ["BENCH_MESSAGE_QUEUE"]
-socketio = SocketIO(app, async_mode="gevent", **_options)
+socketio = SocketIO(app, async_mode=ASYNC_MODE, **_options)
 
 
 def stack_info() -> dict[str, object]:
@@ -43,6 +54,7 @@ def stack_info() -> dict[str, object]:
     reference = "socketio_core" not in sys.modules
     return {
         "stack": "reference" if reference else "ours",
+        "async_mode": socketio.async_mode,
         "flask_socketio": here,
         "pid": os.getpid(),
         "python": sys.executable,

@@ -74,6 +74,7 @@ REF_MODULES = {
     "engineio": "python-engineio==4.15.1",
     "gevent": "gevent",
     "geventwebsocket": "gevent-websocket==0.10.1",
+    "eventlet": "eventlet",  # --async-mode eventlet
     "msgpack": "msgpack",
     "matplotlib": "matplotlib",
 }
@@ -262,6 +263,9 @@ def check_stack(stack: str, info: dict[str, Any]) -> None:
         raise RuntimeError(f"expected this project's flask_socketio, the server imported {path}")
     if stack == "reference" and (ours or info.get("stack") != "reference"):
         raise RuntimeError(f"expected the reference flask_socketio, the server imported {path}")
+    wanted = os.environ.get("BENCH_ASYNC_MODE") or "gevent"
+    if info.get("async_mode") != wanted:
+        raise RuntimeError(f"expected the {stack} stack on {wanted}, it runs on {info.get('async_mode')}")
 
 
 class Server:
@@ -614,9 +618,9 @@ def _pin_like_ours(requirement: str) -> tuple[str, str]:
 
 
 DISTRIBUTIONS = {
-    "ours": ["flask-socketio-ng", "flask", "werkzeug", "gevent", "greenlet", "wsproto", "msgpack"],
+    "ours": ["flask-socketio-ng", "flask", "werkzeug", "gevent", "greenlet", "wsproto", "msgpack", "eventlet"],
     "reference": ["flask-socketio", "python-socketio", "python-engineio", "flask", "werkzeug", "gevent",
-                  "gevent-websocket", "greenlet", "simple-websocket", "msgpack"],
+                  "gevent-websocket", "greenlet", "simple-websocket", "msgpack", "eventlet"],
 }
 
 
@@ -811,6 +815,7 @@ def _report(args: argparse.Namespace, stacks: list[str], e2e: list[Scenario],
             "stacks": stacks,
             "size": args.size,
             "rounds": args.rounds,
+            "async_mode": args.async_mode,
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                         "pinned": bool(cores()[0]), "server_core": (cores()[0] or ["-"])[-1],
                         "generator_core": (cores()[1] or ["-"])[-1]},
@@ -1083,7 +1088,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update-docs", action="store_true",
                         help="with --compare: put this run's table into docs/benchmarks.md")
     parser.add_argument("--ours-python", default=sys.executable, help="interpreter that has this project")
+    parser.add_argument("--async-mode", choices=["gevent", "eventlet"], default="gevent",
+                        help="the Python stacks' async mode (benchmarks/app.py: BENCH_ASYNC_MODE); "
+                             "eventlet: eventlet.monkey_patch() first, both stacks on eventlet")
     args = parser.parse_args(argv)
+    os.environ["BENCH_ASYNC_MODE"] = args.async_mode  # the servers inherit it (clean_env)
     tiny = args.size == "tiny"
     if args.rounds is None:
         args.rounds = 3 if args.compare else 1

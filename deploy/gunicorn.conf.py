@@ -26,7 +26,7 @@ keepalive = 75
 bind = os.environ.get("SOCKETIO_BIND", "127.0.0.1:5000")
 accesslog = os.environ.get("SOCKETIO_ACCESS_LOG") or None
 errorlog = "-"
-# Recent gunicorn (27 here) opens a control socket at ~/.gunicorn/gunicorn.ctl by default: one path for
+# Recent gunicorn (25.3 here) opens a control socket at ~/.gunicorn/gunicorn.ctl by default: one path for
 # every gunicorn of the user, so several processes on one host would fight over it.
 control_socket_disable = True
 loglevel = os.environ.get("SOCKETIO_LOG_LEVEL", "info")

@@ -373,31 +373,29 @@ class _Response:
             self.close = True  # the app sent less than it announced: the framing is broken
 
 
-class HTTPServer(StreamServer):  # type: ignore[misc]
-    """A gevent stream server speaking HTTP/1.1 to a WSGI app (see the module docstring).
+class HTTPConnections:
+    """The HTTP/1.1 side of the server, whatever accepts its connections: `handle(sock,
+    address)` serves one connection until it ends. A server class provides ``address``,
+    ``socket``, ``ssl_enabled`` and calls `_setup_http` (gevent's `HTTPServer` here,
+    `engineio_core.eventlet_serving.EventletHTTPServer` on eventlet's hub)."""
 
-    Options as gevent's pywsgi: ``log`` (a file-like or logger for the access log, None for
-    none), ``error_log``, ``environ`` (base environ), ``backlog``, ``spawn`` and SSL arguments
-    (``certfile=``, ``keyfile=``, ``ssl_context=``). And ``idle_timeout`` (seconds, default
-    `IDLE_TIMEOUT`; None for none): how long a connection may wait for the next request, for
-    the rest of a head or body, or for the client to take a response, before it is closed
-    (slow or idle clients cannot hold connections forever). It does not apply to a WebSocket
-    once upgraded: heartbeats bound those. A long-poll waiting for data is the app's time,
-    not the connection's, and is not cut either."""
+    # The non-blocking socket under a connection's socket (None: no raw fast path, no takeover).
+    _raw_of = staticmethod(plain_socket)
+    # Whether an upgraded WebSocket may keep the connection (`TAKEOVER`, read from loop watchers).
+    takeover = True
+    # The environ key under which the app finds the connection's socket (`find_socket`).
+    socket_key = "gevent.socket"
+    address: Any
+    socket: Any
+    ssl_enabled: bool
 
-    def __init__(
-        self,
-        listener: Any,
-        application: Callable[..., Any],
-        log: Any = "default",
-        error_log: Any = "default",
-        environ: dict[str, Any] | None = None,
-        idle_timeout: float | None = IDLE_TIMEOUT,
-        **kwargs: Any,
+    def _setup_http(
+        self, application: Callable[..., Any], log: Any, error_log: Any, environ: dict[str, Any] | None,
+        idle_timeout: float | None, reaper: Callable[[float], _IdleReaper] | None = None,
     ) -> None:
-        super().__init__(listener, **kwargs)
         self.idle_timeout = idle_timeout or None
-        self._reaper = _IdleReaper(self.idle_timeout) if self.idle_timeout else None
+        make_reaper = reaper or _IdleReaper
+        self._reaper = make_reaper(self.idle_timeout) if self.idle_timeout else None
         self.application = application
         self.log = sys.stderr if log == "default" else log
         self.error_log = _logger if error_log == "default" or error_log is None else error_log
@@ -414,12 +412,6 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
                 port = self.socket.getsockname()[1]
             self._names = (str(host), str(port))
         return self._names
-
-    def close(self) -> None:
-        super().close()
-        reaper = getattr(self, "_reaper", None)  # None too if __init__ failed before it
-        if reaper is not None:
-            reaper.stop()
 
     def do_close(self, sock: Any, *args: Any) -> None:
         if sock in self._taken:
@@ -446,8 +438,8 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
         app = self.application
         server_name, server_port = self._server_names()
         scheme = "https" if self.ssl_enabled else "http"
-        raw = plain_socket(sock)  # None with TLS: no takeover, no raw fast path
-        can_take_over = raw is not None
+        raw = self._raw_of(sock)  # None with TLS: no takeover, no raw fast path
+        can_take_over = raw is not None and self.takeover
         base = self.base_environ
         reaper = self._reaper
         while True:
@@ -472,7 +464,7 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
                     environ.setdefault(key, value)
             environ["wsgi.input"] = body
             environ["wsgi.errors"] = sys.stderr
-            environ["gevent.socket"] = sock
+            environ[self.socket_key] = sock
             response = _Response(sock, raw, head, reaper)
             if can_take_over and "HTTP_UPGRADE" in environ:
                 environ[TAKEOVER] = _TakeOver(self, sock, body, response)
@@ -542,6 +534,38 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
             log.write(line + "\n")
 
 
+class HTTPServer(HTTPConnections, StreamServer):  # type: ignore[misc]
+    """A gevent stream server speaking HTTP/1.1 to a WSGI app (see the module docstring).
+
+    Options as gevent's pywsgi: ``log`` (a file-like or logger for the access log, None for
+    none), ``error_log``, ``environ`` (base environ), ``backlog``, ``spawn`` and SSL arguments
+    (``certfile=``, ``keyfile=``, ``ssl_context=``). And ``idle_timeout`` (seconds, default
+    `IDLE_TIMEOUT`; None for none): how long a connection may wait for the next request, for
+    the rest of a head or body, or for the client to take a response, before it is closed
+    (slow or idle clients cannot hold connections forever). It does not apply to a WebSocket
+    once upgraded: heartbeats bound those. A long-poll waiting for data is the app's time,
+    not the connection's, and is not cut either."""
+
+    def __init__(
+        self,
+        listener: Any,
+        application: Callable[..., Any],
+        log: Any = "default",
+        error_log: Any = "default",
+        environ: dict[str, Any] | None = None,
+        idle_timeout: float | None = IDLE_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
+        StreamServer.__init__(self, listener, **kwargs)
+        self._setup_http(application, log, error_log, environ, idle_timeout)
+
+    def close(self) -> None:
+        super().close()
+        reaper = getattr(self, "_reaper", None)  # None too if __init__ failed before it
+        if reaper is not None:
+            reaper.stop()
+
+
 class _IdleReaper:
     """Closes connections that have waited on their client for more than `timeout` seconds
     (for a request, the rest of one, or to take a response). One greenlet per server sweeps
@@ -550,6 +574,13 @@ class _IdleReaper:
     for every blocking call instead: about 10 us per request."""
 
     __slots__ = ("timeout", "waiting", "_task")
+    # What runs the sweep (the eventlet server's reaper redefines these three).
+    _spawn = staticmethod(gevent.spawn)
+    _sleep = staticmethod(gevent.sleep)
+
+    @staticmethod
+    def _kill(task: Any) -> None:
+        task.kill(block=False)
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
@@ -567,18 +598,19 @@ class _IdleReaper:
 
     def start(self) -> None:
         if self._task is None:
-            self._task = gevent.spawn(self._sweep)
+            self._task = self._spawn(self._sweep)
 
     def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.kill(block=False)
+            self._kill(task)
 
     def _sweep(self) -> None:
         interval = self.timeout / 4
         waiting = self.waiting
+        sleep = self._sleep
         while True:
-            gevent.sleep(interval)
+            sleep(interval)
             limit = time.monotonic() - self.timeout
             for sock, since in list(waiting.items()):
                 if since <= limit and waiting.get(sock) == since:
@@ -606,7 +638,7 @@ class _TakeOver:
 
     __slots__ = ("_server", "_sock", "_body", "_response")
 
-    def __init__(self, server: HTTPServer, sock: Any, body: RequestBody, response: _Response) -> None:
+    def __init__(self, server: HTTPConnections, sock: Any, body: RequestBody, response: _Response) -> None:
         self._server = server
         self._sock = sock
         self._body = body
@@ -648,4 +680,4 @@ def serve(app: Callable[..., Any], host: str = "127.0.0.1", port: int = 5000, **
     make_server(app, host, port, **kwargs).serve_forever()
 
 
-__all__ = ["TAKEOVER", "HTTPServer", "make_server", "serve"]
+__all__ = ["TAKEOVER", "HTTPConnections", "HTTPServer", "make_server", "serve"]

@@ -21,27 +21,23 @@ from .middleware import SocketIOMiddleware
 from .request_context import request_context
 
 _OWN_OPTIONS = ("manage_session", "message_queue", "channel", "path", "resource", "node_adapter")
-SUPPORTED_ASYNC_MODES = ("gevent", "gevent_uwsgi", "threading")
-EVENTLET_PATCHED = (
-    "eventlet has monkey-patched this process (eventlet.monkey_patch()), and this Socket.IO "
-    "server does not run on eventlet: it would accept connections and never answer them. "
-    "Remove the monkey_patch() call (with gunicorn, use the gevent worker: -k gevent) and run "
-    "on gevent (the default) or with async_mode='threading'."
-)
+SUPPORTED_ASYNC_MODES = ("eventlet", "gevent", "gevent_uwsgi", "threading")
 
 
 def check_async_mode(async_mode: Any) -> None:
     """Refuse what this stack cannot run on, with a message that says what it can run on:
-    an unsupported ``async_mode`` (``ValueError``, as the reference) and a process that
-    eventlet has monkey-patched (``RuntimeError``; served, it would answer nobody)."""
+    an unsupported ``async_mode`` (``ValueError``, as the reference) and a mode that cannot
+    run under the monkey-patching in place (``RuntimeError``: gevent in a process that
+    eventlet patched, or both libraries patching one process)."""
     if async_mode is not None and async_mode not in SUPPORTED_ASYNC_MODES:
         raise ValueError(
             f"Invalid async_mode specified: {async_mode!r} is not supported; the supported "
-            f"async modes are 'gevent' (the default), 'gevent_uwsgi' (uWSGI's gevent loop: "
-            f"uwsgi --gevent N --http-websockets) and 'threading'"
+            f"async modes are 'eventlet', 'gevent' (the default), 'gevent_uwsgi' (uWSGI's "
+            f"gevent loop: uwsgi --gevent N --http-websockets) and 'threading'"
         )
-    if _eventlet_patched():
-        raise RuntimeError(EVENTLET_PATCHED)
+    from engineio_core.drivers import resolve_async_mode
+
+    resolve_async_mode(async_mode)
 
 
 def _uwsgi_gevent_loop() -> bool:
@@ -52,20 +48,6 @@ def _uwsgi_gevent_loop() -> bool:
     try:
         return uwsgi is not None and bool(uwsgi.opt.get("gevent"))
     except Exception:  # pragma: no cover - a module that only looks like uWSGI's
-        return False
-
-
-def _eventlet_patched() -> bool:
-    """True when eventlet monkey-patched this process. Only looks at what is already imported
-    (``eventlet.monkey_patch()`` imports ``eventlet.patcher``): never imports eventlet."""
-    import sys
-
-    patcher = sys.modules.get("eventlet.patcher")
-    if patcher is None:
-        return False
-    try:
-        return bool(patcher.is_monkey_patched("socket") or patcher.is_monkey_patched("thread"))
-    except Exception:  # pragma: no cover - an eventlet without this API
         return False
 
 
@@ -449,7 +431,7 @@ class SocketIO:
         in Flask-SocketIO's threading mode: a test that waits with ``time.sleep()`` sees it run
         (a greenlet would not run until the test yields to gevent)."""
         server = self._server()
-        if self._tasks_as_threads and server.eio.driver.name == "gevent":
+        if self._tasks_as_threads and server.eio.driver.name in ("gevent", "eventlet"):
             import threading
 
             thread = threading.Thread(target=target, args=args, kwargs=kwargs, daemon=True)

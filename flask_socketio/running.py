@@ -1,4 +1,5 @@
-"""`SocketIO.run()` and `stop()`: gevent's pywsgi in production, Werkzeug in threading mode."""
+"""`SocketIO.run()` and `stop()`: the engine's own server on gevent or eventlet in production,
+Werkzeug in threading mode."""
 
 from __future__ import annotations
 
@@ -77,7 +78,11 @@ def _run_werkzeug(socketio: Any, app: flask.Flask, host: str, port: int, debug: 
 
 def _run_gevent(socketio: Any, app: flask.Flask, host: str, port: int, debug: bool, use_reloader: bool,
                 reloader_options: dict[str, Any], log_output: bool, kwargs: dict[str, Any]) -> None:
-    from engineio_core.serving import make_server
+    """The engine's own server, on the hub of the async mode (gevent's or eventlet's)."""
+    if socketio.async_mode == "eventlet":
+        from engineio_core.eventlet_serving import make_server
+    else:
+        from engineio_core.serving import make_server
 
     if debug and socketio.sockio_mw is not None:
         from werkzeug.debug import DebuggedApplication
@@ -85,11 +90,13 @@ def _run_gevent(socketio: Any, app: flask.Flask, host: str, port: int, debug: bo
         socketio.sockio_mw.wsgi_app = DebuggedApplication(socketio.sockio_mw.wsgi_app, evalex=True)
     socketio.wsgi_server = make_server(app, host, port, log_output=log_output, **kwargs)
     if use_reloader:
-        from gevent import monkey
         from werkzeug._reloader import run_with_reloader
 
-        monkey.patch_thread()
-        monkey.patch_time()
+        if socketio.async_mode != "eventlet":  # eventlet: the app's monkey_patch() did this
+            from gevent import monkey
+
+            monkey.patch_thread()
+            monkey.patch_time()
         run_with_reloader(socketio.wsgi_server.serve_forever, **reloader_options)
     else:
         socketio.wsgi_server.serve_forever()

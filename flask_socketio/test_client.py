@@ -12,7 +12,8 @@ error handler raises) is raised by the ``emit()`` that caused it.
 
 Background tasks. While a test client drives a server, ``socketio.start_background_task``
 runs its target in a daemon thread, as Flask-SocketIO does in threading mode, so a test that
-waits with plain ``time.sleep()`` sees the task run, whatever the async mode. Under gevent the
+waits with plain ``time.sleep()`` sees the task run, whatever the async mode. Under gevent (and
+eventlet, the same way) the
 server's loop is the test's own thread: what a task emits from its thread is handed to that
 loop, and the client runs the loop's pending work (``gevent.sleep(0)``) each time it is used
 (``get_received``, ``emit``, ``is_connected``…), so the task's messages are there when the
@@ -234,6 +235,9 @@ class SocketIOTestClient:
         """Run what other threads handed to the gevent loop (a background task's emits),
         and any greenlet that is ready, before the test looks at the client."""
         driver = self._driver
+        if driver.name == "eventlet":
+            driver.run_pending()  # type: ignore[attr-defined]
+            return
         if driver.name != "gevent" or not driver.in_loop():
             return
         import gevent

@@ -104,11 +104,26 @@ class GeventWriter:
         "_closed", "_high", "_flow", "_on_error", "_then", "_drainer", "_progress", "_watched",
     )
 
+    # What differs on another green loop (the eventlet driver's writer redefines these four):
+    # the non-blocking socket under `sock` (None: no raw fast path), the loop whose
+    # `run_callback` flushes the cork, and how the drain greenlet starts and is stopped.
+    _raw_socket = staticmethod(plain_socket)
+    _spawn = staticmethod(gevent.spawn)
+    _spawn_later = staticmethod(gevent.spawn_later)
+
+    @staticmethod
+    def _current_loop() -> Any:
+        return gevent.get_hub().loop
+
+    @staticmethod
+    def _stop(drainer: Any) -> None:
+        drainer.kill(block=True, timeout=1)
+
     def __init__(self, sock: Any, flow: FlowControl, on_error: Callable[[str], None]) -> None:
         self._sock = sock
         # TLS sockets have no raw fast path: everything goes through the drain greenlet.
-        self._raw = plain_socket(sock)
-        self._loop = gevent.get_hub().loop
+        self._raw = self._raw_socket(sock)
+        self._loop = self._current_loop()
         self._cork: list[bytes] | None = None
         self._cork_bytes = 0
         self._pending: deque[bytes | memoryview] | None = None  # made on first use (~600 B)
@@ -209,7 +224,7 @@ class GeventWriter:
         if not self._busy:
             self._busy = True
             self._progress = time.monotonic()
-            self._drainer = gevent.spawn(self._drain)
+            self._drainer = self._spawn(self._drain)
             if not self._watched:
                 schedule = self._flow.schedule
                 if schedule is not None:
@@ -281,7 +296,7 @@ class GeventWriter:
         if not self._busy:
             self._run_then()
         else:
-            gevent.spawn_later(FLUSH_GRACE, self._force_close)
+            self._spawn_later(FLUSH_GRACE, self._force_close)
 
     def _force_close(self) -> None:
         if self._pending is not None:
@@ -291,7 +306,7 @@ class GeventWriter:
         if drainer is not None and not drainer.dead:
             # Stop the drain blocked on a peer that does not read, before the socket is shut
             # down and handed back (closing it under a waiting greenlet aborts libev).
-            drainer.kill(block=True, timeout=1)
+            self._stop(drainer)
         self._run_then()
 
     def _run_then(self) -> None:

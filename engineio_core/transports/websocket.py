@@ -41,7 +41,7 @@ RECV_SIZE = 65536
 
 def find_socket(environ: Mapping[str, Any]) -> Any:
     """The raw client socket, wherever the WSGI server keeps it (or None)."""
-    for key in ("gevent.socket", "werkzeug.socket", "gunicorn.socket"):
+    for key in ("gevent.socket", "eventlet.socket", "werkzeug.socket", "gunicorn.socket"):
         sock = environ.get(key)
         if sock is not None:
             return sock

@@ -108,18 +108,43 @@ def test_with_the_official_client(tmp_path: Path) -> None:
     assert "S1 echo+ack" in proc.stdout and "problems seen" not in proc.stdout, proc.stdout
 
 
+def test_on_eventlet(tmp_path: Path) -> None:
+    """``--async-mode eventlet``: the app monkey-patches and serves on eventlet (the suite
+    checks the mode the server reports), the scenarios run cleanly."""
+    if not node_available():
+        pytest.fail("node and the npm packages are required: run scripts/setup.sh")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "BENCH_ASYNC_MODE")}
+    out = tmp_path / "eventlet.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--size", "tiny", "--only", "S1,S2,S4", "--async-mode", "eventlet",
+         "--no-plot", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=180, env=env, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(out.read_text())
+    assert report["meta"]["async_mode"] == "eventlet"
+    rows = {row["key"]: row for row in report["rows"]}
+    for key in ("S1", "S2", "S4"):
+        assert rows[key]["ours"]["median"] > 0 and rows[key]["ours"]["problems"] == [], rows[key]
+    assert report["e2e_samples"]["S1"]["ours"][0]["mismatches"] == 0
+    s2 = report["e2e_samples"]["S2"]["ours"][0]
+    assert s2["lost"] == 0 and s2["outOfOrder"] == 0 and s2["deliveries"] == 20 * 5 * 2
+
+
 def test_app_refuses_to_measure_the_wrong_stack() -> None:
     from benchmarks.suite import check_stack
 
-    ours = {"stack": "ours", "flask_socketio": str(ROOT / "flask_socketio" / "__init__.py")}
-    ref = {"stack": "reference", "flask_socketio": "/x/.venv-ref/lib/site-packages/flask_socketio/__init__.py"}
+    ours = {"stack": "ours", "flask_socketio": str(ROOT / "flask_socketio" / "__init__.py"), "async_mode": "gevent"}
+    ref = {"stack": "reference", "flask_socketio": "/x/.venv-ref/lib/site-packages/flask_socketio/__init__.py",
+           "async_mode": "gevent"}
     node = {"stack": "node", "socketio_module": str(ROOT / "node_modules" / "socket.io" / "dist" / "index.js")}
     elsewhere = {"stack": "node", "socketio_module": "/usr/lib/node_modules/socket.io/dist/index.js"}
     check_stack("ours", ours)
     check_stack("reference", ref)
     check_stack("node", node)
+    on_eventlet = dict(ours, async_mode="eventlet")  # measured with BENCH_ASYNC_MODE unset: gevent wanted
     for stack, info in (("reference", ours), ("ours", ref), ("ours", node), ("node", ours),
-                        ("node", ref), ("node", elsewhere), ("reference", node)):
+                        ("node", ref), ("node", elsewhere), ("reference", node), ("ours", on_eventlet)):
         with pytest.raises(RuntimeError):
             check_stack(stack, info)
 

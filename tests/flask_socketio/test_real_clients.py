@@ -9,6 +9,12 @@ JavaScript client under node (tests/node/flask_realapp.js):
 * ``flask_run``: ``flask --app realapp run`` (threading, Werkzeug, WebSocket included);
 * ``uwsgi``: ``uwsgi --http … --gevent 100 --http-websockets --http-keepalive --module realapp:app`` (uWSGI's
   gevent loop, the reference's ``gevent_uwsgi`` mode; pyuwsgi from PyPI, a test dependency).
+* ``eventlet``: ``eventlet.monkey_patch()`` first, ``async_mode='eventlet'``, ``socketio.run()``
+  (the engine's own server on eventlet's hub), in a subprocess (eventlet's patching never
+  reaches the pytest process, which runs gevent);
+* ``eventlet_wsgi``: ``eventlet.wsgi.server(eventlet.listen(...), app)``, async mode left to
+  the automatic choice (eventlet, the process being patched);
+* ``gunicorn_eventlet``: ``gunicorn -k eventlet -w 1 realapp:app`` (the worker patches).
 
 Each scenario checks: connect (with a session name from ``auth``), acks, rooms isolation, a
 class-based namespace (with its ``error`` hook), the managed session, emits from a background
@@ -44,9 +50,15 @@ from tests.flask_socketio.conftest import (
     wait_until,
 )
 
-SERVERS = ["gevent", "threading", "gunicorn", "flask_run", "uwsgi"]
+SERVERS = ["gevent", "threading", "gunicorn", "flask_run", "uwsgi", "eventlet", "eventlet_wsgi",
+           "gunicorn_eventlet"]
 EXPECTED_MODE = {"gevent": "gevent", "threading": "threading", "gunicorn": "gevent", "flask_run": "threading",
-                 "uwsgi": "gevent_uwsgi"}
+                 "uwsgi": "gevent_uwsgi", "eventlet": "eventlet", "eventlet_wsgi": "eventlet",
+                 "gunicorn_eventlet": "eventlet"}
+EVENTLET_WSGI = (
+    "import eventlet; eventlet.monkey_patch(); import sys, eventlet.wsgi; from realapp import app; "
+    "eventlet.wsgi.server(eventlet.listen(('127.0.0.1', int(sys.argv[1]))), app, log_output=False)"
+)
 REALAPP = os.path.join(APPS_DIR, "realapp.py")
 
 
@@ -71,6 +83,14 @@ def server_process(kind: str, port: int, env: dict[str, str] | None = None) -> S
         argv = [os.path.join(VENV_BIN, "uwsgi"), "--http", f"127.0.0.1:{port}", "--gevent", "100",
                 "--http-websockets", "--http-keepalive", "--module", "realapp:app", "--master",
                 "--die-on-term", "--disable-logging"]
+    elif kind == "eventlet":
+        env.update(REALAPP_EVENTLET="1", REALAPP_ASYNC_MODE="eventlet")
+        argv = [sys.executable, REALAPP, str(port)]
+    elif kind == "eventlet_wsgi":
+        argv = [sys.executable, "-c", EVENTLET_WSGI, str(port)]
+    elif kind == "gunicorn_eventlet":
+        argv = [os.path.join(VENV_BIN, "gunicorn"), "-k", "eventlet", "-w", "1",
+                "-b", f"127.0.0.1:{port}", "--chdir", APPS_DIR, "realapp:app"]
     else:  # pragma: no cover
         raise ValueError(kind)
     return ServerProcess(argv, port, env=env, cwd=APPS_DIR)
@@ -265,6 +285,29 @@ def test_js_client_10000_acked_messages_over_websocket(server: tuple[str, Server
     assert result["sockets"]["a"]["disconnectReason"] is None
 
 
+BINARY = bytes(range(256)) * 4
+
+
+def test_binary_event_and_ack_both_clients(server: tuple[str, ServerProcess]) -> None:
+    """Binary attachments both ways (a BINARY_EVENT answered by a BINARY_ACK), over WebSocket
+    and over polling, for the official client and python-socketio."""
+    import base64
+
+    kind, proc = server
+    wire = {"$bin": base64.b64encode(BINARY).decode()}
+    for transports in (["websocket"], ["polling"]):
+        result = run_node("sio_client.js", {"url": proc.url, "timeoutMs": 30_000, "steps": [
+            {"op": "connect", "name": "a", "nsp": "/ns", "opts": {"transports": transports}},
+            {"op": "emit", "name": "a", "event": "echo", "args": [{"blob": wire, "n": 1}], "ack": True,
+             "key": "bin"},
+        ]})
+        assert result["ok"], result["error"]
+        assert result["acks"]["bin"] == [{"blob": wire, "n": 1}], transports
+        with python_client(proc.url, EVENTS, namespaces=["/ns"], transports=transports) as (client, _log):
+            assert client.call("echo", {"blob": BINARY, "n": 2}, namespace="/ns", timeout=TIMEOUT) == \
+                {"blob": BINARY, "n": 2}
+
+
 # -- run() and stop() -------------------------------------------------------------------------------
 
 
@@ -300,7 +343,7 @@ def test_run_refuses_werkzeug_in_production_subprocess() -> None:
             "allow_unsafe_werkzeug=True to the run() method to disable this error.") in proc.stderr
 
 
-@pytest.mark.parametrize("kind", ["gevent", "threading"])
+@pytest.mark.parametrize("kind", ["gevent", "threading", "eventlet"])
 def test_stop_ends_run(kind: str) -> None:
     with server_process(kind, free_port(), env={"REALAPP_ALLOW_STOP": "1"}) as proc:
         with python_client(proc.url) as (client, _log):

@@ -65,8 +65,12 @@ def broker(request: pytest.FixtureRequest) -> RedisServer | RabbitServer:
 
 @pytest.fixture(scope="module")
 def cluster(workdir: Path, broker: RedisServer | RabbitServer) -> Iterator[list[ProcessNode]]:
-    """Three cluster_app nodes (A, B, C) on one broker, every listener subscribed."""
-    nodes = [cluster_node(f"{name}-{broker.name}", workdir, broker.url) for name in ("A", "B", "C")]
+    """Three cluster_app nodes (A, B, C) on one broker, every listener subscribed. B runs on
+    eventlet (``eventlet.monkey_patch()``, issue 25), A and C on gevent: every cross-node test
+    has the broker's listener and publisher under eventlet on one side."""
+    nodes = [cluster_node(f"{name}-{broker.name}", workdir, broker.url,
+                          extra_env={"SCALE_EVENTLET": "1"} if name == "B" else None)
+             for name in ("A", "B", "C")]
     with running(nodes):
         broker.wait_subscribers(len(nodes))
         yield nodes

@@ -153,8 +153,10 @@ def test_store_session_expires_after_max_disconnection_duration(redis_server: Re
 @pytest.fixture(scope="module")
 def recovery_cluster(workdir: Path, redis_server: RedisServer) -> Iterator[list[ProcessNode]]:
     require("redis-server")
+    # rec-1 runs on eventlet (issue 25): recovery through Redis streams under both drivers.
     nodes = [cluster_node(f"rec-{i}", workdir, redis_server.url, app=RECOVERY_APP,
-                          extra_env={"RECOVERY_SECONDS": "8"}) for i in range(3)]
+                          extra_env={"RECOVERY_SECONDS": "8", **({"SCALE_EVENTLET": "1"} if i == 1 else {})})
+             for i in range(3)]
     with running(nodes):
         redis_server.wait_subscribers(len(nodes))
         yield nodes

@@ -7,7 +7,8 @@ hook, acknowledgements, a managed session, a background task that emits with
 ``socketio.start_background_task`` + ``socketio.sleep``, and a refused connection.
 
 Environment: ``REALAPP_ASYNC_MODE`` (default: automatic), ``REALAPP_ALLOW_STOP=1`` adds a
-``stop_server`` event that calls ``socketio.stop()``.
+``stop_server`` event that calls ``socketio.stop()``, ``REALAPP_EVENTLET=1`` calls
+``eventlet.monkey_patch()`` first, as eventlet applications do.
 
     python realapp.py PORT        # socketio.run(app, port=PORT)
 """
@@ -15,12 +16,18 @@ Environment: ``REALAPP_ASYNC_MODE`` (default: automatic), ``REALAPP_ALLOW_STOP=1
 from __future__ import annotations
 
 import os
-import sys
-from typing import Any
 
-from flask import Flask, request, session
+if os.environ.get("REALAPP_EVENTLET") == "1":
+    import eventlet
 
-from flask_socketio import ConnectionRefusedError, Namespace, SocketIO, emit, join_room, rooms
+    eventlet.monkey_patch()
+
+import sys  # noqa: E402
+from typing import Any  # noqa: E402
+
+from flask import Flask, request, session  # noqa: E402
+
+from flask_socketio import ConnectionRefusedError, Namespace, SocketIO, emit, join_room, rooms  # noqa: E402
 
 app = Flask(__name__)
 app.config["SECRET_KEY"] = "real-clients-secret"

@@ -9,15 +9,21 @@ server-to-client calls with acknowledgements.
 
 from __future__ import annotations
 
-import argparse
-import datetime
-import logging
 import os
 
-import flask
-from flask import Flask, request
+if os.environ.get("SCALE_EVENTLET") == "1":  # this node runs on eventlet (issue 25)
+    import eventlet
 
-from flask_socketio import SocketIO, close_room, disconnect, emit, join_room, leave_room, rooms
+    eventlet.monkey_patch()
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import logging  # noqa: E402
+
+import flask  # noqa: E402
+from flask import Flask, request  # noqa: E402
+
+from flask_socketio import SocketIO, close_room, disconnect, emit, join_room, leave_room, rooms  # noqa: E402
 
 # The message-queue layer logs what it ignores or drops as warnings/errors: keep them in the log.
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -9,13 +9,19 @@ starts a background task on this node that emits ``count`` messages ``msg`` to a
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
 
-from flask import Flask, request, session
+if os.environ.get("SCALE_EVENTLET") == "1":  # this node runs on eventlet (issue 25)
+    import eventlet
 
-from flask_socketio import SocketIO, join_room, rooms
+    eventlet.monkey_patch()
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+
+from flask import Flask, request, session  # noqa: E402
+
+from flask_socketio import SocketIO, join_room, rooms  # noqa: E402
 
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
