@@ -93,6 +93,33 @@ class _Accepted:
         self.early = early
 
 
+class _HeldSends:
+    """Stands in for a new session's WebSocket while its connect handler runs: the OPEN
+    packet must go first (Node and the reference send it before anything the handler sends),
+    and it can only go once the handler accepted. Keeps the sends, and a close, in order."""
+
+    __slots__ = ("messages", "closing", "buffered")
+
+    def __init__(self) -> None:
+        self.messages: list[EncodedMessage] = []
+        self.closing: tuple[int, str] | None = None
+        self.buffered = 0
+
+    def send(self, message: EncodedMessage) -> None:
+        if self.closing is None:
+            self.messages.append(message)
+
+    def close(self, code: int = WS_CLOSE_NORMAL, reason: str = "") -> None:
+        if self.closing is None:
+            self.closing = (code, reason)
+
+    def replay(self, ws: WebSocket) -> None:
+        for message in self.messages:
+            ws.send_now(message)
+        if self.closing is not None:
+            ws.close(*self.closing)
+
+
 class WebSocketServing:
     """Accepts WebSockets for the server and reads them."""
 
@@ -182,15 +209,24 @@ class WebSocketServing:
         self, environ: dict[str, Any], accepted: _Accepted, eio_sid: str,
         on_open: Callable[[Connection], None], protocol: int = 4,
     ) -> Connection | None:
-        """A WebSocket without a sid: a new session over it, its OPEN packet sent."""
+        """A WebSocket without a sid: a new session over it, its OPEN packet sent first, then
+        what the connect handler sent (held meanwhile, as the handler may still refuse)."""
         host = self.host
-        conn = host.open_session(environ, eio_sid, accepted.ws, on_open, protocol=protocol)
+        held = _HeldSends()
+
+        def hold(conn: Connection) -> None:
+            on_open(conn)
+            conn.ws = held
+
+        conn = host.open_session(environ, eio_sid, accepted.ws, hold, protocol=protocol)
         if conn is None:
             return None
+        conn.ws = accepted.ws
         eio_sid = conn.session.eio_sid
         opening = EnginePacket(PacketType.OPEN, open_packet_data(eio_sid, [], host.config))
         host.logger.info("%s: Sending packet %s", eio_sid, describe(opening))
         accepted.ws.send_now(EncodedMessage(opening))
+        held.replay(accepted.ws)
         host.schedule(conn)
         host.notify("opened", conn)
         return conn

@@ -1,0 +1,110 @@
+"""Cases the official engine.io-client / socket.io-client test suites tripped on (issue 24).
+
+Each is reproduced here on the wire with a raw peer, so the test command covers it without the
+suites (which cannot be fetched at test time).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+import pytest
+import websocket
+from eio_support import TIMEOUT, EngineHarness, make_harness, serve_gevent, serve_werkzeug
+
+from tests.conftest import Served
+
+SERVERS: dict[str, Callable[[Any], AbstractContextManager[Served]]] = {
+    "gevent": serve_gevent, "werkzeug": serve_werkzeug,
+}
+
+
+@pytest.fixture(params=["gevent", "werkzeug"])
+def serve(request: pytest.FixtureRequest) -> Callable[[Any], AbstractContextManager[Served]]:
+    return SERVERS[request.param]
+
+
+def _sending_harness(eio3: bool, threading: bool) -> EngineHarness:
+    holder: list[EngineHarness] = []
+
+    def on_connect(eio_sid: str, environ: dict[str, Any]) -> None:
+        holder[0].eio.send(eio_sid, "hi")
+        holder[0].eio.send(eio_sid, b"\x01\x02")
+
+    options: dict[str, Any] = {"allow_eio3": eio3}
+    if threading:
+        options["async_mode"] = "threading"
+    harness = make_harness(on_connect, **options)
+    holder.append(harness)
+    return harness
+
+
+@pytest.mark.parametrize("eio", [4, 3])
+def test_open_goes_before_what_the_connect_handler_sends_on_websocket_only(
+    serve: Callable[[Any], AbstractContextManager[Served]], eio: int,
+) -> None:
+    """Node and the reference send OPEN first; the JS client drops a message before it."""
+    harness = _sending_harness(eio == 3, serve is serve_werkzeug)
+    with serve(harness.app) as served:
+        ws = websocket.create_connection(
+            f"ws://127.0.0.1:{served.port}/engine.io/?EIO={eio}&transport=websocket", timeout=TIMEOUT)
+        try:
+            frames = [ws.recv() for _ in range(3)]
+        finally:
+            ws.close()
+    assert isinstance(frames[0], str) and frames[0].startswith("0{"), frames
+    assert "sid" in json.loads(frames[0][1:])
+    binary = b"\x04\x01\x02" if eio == 3 else b"\x01\x02"
+    assert frames[1:] == ["4hi", binary]
+
+
+def test_disconnect_from_the_connect_handler_still_sends_open_first() -> None:
+    """A handler that accepts, sends and then disconnects: OPEN, the message, CLOSE frame."""
+    holder: list[EngineHarness] = []
+
+    def on_connect(eio_sid: str, environ: dict[str, Any]) -> None:
+        holder[0].eio.send(eio_sid, "bye")
+        holder[0].eio.disconnect(eio_sid)
+
+    harness = make_harness(on_connect)
+    holder.append(harness)
+    with serve_gevent(harness.app) as served:
+        ws = websocket.create_connection(
+            f"ws://127.0.0.1:{served.port}/engine.io/?EIO=4&transport=websocket", timeout=TIMEOUT)
+        try:
+            first = ws.recv()
+            second = ws.recv()
+            opcode, data = ws.recv_data(control_frame=True)
+            while opcode != websocket.ABNF.OPCODE_CLOSE:
+                opcode, data = ws.recv_data(control_frame=True)
+        finally:
+            ws.close()
+    assert isinstance(first, str) and first.startswith("0{")
+    assert second == "4bye"
+    assert int.from_bytes(data[:2], "big") == 1000
+
+
+def test_refused_websocket_session_gets_no_open(serve: Callable[[Any], AbstractContextManager[Served]]) -> None:
+    """A handler that sends and then refuses: neither OPEN nor the message, a 1008 close."""
+    holder: list[EngineHarness] = []
+
+    def on_connect(eio_sid: str, environ: dict[str, Any]) -> bool:
+        holder[0].eio.send(eio_sid, "never")
+        return False
+
+    options = {"async_mode": "threading"} if serve is serve_werkzeug else {}
+    harness = make_harness(on_connect, **options)
+    holder.append(harness)
+    with serve(harness.app) as served:
+        ws = websocket.create_connection(
+            f"ws://127.0.0.1:{served.port}/engine.io/?EIO=4&transport=websocket", timeout=TIMEOUT)
+        try:
+            opcode, data = ws.recv_data(control_frame=True)
+        finally:
+            ws.close()
+    assert opcode == websocket.ABNF.OPCODE_CLOSE, (opcode, data)
+    assert int.from_bytes(data[:2], "big") == 1008
+
