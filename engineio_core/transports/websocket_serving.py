@@ -312,7 +312,7 @@ class WebSocketServing:
             self.host.logger.warning("%s: %s, closing the connection", reader.conn.session.eio_sid, exc.message)
             reason = Reason.TRANSPORT_ERROR
             code = exc.status if 1000 <= exc.status < 5000 and exc.status != 400 else 1002
-            ws.close(code, exc.message)
+            ws.close(code)  # no reason text, as Node's ws (the reason is in the log line above)
         finally:
             if ended and reader.owner is token and not reader.done:
                 self._end_reading(reader, reason)

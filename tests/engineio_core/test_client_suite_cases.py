@@ -7,13 +7,21 @@ suites (which cannot be fetched at test time).
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
 import websocket
-from eio_support import TIMEOUT, EngineHarness, make_harness, serve_gevent, serve_werkzeug
+from eio_support import (
+    TIMEOUT,
+    EngineHarness,
+    handshake,
+    make_harness,
+    serve_gevent,
+    serve_werkzeug,
+)
 
 from tests.conftest import Served
 
@@ -108,3 +116,29 @@ def test_refused_websocket_session_gets_no_open(serve: Callable[[Any], AbstractC
     assert opcode == websocket.ABNF.OPCODE_CLOSE, (opcode, data)
     assert int.from_bytes(data[:2], "big") == 1008
 
+
+
+def _connection_headers(port: int, sid: str, body: bytes, extra: str = "") -> tuple[int, list[str]]:
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        sock.sendall(f"POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n{extra}"
+                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, data
+            data += chunk
+    lines = data.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+    values = [line.partition(":")[2].strip() for line in lines[1:] if line.lower().startswith("connection:")]
+    return int(lines[0].split()[1]), values
+
+
+@pytest.mark.parametrize(("body", "extra", "status"), [
+    (b"zz", "", 400),  # a bad payload: the session is closed, and so is the connection
+    (b"4" + b"x" * 200, "", 413),  # over max_http_buffer_size
+    (b"4ok", "Connection: close\r\n", 200),  # the client asked for it
+])
+def test_connection_close_is_sent_once(body: bytes, extra: str, status: int) -> None:
+    harness = make_harness(max_http_buffer_size=100)
+    with serve_gevent(harness.app) as served:
+        sid = handshake(served.port)
+        assert _connection_headers(served.port, sid, body, extra) == (status, ["close"])
