@@ -20,7 +20,7 @@ from ..http11 import REASONS
 from ..packets import CLOSE, NOOP
 from ..payload import decode_body, decode_payload, encode_payload, jsonp_wrap
 from ..session import OutboxFull
-from ..state import State
+from ..state import POLLING_STATES, State
 from . import polling_v3
 from .connection import Connection, StartResponse, TransportHost
 
@@ -119,7 +119,8 @@ class PollingTransport:
                     pass
             host.close(conn, Reason.TRANSPORT_ERROR)
             return self.error(environ, start_response, "Duplicate poll request")
-        if not session.outbox and session.state is State.POLLING:
+        if not session.outbox and session.state in POLLING_STATES:
+            # While a probe is pending too: the upgrade check answers it (NOOP) within 100 ms.
             self._wait_for_messages(conn)
         with host.lock:
             messages = session.drain()

@@ -18,6 +18,7 @@ from ..errors import RemoteProtocolError
 from ..events import MessageReceived, ProbeFailed, ProbeReceived, Reason, Upgraded
 from ..handshake import open_packet_data
 from ..packets import PROBE_PONG, EnginePacket, PacketType, decode_binary, decode_text, describe
+from ..state import State
 from .connection import Connection, StartResponse, TransportHost
 from .polling import cookie_header
 from .websocket import (
@@ -40,6 +41,9 @@ WS_CLOSE_NORMAL = 1000
 _WS_CLOSE_POLICY = 1008
 # Upper bound on waiting for a closing WebSocket's flush (the gevent writer gives up after 5 s).
 _WS_CLOSE_WAIT = 10.0
+# While a probe is pending, a waiting poll is answered with NOOP on this period (Node's upgrade
+# check interval), not at once: a poll that gets data within it carries the data instead.
+PROBE_NOOP_INTERVAL = 0.1
 
 
 class WebSocketReader:
@@ -415,7 +419,7 @@ class WebSocketServing:
         event = conn.session.receive_probe(packet)
         if isinstance(event, ProbeReceived):
             ws.send(_ENCODED_PROBE_PONG)
-            conn.wake_poll()
+            host.call_later(PROBE_NOOP_INTERVAL, self._probe_check, conn, ws)
             return True
         if isinstance(event, Upgraded):
             with host.lock:
@@ -432,6 +436,13 @@ class WebSocketServing:
         assert isinstance(event, ProbeFailed)
         host.logger.info("%s: Failed websocket upgrade: %s", conn.session.eio_sid, event.reason)
         return False
+
+    def _probe_check(self, conn: Connection, ws: WebSocket) -> None:
+        """Node's upgrade check: while `ws` is the pending probe, a waiting poll is answered
+        (NOOP) every `PROBE_NOOP_INTERVAL`, so the client can pause polling and upgrade."""
+        if conn.probe_ws is ws and conn.session.state is State.PROBING:
+            conn.wake_poll()
+            self.host.call_later(PROBE_NOOP_INTERVAL, self._probe_check, conn, ws)
 
 
 def _ws_done(environ: dict[str, Any]) -> Iterable[bytes]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -19,10 +20,13 @@ from eio_support import (
     EngineHarness,
     handshake,
     make_harness,
+    poll,
     serve_gevent,
     serve_werkzeug,
+    wait_poll_pending,
 )
 
+from engineio_core.transports import websocket_serving
 from tests.conftest import Served
 
 SERVERS: dict[str, Callable[[Any], AbstractContextManager[Served]]] = {
@@ -142,3 +146,34 @@ def test_connection_close_is_sent_once(body: bytes, extra: str, status: int) -> 
     with serve_gevent(harness.app) as served:
         sid = handshake(served.port)
         assert _connection_headers(served.port, sid, body, extra) == (status, ["close"])
+
+
+def test_a_poll_pending_at_the_probe_carries_what_is_sent_before_the_upgrade_check(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Node answers a poll that waits while a probe is pending with NOOP on its 100 ms upgrade
+    check, not at once: what the server sends meanwhile goes out on that poll. (socket.io-
+    client's "should not emit a packet twice in the 'connect' handler" counts the packets of
+    its first 100 ms, and an early NOOP is one too many.) The check's period is stretched here
+    so that the order does not depend on the machine's speed."""
+    monkeypatch.setattr(websocket_serving, "PROBE_NOOP_INTERVAL", 60.0, raising=False)
+    harness = make_harness(echo=False)
+    with serve_gevent(harness.app) as served:
+        sid = handshake(served.port)
+        polled: list[tuple[int, str]] = []
+        poller = threading.Thread(target=lambda: polled.append(
+            (lambda r: (r.status, r.text))(poll(served.port, sid))))
+        poller.start()
+        wait_poll_pending(harness.eio, sid)
+        ws = websocket.create_connection(
+            f"ws://127.0.0.1:{served.port}/engine.io/?EIO=4&transport=websocket&sid={sid}", timeout=TIMEOUT)
+        try:
+            ws.send("2probe")
+            assert ws.recv() == "3probe"
+            harness.eio.send(sid, "data")
+            poller.join(TIMEOUT)
+            assert polled == [(200, "4data")]
+            ws.send("5")
+            harness.eio.send(sid, "after")
+            assert ws.recv() == "4after"
+        finally:
+            ws.close()
