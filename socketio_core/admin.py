@@ -157,9 +157,8 @@ class AdminUI:
         self.ui_path = ui_path.rstrip("/") if ui_path else None
         self.ui_dir = ui_dir or (default_ui_dir() if ui_path else None)
         if self.ui_path is not None and self.ui_dir is None:
-            logger.warning("instrument(ui_path=%r): the Admin UI files were not found; get them with "
-                           "`python -m flask_socketio.admin_ui_assets download` (no Node needed) or "
-                           "`npm install @socket.io/admin-ui`, or pass ui_dir=", ui_path)
+            logger.warning("instrument(ui_path=%r): the Admin UI files were not found; get them with `python -m "
+                           "flask_socketio.admin_ui_assets download` (no Node needed) or pass ui_dir=", ui_path)
         features = ["AGGREGATED_EVENTS"]
         if not read_only:
             features = ["EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT", *features]
