@@ -23,10 +23,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import flask
 import pytest
+import websocket
 
+from flask_socketio import SocketIO
 from flask_socketio.admin_ui_assets import PACKAGE, VERSION, AssetError, download
 from socketio_core import admin
+from tests.conftest import serve_gevent
 from tests.flask_socketio.conftest import REPO
 
 LOAD_WORKER = "from gunicorn.workers.ggevent import GeventWorker; print(GeventWorker.__name__)"
@@ -174,3 +178,34 @@ def test_the_default_directory_is_where_ui_path_looks(tmp_path: Path, monkeypatc
         dist = download(version="latest")
     assert dist == str(tmp_path / "cache" / "flask-socketio-ng" / "admin-ui" / "ui" / "dist")
     assert admin.default_ui_dir() == dist
+
+
+# -- an ack with a null: what socket.io-client's retry tests expect of cb(null) -------------------
+def test_none_acks_with_no_value_and_a_one_tuple_acks_with_null() -> None:
+    """A handler's None acknowledges with no value (``30[]``, as the reference); Node's
+    ``cb(null)`` is ``return (None,)`` (``30[null]``). socket.io-client's retry queue takes a
+    first ack value that is not null as an error, so a twin of Node's echo must return a tuple."""
+    app = flask.Flask(__name__)
+    socketio = SocketIO(app)
+
+    @socketio.on("as_none")
+    def as_none(arg: Any) -> None:
+        return None
+
+    @socketio.on("as_tuple")
+    def as_tuple(arg: Any) -> tuple[Any]:
+        return (arg,)
+
+    with serve_gevent(app) as served:
+        ws = websocket.create_connection(f"ws://127.0.0.1:{served.port}/socket.io/?EIO=4&transport=websocket",
+                                         timeout=10)
+        try:
+            assert ws.recv().startswith("0{")
+            ws.send("40")
+            assert ws.recv().startswith("40{")
+            ws.send('421["as_none",null]')
+            assert ws.recv() == "431[]"
+            ws.send('422["as_tuple",null]')
+            assert ws.recv() == "432[null]"
+        finally:
+            ws.close()
