@@ -1,6 +1,6 @@
 """In-process fan-out: one ``emit`` to a room of N sessions, no sockets, no event loop.
 
-Ours: a ``socketio_core.server.SocketServer`` with N *virtual* Engine.IO sessions
+Ours: a ``socketio_core.SocketServer`` with N *virtual* Engine.IO sessions
 (``server.eio.attach_virtual``), each connected to ``/`` with a real CONNECT packet through
 ``server._handle_eio_message`` and put in one room. The sink of a session stands where a
 WebSocket transport would and keeps what it gets in a list: the measured path is everything
@@ -56,7 +56,7 @@ def ours(sessions: int) -> tuple[Callable[[int], None], Callable[[], int], str]:
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
     import socketio_core
-    from socketio_core.server import SocketServer
+    from socketio_core.server.server import SocketServer
 
     server = SocketServer(async_handlers=False)
     sinks: list[Sink] = []

@@ -5,7 +5,7 @@
 package's metadata from the npm registry, downloads the tarball it names, checks the tarball
 against the metadata's ``dist.integrity`` (a Subresource Integrity ``sha512-...`` hash) before
 anything is written, and unpacks ``ui/dist`` into ``DIR`` (default: the cache directory that
-`socketio_core.admin.default_ui_dir` looks in, so ``ui_path`` then finds the files by itself).
+`socketio_core.features.admin.default_ui_dir` looks in, so ``ui_path`` then finds the files by itself).
 
 The registry is ``--registry``, else npm's own ``npm_config_registry`` environment variable,
 else the public npm registry.
@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from socketio_core.admin import ui_cache_dir
+from socketio_core.features.admin import ui_cache_dir
 
 PACKAGE = "@socket.io/admin-ui"
 VERSION = "0.5.1"  # the version the Admin UI tests run against (package.json)

@@ -13,9 +13,9 @@ from flask.sessions import SessionMixin
 
 from engineio_core import Reason
 from socketio_core.exceptions import ConnectionRefusedError
-from socketio_core.namespace import trim_args
-from socketio_core.rooms import room_list
-from socketio_core.server import SocketServer
+from socketio_core.protocol.rooms import room_list
+from socketio_core.server.namespace import trim_args
+from socketio_core.server.server import SocketServer
 
 from .middleware import SocketIOMiddleware
 from .request_context import request_context
@@ -153,7 +153,7 @@ class SocketIO:
         node_adapter = options.pop("node_adapter", None)
         admin_ui = options.pop("admin_ui", None)
         if "client_manager" not in kwargs and url:
-            from socketio_core.pubsub import manager_for_url
+            from socketio_core.server.pubsub import manager_for_url
 
             # Kept in server_options, as Flask-SocketIO does (users and tests read
             # ``server_options['client_manager'].write_only``). A later init_app(app) makes a
@@ -173,7 +173,7 @@ class SocketIO:
         self.async_mode = self.server.async_mode
         if node_adapter and url and app is not None:
             # Also a member of a Node @socket.io/redis-adapter cluster (docs/cluster.md).
-            from socketio_core.redis_adapter import DEFAULT_KEY, NodeRedisBridge
+            from socketio_core.brokers.node_adapter import DEFAULT_KEY, NodeRedisBridge
 
             NodeRedisBridge(self.server, url, key=node_adapter if isinstance(node_adapter, str) else DEFAULT_KEY,
                             namespaces=options.get("namespaces") if isinstance(options.get("namespaces"), list) else None)
@@ -188,7 +188,7 @@ class SocketIO:
         for namespace_handler in self.namespace_handlers:
             self.server.register_namespace(namespace_handler)
         if admin_ui is not None:
-            # The official Socket.IO Admin UI (socketio_core/admin.py): the options of
+            # The official Socket.IO Admin UI (socketio_core/features/admin.py): the options of
             # `SocketServer.instrument`, e.g. {'auth': {...}, 'ui_path': '/admin-ui'}.
             self.server.instrument(**(admin_ui if isinstance(admin_ui, dict) else {"auth": admin_ui}))
         if app is not None:
@@ -333,7 +333,7 @@ class SocketIO:
     def close_room(self, room: Any, namespace: str | None = None) -> None:
         self._server().close_room(room, namespace=namespace or "/")
 
-    # -- cluster-wide operations (socketio_core/cluster.py, docs/cluster.md) ----------------------
+    # -- cluster-wide operations (socketio_core/features/cluster.py, docs/cluster.md) ----------------------
     def fetch_sockets(self, to: Any = None, skip_rooms: Any = None, namespace: str | None = None,
                       timeout: float = 5) -> list[Any]:
         """The clients of a room (a list of rooms, or the namespace) on every node, minus the
@@ -392,7 +392,7 @@ class SocketIO:
             return
         if callback is None:
             raise ValueError("emit(timeout=...) needs a callback (or use call())")
-        from socketio_core.cluster import BroadcastTimeoutError
+        from socketio_core.features.cluster import BroadcastTimeoutError
 
         def collect() -> None:
             try:

@@ -9,7 +9,7 @@ import flask
 
 from engineio_core import WSGIApp
 from engineio_core.wsgi import kept_environ
-from socketio_core.server import SocketServer
+from socketio_core.server.server import SocketServer
 
 
 class SocketIOMiddleware(WSGIApp):

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from socketio_core.namespace import Namespace as _CoreNamespace
-from socketio_core.namespace import trim_args
+from socketio_core.server.namespace import Namespace as _CoreNamespace
+from socketio_core.server.namespace import trim_args
 
 
 class Namespace(_CoreNamespace):

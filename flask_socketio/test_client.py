@@ -34,7 +34,7 @@ from werkzeug.test import EnvironBuilder
 
 from engineio_core import EncodedMessage
 from engineio_core import PacketType as EnginePacketType
-from socketio_core.packets import PacketType, SocketPacket
+from socketio_core.protocol.packets import PacketType, SocketPacket
 
 
 class _Sink:

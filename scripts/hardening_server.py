@@ -53,7 +53,7 @@ import greenlet  # noqa: E402
 
 import engineio_core  # noqa: E402
 from engineio_core.serving import make_server  # noqa: E402
-from socketio_core.server import SocketServer  # noqa: E402
+from socketio_core.server.server import SocketServer  # noqa: E402
 
 
 class Counters(logging.Handler):
@@ -109,8 +109,8 @@ def build(args: argparse.Namespace) -> tuple[SocketServer, Any, dict[str, Any]]:
     if args.stall_timeout is not None:
         options["stall_timeout"] = args.stall_timeout
     if args.message_queue:
-        from socketio_core.pubsub import PubSubManager
-        from socketio_core.redis_backend import RedisBroker
+        from socketio_core.brokers.redis_broker import RedisBroker
+        from socketio_core.server.pubsub import PubSubManager
 
         options["client_manager"] = PubSubManager(RedisBroker(args.message_queue, "flow-test"), channel="flow-test")
     sio = SocketServer(**options)

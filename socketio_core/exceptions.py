@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from .errors import SocketIOError
+from .protocol.errors import SocketIOError
 
 
 class ConnectionRefusedError(SocketIOError):

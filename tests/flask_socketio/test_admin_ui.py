@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from flask_socketio import SocketIO, emit, join_room
-from socketio_core import admin as admin_module
+from socketio_core.features import admin as admin_module
 
 CREDS = {"username": "admin", "password": "pw"}
 

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask, request
 
 from flask_socketio import SocketIO, join_room
-from socketio_core.cluster import BroadcastTimeoutError
+from socketio_core.features.cluster import BroadcastTimeoutError
 from tests.conftest import serve_gevent, wait_for
 from tests.flask_socketio.conftest import python_client
 

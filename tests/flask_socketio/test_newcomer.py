@@ -29,7 +29,7 @@ import websocket
 
 from flask_socketio import SocketIO
 from flask_socketio.admin_ui_assets import PACKAGE, VERSION, AssetError, download
-from socketio_core import admin
+from socketio_core.features import admin
 from tests.conftest import serve_gevent
 from tests.flask_socketio.conftest import REPO
 
@@ -209,3 +209,12 @@ def test_none_acks_with_no_value_and_a_one_tuple_acks_with_null() -> None:
             assert ws.recv() == "432[null]"
         finally:
             ws.close()
+
+
+def test_a_checkouts_node_modules_is_found_from_any_directory(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The source checkout's node_modules is found wherever the app runs (the module moved to
+    socketio_core/features/ one level deeper; the checkout is three levels up)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "empty-cache"))
+    assert admin.default_ui_dir() == os.path.join(REPO, "node_modules", "@socket.io", "admin-ui", "ui", "dist")

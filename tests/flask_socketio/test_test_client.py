@@ -1198,7 +1198,7 @@ def test_unmanaged_cookie_session_never_reaches_http() -> None:
 
 
 def test_test_client_refuses_a_message_queue_manager() -> None:
-    from socketio_core.manager import LocalManager
+    from socketio_core.server.manager import LocalManager
 
     class RemoteManager(LocalManager):
         """Stands for a pub/sub manager: its operations reach other processes."""
@@ -1211,14 +1211,14 @@ def test_test_client_refuses_a_message_queue_manager() -> None:
 
 
 def test_test_client_refuses_message_queue_url() -> None:
-    import socketio_core.pubsub  # noqa: F401  (a broken import fails this test, never skips it)
+    import socketio_core.server.pubsub  # noqa: F401  (a broken import fails this test, never skips it)
     app, socketio = make_app(message_queue="redis://127.0.0.1:1/0")
     with pytest.raises(RuntimeError, match="message queue"):
         socketio.test_client(app)
 
 
 def test_message_queue_manager_is_write_only_without_app() -> None:
-    import socketio_core.pubsub  # noqa: F401  (a broken import fails this test, never skips it)
+    import socketio_core.server.pubsub  # noqa: F401  (a broken import fails this test, never skips it)
     emitter = SocketIO(message_queue="redis://127.0.0.1:1/0")
     assert emitter.server is not None
     assert emitter.server_options["client_manager"].write_only is True

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import engineio_core
-from socketio_core.server import SocketServer
+from socketio_core.server.server import SocketServer
 from tests.conftest import (
     ROOT,
     LogRecorder,

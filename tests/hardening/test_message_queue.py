@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 from hard_support import LogRecorder, wait_for
 
-from socketio_core.pubsub import PubSubManager
+from socketio_core.server.pubsub import PubSubManager
 
 
 class MemoryBroker:

@@ -151,7 +151,7 @@ def test_sids_on_the_wire(env: SioEnv) -> None:
         ws.close()
     assert len(sio_sids) == 50
     assert all(len(s) >= 20 and URLSAFE.match(s) for s in sio_sids)
-    import socketio_core.manager as manager_module
+    import socketio_core.server.manager as manager_module
 
     assert "secrets.token_urlsafe(" in open(manager_module.__file__).read()
 
@@ -310,7 +310,8 @@ def actual_limits() -> dict[str, Any]:
     from engineio_core import handshake, session
     from engineio_core import server as engine_server
     from engineio_core.drivers import gevent_driver
-    from socketio_core import codec, packets, pubsub, server
+    from socketio_core.protocol import codec, packets
+    from socketio_core.server import pubsub, server
 
     cfg = EngineConfig()
     sio = server.SocketServer(async_mode="threading")

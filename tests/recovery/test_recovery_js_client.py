@@ -18,7 +18,7 @@ import pytest
 from recovery_support import NodeClients
 
 import engineio_core
-from socketio_core.server import SocketServer
+from socketio_core.server.server import SocketServer
 from tests.conftest import serve_gevent
 
 pytestmark = pytest.mark.node

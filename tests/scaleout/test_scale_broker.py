@@ -13,13 +13,13 @@ import pytest
 from scale_support import PYTHON, REPO, RabbitServer, RedisServer, free_port, wait_for
 
 from flask_socketio import SocketIO
-from socketio_core.kombu_backend import KombuBroker, unwrap
-from socketio_core.pubsub import PubSubManager, manager_for_url
-from socketio_core.redis_backend import RedisBroker, parse_sentinel_url
+from socketio_core.brokers.kombu_broker import KombuBroker, unwrap
+from socketio_core.brokers.redis_broker import RedisBroker, parse_sentinel_url
+from socketio_core.server.pubsub import PubSubManager, manager_for_url
 
 LISTEN_ONCE = """
 import sys
-from socketio_core.pubsub import manager_for_url
+from socketio_core.server.pubsub import manager_for_url
 broker = manager_for_url(sys.argv[1], sys.argv[2]).broker
 print(next(iter(broker.listen())).decode(), flush=True)
 """
@@ -187,7 +187,7 @@ def test_received_packets_are_checked_without_decoding(codec_name: str, namespac
     type does not."""
     from engineio_core import EncodedMessage
     from socketio_core import JSONCodec, MsgPackCodec, PacketType, SocketPacket
-    from socketio_core.pubsub import _check_event_parts
+    from socketio_core.server.pubsub import _check_event_parts
 
     codec = JSONCodec() if codec_name == "json" else MsgPackCodec()
     parts = [EncodedMessage.message(p) for p in codec.encode(SocketPacket(PacketType.EVENT, namespace, ["ev", *args]))]

@@ -13,7 +13,7 @@ import pytest
 from scale_support import NodeScript, RedisServer, cluster_node, free_port, running, wait_for
 from test_scale_cluster_ops import APP, Crowd, control, op
 
-from socketio_core.redis_adapter import NodeEmitter
+from socketio_core.brokers.node_adapter import NodeEmitter
 
 
 class NodeServer(NodeScript):

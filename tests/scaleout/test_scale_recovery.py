@@ -29,15 +29,15 @@ from scale_support import (
 )
 
 from engineio_core.encoded import EncodedMessage
-from socketio_core.recovery import ParkedSession, RecoveryOptions
-from socketio_core.recovery_redis import (
+from socketio_core.brokers.redis_broker import RedisBroker
+from socketio_core.features.recovery_redis import (
     RedisRecoveryStore,
     entry_fields,
     id_of_offset,
     offset_of,
     session_to_json,
 )
-from socketio_core.redis_backend import RedisBroker
+from socketio_core.features.recovery_store import ParkedSession, RecoveryOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recovery"))
 from recovery_support import NodeClients  # noqa: E402

@@ -25,8 +25,8 @@ import websocket
 
 import engineio_core
 from socketio_core.exceptions import ConnectionRefusedError, TimeoutError
-from socketio_core.namespace import Namespace
-from socketio_core.server import SocketServer
+from socketio_core.server.namespace import Namespace
+from socketio_core.server.server import SocketServer
 from tests.conftest import LogRecorder, run_node, serve_gevent, serve_werkzeug, wait_for
 
 # What a send (or close) to a peer that has closed the connection can raise, and nothing else:

@@ -25,8 +25,8 @@ from server_helpers import (
     serve_werkzeug,
 )
 
-from socketio_core.packets import PacketType, SocketPacket
-from socketio_core.server import SocketServer
+from socketio_core.protocol.packets import PacketType, SocketPacket
+from socketio_core.server.server import SocketServer
 
 MODES = ["gevent", "threading"]
 

@@ -13,7 +13,7 @@ import websocket
 from server_helpers import TIMEOUT, build_app, serve_gevent
 
 import engineio_core.v3
-from socketio_core.server import SocketServer
+from socketio_core.server.server import SocketServer
 from tests.conftest import run_node
 
 pytestmark = pytest.mark.node

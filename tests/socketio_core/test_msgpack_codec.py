@@ -16,7 +16,7 @@ from socketio_core import (
     RemoteProtocolError,
     SocketPacket,
 )
-from socketio_core.msgpack_codec import notepack_ext_hook
+from socketio_core.protocol.msgpack_codec import notepack_ext_hook
 
 T = PacketType
 P = SocketPacket

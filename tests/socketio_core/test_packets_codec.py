@@ -17,7 +17,7 @@ from socketio_core import (
     SocketIOError,
     SocketPacket,
 )
-from socketio_core.binary import (
+from socketio_core.protocol.binary import (
     MAX_DEPTH,
     deconstruct,
     find_placeholders,

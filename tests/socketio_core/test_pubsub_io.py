@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from socketio_core.pubsub import PubSubManager
-from socketio_core.server import SocketServer
+from socketio_core.server.pubsub import PubSubManager
+from socketio_core.server.server import SocketServer
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 10
@@ -73,8 +73,8 @@ def test_broker_calls_run_in_greenlets_when_sockets_are_patched() -> None:
         from gevent import monkey
         monkey.patch_all()
         import gevent, gevent.event
-        from socketio_core.pubsub import PubSubManager
-        from socketio_core.server import SocketServer
+        from socketio_core.server.pubsub import PubSubManager
+        from socketio_core.server.server import SocketServer
 
         real_ident = monkey.get_original("_thread", "get_ident")
         seen = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engineio_core.encoded import EncodedMessage
-from socketio_core.recovery import (
+from socketio_core.features.recovery_store import (
     MemoryRecoveryStore,
     ParkedSession,
     RecoveryOptions,

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from engineio_core.drivers.threading_driver import ThreadingDriver
-from socketio_core.acks import AckTracker
-from socketio_core.manager import LocalManager, ManagerHost
-from socketio_core.packets import MAX_ACK_ID
-from socketio_core.rooms import RoomRegistry
+from socketio_core.protocol.acks import AckTracker
+from socketio_core.protocol.packets import MAX_ACK_ID
+from socketio_core.protocol.rooms import RoomRegistry
+from socketio_core.server.manager import LocalManager, ManagerHost
 
 NS = "/"
 

@@ -33,7 +33,7 @@ from server_helpers import (
 )
 
 from socketio_core import RESERVED_EVENTS
-from socketio_core.server import SocketServer
+from socketio_core.server.server import SocketServer
 
 Offender = RawWebSocket | RawPolling
 
@@ -546,7 +546,7 @@ def test_connect_timeout_closes_clients_whose_connects_were_all_refused(transpor
 def test_too_many_messages_held_before_connect(transport: str) -> None:
     """A connect handler that emits without bound to its not-yet-accepted client: the held
     queue is bounded, the client is dropped with a logged reason, the server carries on."""
-    from socketio_core.server import MAX_HELD_MESSAGES
+    from socketio_core.server.server import MAX_HELD_MESSAGES
 
     sio, app = make_server()
     sio.on("echo", lambda sid, *args: args)

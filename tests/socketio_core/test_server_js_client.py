@@ -29,7 +29,7 @@ from server_helpers import (
 )
 
 from socketio_core.exceptions import TimeoutError
-from socketio_core.server import SocketServer
+from socketio_core.server.server import SocketServer
 
 pytestmark = pytest.mark.node
 

@@ -27,7 +27,7 @@ import pytest
 import socketio
 from server_helpers import TIMEOUT, Recorder, build_app, serve_gevent, serve_werkzeug
 
-from socketio_core.server import SocketServer
+from socketio_core.server.server import SocketServer
 
 _tags = itertools.count()
 

@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask, request
 
 from flask_socketio import SocketIO, join_room
-from socketio_core.cluster import BroadcastTimeoutError
+from socketio_core.features.cluster import BroadcastTimeoutError
 
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 

@@ -35,10 +35,10 @@ from engineio_core.drivers.base import BlockingIO
 from engineio_core.encoded import EncodedMessage
 from engineio_core.flow import NO_WAIT
 
-from .binary import deconstruct, reconstruct
+from ..protocol.binary import deconstruct, reconstruct
+from ..protocol.packets import PacketType, SocketPacket
+from ..protocol.rooms import Room
 from .manager import LocalManager, ManagerHost, _skip_set
-from .packets import PacketType, SocketPacket
-from .rooms import Room
 
 ENVELOPE_VERSION = 1
 # Most messages waiting for the publisher (a slow or hung broker): past it, emits are dropped
@@ -452,11 +452,11 @@ def manager_for_url(url: str, channel: str = "flask-socketio", write_only: bool 
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     broker: Broker
     if scheme in ("redis", "rediss", "unix", "redis+sentinel", "valkey", "valkeys", "valkey+sentinel"):
-        from .redis_backend import RedisBroker
+        from ..brokers.redis_broker import RedisBroker
 
         broker = RedisBroker(url, channel, **options)
     elif scheme in ("amqp", "amqps", "pyamqp"):
-        from .kombu_backend import KombuBroker
+        from ..brokers.kombu_broker import KombuBroker
 
         broker = KombuBroker(url, channel, **options)
     else:

@@ -32,12 +32,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from .exceptions import TimeoutError
-from .packets import PacketType, SocketPacket
-from .rooms import room_list
+from ..exceptions import TimeoutError
+from ..protocol.packets import PacketType, SocketPacket
+from ..protocol.rooms import room_list
 
 if TYPE_CHECKING:
-    from .manager import LocalManager
+    from ..server.manager import LocalManager
 
 SocketServer = Any
 """The `server.SocketServer` this works for (not imported: the server imports this module)."""
@@ -333,7 +333,7 @@ class Cluster:
         def run() -> None:
             self._deliver(namespace, to, skip, volatile, parts)
             if self.clustered:
-                from .pubsub import _part_to_json
+                from ..server.pubsub import _part_to_json
 
                 message["packet"] = [_part_to_json(p) for p in parts]
                 self._publish(message)
@@ -450,7 +450,7 @@ class Cluster:
             self._apply_local(message)
             return
         if kind == "emit":
-            from .pubsub import _check_event_parts, _part_from_json
+            from ..server.pubsub import _check_event_parts, _part_from_json
 
             packet = message.get("packet")
             if not isinstance(packet, list) or not packet:

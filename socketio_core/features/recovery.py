@@ -19,8 +19,8 @@ import time
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any
 
-from .packets import PacketType, SocketPacket
-from .recovery import (
+from ..protocol.packets import PacketType, SocketPacket
+from .recovery_store import (
     RECOVERABLE_REASONS,
     MemoryRecoveryStore,
     ParkedSession,

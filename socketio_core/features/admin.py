@@ -43,8 +43,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
+from ..protocol.packets import PacketType, SocketPacket
 from .cluster import handshake_of
-from .packets import PacketType, SocketPacket
 
 logger = logging.getLogger("socketio_core.admin")
 
@@ -69,7 +69,7 @@ def default_ui_dir() -> str | None:
     """Where ``npm install`` put the UI's built files: under the working directory, or under
     the directory this package was installed from (a source checkout); else the download
     cache (`ui_cache_dir`)."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
     candidates = [os.path.join(base, _UI_DIST) for base in (os.getcwd(), here)]
     for candidate in [*candidates, os.path.join(ui_cache_dir(), "ui", "dist")]:
         if os.path.isfile(os.path.join(candidate, "index.html")):
@@ -218,7 +218,7 @@ class AdminUI:
         return bool(auth(given))
 
     def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        from .exceptions import ConnectionRefusedError
+        from ..exceptions import ConnectionRefusedError
 
         if not self.check_auth(auth):
             logger.warning("Admin UI: invalid credentials from %s", (environ or {}).get("REMOTE_ADDR"))

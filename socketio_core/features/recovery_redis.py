@@ -52,9 +52,10 @@ from typing import Any
 from engineio_core.encoded import EncodedMessage
 from engineio_core.flow import NO_WAIT
 
-from .backoff import Backoff
-from .packets import PacketType, SocketPacket
-from .recovery import (
+from ..brokers.backoff import Backoff
+from ..protocol.packets import PacketType, SocketPacket
+from .recovery import ConnectionRecovery
+from .recovery_store import (
     RECOVERABLE_REASONS,
     ParkedSession,
     RecoveryOptions,
@@ -62,7 +63,6 @@ from .recovery import (
     room_list,
     should_replay,
 )
-from .recovery_server import ConnectionRecovery
 
 logger = logging.getLogger("socketio_core.recovery")
 
@@ -301,7 +301,7 @@ class RedisRecoveryStore:
 # -- the server side ------------------------------------------------------------------------------
 def make_cluster_recovery(server: Any, option: Any) -> ClusterRecovery | None:
     """A `ClusterRecovery` when recovery is on and the manager publishes through Redis."""
-    from .redis_backend import RedisBroker  # imports no redis until a broker connects
+    from ..brokers.redis_broker import RedisBroker  # imports no redis until a broker connects
 
     options = RecoveryOptions.parse(option)
     if options is None or not isinstance(getattr(server.manager, "broker", None), RedisBroker):

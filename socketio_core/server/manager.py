@@ -21,9 +21,9 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .acks import AckTracker
-from .packets import PacketType, SocketPacket
-from .rooms import Room, RoomRegistry
+from ..protocol.acks import AckTracker
+from ..protocol.packets import PacketType, SocketPacket
+from ..protocol.rooms import Room, RoomRegistry
 
 if TYPE_CHECKING:
     from engineio_core.drivers.base import Driver

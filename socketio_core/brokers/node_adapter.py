@@ -31,9 +31,9 @@ from typing import Any
 
 import msgpack
 
+from ..protocol.packets import PacketType, SocketPacket
+from ..protocol.rooms import room_list
 from .backoff import Backoff
-from .packets import PacketType, SocketPacket
-from .rooms import room_list
 
 logger = logging.getLogger("socketio_core.redis_adapter")
 

@@ -19,7 +19,7 @@ socket.io-parser did not check ``num``):
   only ever produce such packets; an attachment nobody references is a malformed packet and
   would otherwise be buffered for nothing). One attachment may be referenced more than once;
 * nesting is bounded by :data:`MAX_DEPTH` so hostile input raises
-  :class:`~socketio_core.errors.RemoteProtocolError`, never :class:`RecursionError`.
+  :class:`~socketio_core.protocol.errors.RemoteProtocolError`, never :class:`RecursionError`.
 
 The decode-side functions raise only :class:`RemoteProtocolError`; the encode-side functions
 raise :class:`LocalProtocolError` (data nested too deeply, or circular).

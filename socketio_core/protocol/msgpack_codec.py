@@ -67,7 +67,7 @@ def _raise_header_problem(obj: dict[Any, Any], raw_type: Any, ptype: PacketType 
 
 
 class MsgPackCodec:
-    """The msgpack parser (same interface as :class:`~socketio_core.codec.JSONCodec`).
+    """The msgpack parser (same interface as :class:`~socketio_core.protocol.codec.JSONCodec`).
 
     :param default: passed to ``msgpack.packb`` to convert otherwise unsupported objects.
     :param ext_hook: passed to ``msgpack.unpackb``; defaults to :func:`notepack_ext_hook`.

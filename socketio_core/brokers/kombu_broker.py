@@ -69,7 +69,7 @@ def unwrap(body: bytes | str) -> bytes:
 
 
 class KombuBroker:
-    """The `Broker` of `socketio_core.pubsub` over a RabbitMQ fanout exchange."""
+    """The `Broker` of `socketio_core.server.pubsub` over a RabbitMQ fanout exchange."""
 
     def __init__(self, url: str, channel: str, connection_options: dict[str, Any] | None = None,
                  exchange_options: dict[str, Any] | None = None, queue_options: dict[str, Any] | None = None,

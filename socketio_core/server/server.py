@@ -23,19 +23,19 @@ from typing import TYPE_CHECKING, Any
 from engineio_core import EncodedMessage, EngineServer, Reason
 from engineio_core.config import resolve_logger
 
-from . import codec_v4
-from .cluster import Cluster
-from .codec import Codec, Decoder, JSONCodec
-from .errors import RemoteProtocolError
-from .exceptions import ConnectionRefusedError, DisconnectedError, TimeoutError
+from ..exceptions import ConnectionRefusedError, DisconnectedError, TimeoutError
+from ..features.cluster import Cluster
+from ..protocol import codec_v4
+from ..protocol.codec import Codec, Decoder, JSONCodec
+from ..protocol.errors import RemoteProtocolError
+from ..protocol.msgpack_codec import MsgPackCodec
+from ..protocol.packets import RESERVED_EVENTS, PacketType, SocketPacket
 from .manager import ClientManager, LocalManager, ManagerHost
-from .msgpack_codec import MsgPackCodec
 from .namespace import Namespace, trim_args
-from .packets import RESERVED_EVENTS, PacketType, SocketPacket
 
 if TYPE_CHECKING:
-    from .admin import AdminUI
-    from .recovery_server import ConnectionRecovery
+    from ..features.admin import AdminUI
+    from ..features.recovery import ConnectionRecovery
 
 # Most messages a client's connect handler may cause to be held for it before it is accepted.
 MAX_HELD_MESSAGES = 10_000
@@ -125,8 +125,8 @@ class SocketServer:
         # pays one `is None` test per emit.
         self.recovery: ConnectionRecovery | None = None
         if connection_state_recovery is not None and connection_state_recovery is not False:  # {}: on
-            from .recovery_redis import make_cluster_recovery
-            from .recovery_server import make_recovery
+            from ..features.recovery import make_recovery
+            from ..features.recovery_redis import make_cluster_recovery
 
             # With a Redis message queue the sessions and the log are in Redis; else in memory.
             self.recovery = (make_cluster_recovery(self, connection_state_recovery)
@@ -139,10 +139,10 @@ class SocketServer:
                    server_stats_interval: float = 2, ui_path: str | None = None,
                    ui_dir: str | None = None) -> AdminUI:
         """Report to the official Socket.IO Admin UI on `namespace` (python-socketio's call;
-        see `socketio_core.admin`). `auth` is mandatory: a ``{'username', 'password'}`` dict,
+        see `socketio_core.features.admin`). `auth` is mandatory: a ``{'username', 'password'}`` dict,
         a list of them, a callable(auth) -> bool, or False to turn authentication off.
         `ui_path` also serves the UI's files (the npm package's ``ui/dist``) at that URL path."""
-        from .admin import instrument
+        from ..features.admin import instrument
 
         return instrument(self, auth=auth, mode=mode, read_only=read_only, server_id=server_id,
                           namespace=namespace, server_stats_interval=server_stats_interval,
