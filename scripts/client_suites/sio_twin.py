@@ -7,6 +7,7 @@ import json
 import os
 from datetime import datetime, timezone
 
+import gevent
 from flask import Flask, request
 
 from flask_socketio import ConnectionRefusedError, SocketIO, emit
@@ -14,6 +15,18 @@ from flask_socketio import ConnectionRefusedError, SocketIO, emit
 app = Flask(__name__)
 socketio = SocketIO(app, ping_interval=2, cors_allowed_origins="*",
                     connection_state_recovery=json.loads(os.environ.get("RECOVERY", "{}")))
+_served = app.wsgi_app  # Flask-SocketIO's middleware (the engine included)
+
+
+def allow_request(environ, start_response):
+    """Node's `allowRequest` of the support server: a 10 ms delay before each handshake (so the
+    client's connection timeout can fire first), then the request as usual."""
+    if "sid=" not in environ.get("QUERY_STRING", "") and environ.get("PATH_INFO", "").startswith("/socket.io"):
+        gevent.sleep(0.01)
+    return _served(environ, start_response)
+
+
+app.wsgi_app = allow_request
 
 
 auths = {}  # (namespace, sid) -> the auth payload of its CONNECT (Node: socket.handshake.auth)
