@@ -32,6 +32,12 @@ _STATUS = {code: f"{code} {REASONS[code].upper()}" for code in (200, 400, 401, 4
 _JSON = "application/json"
 
 
+def _closes_always(environ: dict[str, Any]) -> bool:
+    """Werkzeug's dev server writes ``Connection: close`` on every answer, after the app's
+    headers: one from us would make two."""
+    return str(environ.get("SERVER_SOFTWARE", "")).startswith("Werkzeug/")
+
+
 class PollingTransport:
     """Serves the HTTP requests of polling sessions, and writes every HTTP answer the engine
     gives (errors included), so compression, CORS and cookies are decided in one place."""
@@ -76,7 +82,7 @@ class PollingTransport:
             headers.extend(self.origins.headers(environ.get("HTTP_ORIGIN"), environ))
         if cookie_sid is not None and cfg.cookie:
             headers.append(("Set-Cookie", cookie_header(cfg.cookie, cookie_sid)))
-        if close or environ.get("HTTP_CONNECTION", "").lower() == "close":
+        if (close or environ.get("HTTP_CONNECTION", "").lower() == "close") and not _closes_always(environ):
             headers.append(("Connection", "close"))
         start_response(_STATUS[status], headers)
         return [data]
