@@ -1,16 +1,16 @@
 """Request validation and the OPEN handshake (PURE).
 
-The checks run in the reference's order so that clients and logs see the same 400 bodies
-(Flask-SocketIO users quote them in bug reports):
+The checks run in the Node server's order, and a failed one carries Node's Engine.IO error
+code and message (the body is ``{"code":N,"message":"..."}``, `errors.error_body`):
 
-1. ``transport`` is missing or not one of the allowed transports → ``Invalid transport``
-   (the Node server's order and status; python-engineio would default a missing one to
-   polling and open a session)
-2. no ``sid`` and a method other than GET → ``Bad handshake method`` (Node's message; the
-   handshake is GET only, so a POST, PUT, DELETE, HEAD or a non-preflight OPTIONS gets a 400)
-3. no ``sid`` and ``EIO`` is not ``4`` (nor ``3`` with ``allow_eio3``) → unsupported protocol version
-4. ``j`` (JSONP index) is present but not an integer → ``Invalid JSONP index number``
-5. GET without ``sid``, ``transport=websocket``, no ``Upgrade: websocket`` → ``Invalid websocket upgrade``
+1. ``transport`` is missing or not one of the allowed transports → 0 ``Transport unknown``
+   (python-engineio would default a missing one to polling and open a session)
+2. no ``sid`` and a method other than GET → 2 ``Bad handshake method`` (the handshake is GET
+   only, so a POST, PUT, DELETE, HEAD or a non-preflight OPTIONS gets a 400)
+3. no ``sid`` and ``EIO`` is not ``4`` (nor ``3`` with ``allow_eio3``) → 5 ``Unsupported protocol version``
+4. ``j`` (JSONP index) is present but not an integer → 3 ``Invalid JSONP index number`` (ours)
+5. GET without ``sid``, ``transport=websocket``, no ``Upgrade: websocket`` → 3 ``Bad request``
+6. a ``sid`` that cannot be one of ours → 1 ``Session ID unknown``
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .config import EngineConfig
-from .errors import RemoteProtocolError
+from .errors import NODE_MESSAGES, ErrorCode, RemoteProtocolError
 
 # Logged (once at ERROR) with a request of another protocol version.
 VERSION_HINT = (
@@ -28,10 +28,8 @@ VERSION_HINT = (
     "(JavaScript) or python-socketio >= 5.0; socket.io-client 1.x/2.x (EIO=3) is served only "
     "with the allow_eio3=True option"
 )
-UNSUPPORTED_VERSION = (
-    "The client is using an unsupported version of the Socket.IO or Engine.IO protocols"
-)
-BAD_HANDSHAKE_METHOD = "Bad handshake method"
+UNSUPPORTED_VERSION = NODE_MESSAGES[ErrorCode.UNSUPPORTED_PROTOCOL_VERSION]
+BAD_HANDSHAKE_METHOD = NODE_MESSAGES[ErrorCode.BAD_HANDSHAKE_METHOD]
 MAX_SID_LENGTH = 64
 
 
@@ -74,17 +72,17 @@ def validate_request(
     method: str, query: Mapping[str, str], upgrade_header: str, cfg: EngineConfig
 ) -> EngineRequest:
     """Validate the Engine.IO query of a request; raise `RemoteProtocolError` with the
-    reference's exact message otherwise (the order is in this module's docstring)."""
+    Node server's code and message otherwise (the order is in this module's docstring)."""
     transport = query.get("transport")
     if transport is None or transport not in cfg.transports:
-        raise RemoteProtocolError("Invalid transport")
+        raise _node_error(ErrorCode.UNKNOWN_TRANSPORT)
     sid = query.get("sid")
     if sid is None and method != "GET":
-        raise RemoteProtocolError(BAD_HANDSHAKE_METHOD)
+        raise _node_error(ErrorCode.BAD_HANDSHAKE_METHOD)
     protocol = 4
     if sid is None and query.get("EIO") != "4":
         if not (cfg.allow_eio3 and query.get("EIO") == "3"):
-            raise RemoteProtocolError(UNSUPPORTED_VERSION)
+            raise _node_error(ErrorCode.UNSUPPORTED_PROTOCOL_VERSION)
         protocol = 3
     jsonp_index: int | None = None
     if "j" in query:
@@ -94,11 +92,15 @@ def validate_request(
         jsonp_index = int(raw)
     websocket_upgrade = upgrade_header.lower() == "websocket"
     if method == "GET" and sid is None and transport == "websocket" and not websocket_upgrade:
-        raise RemoteProtocolError("Invalid websocket upgrade")
+        raise _node_error(ErrorCode.BAD_REQUEST)
     if sid is not None and not _plausible_sid(sid):
-        raise RemoteProtocolError(f"Invalid session {sid[:MAX_SID_LENGTH]}")
+        raise _node_error(ErrorCode.UNKNOWN_SID)
     b64 = bool(query.get("b64"))  # engine.io: any non-empty value (JavaScript truthiness)
     return EngineRequest(method, transport, sid, jsonp_index, websocket_upgrade, protocol, b64)
+
+
+def _node_error(code: ErrorCode) -> RemoteProtocolError:
+    return RemoteProtocolError(NODE_MESSAGES[code], code=code)
 
 
 def _plausible_sid(sid: str) -> bool:

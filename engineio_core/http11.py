@@ -46,7 +46,7 @@ _SPECIAL_KEYS = frozenset({"CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING", "HTTP_CON
 # for our HTTP server (`serving`) and the engine's answers (`transports.polling`).
 REASONS = {
     101: "Switching Protocols", 200: "OK", 400: "Bad Request", 401: "Unauthorized",
-    405: "Method Not Allowed", 414: "Request-URI Too Long", 431: "Request Header Fields Too Large",
+    405: "Method Not Allowed", 413: "Payload Too Large", 414: "Request-URI Too Long", 431: "Request Header Fields Too Large",
     500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable",
     505: "HTTP Version Not Supported",
 }

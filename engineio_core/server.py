@@ -25,7 +25,7 @@ from .cors import OriginPolicy
 from .drivers import select_driver
 from .drivers.base import Waiter
 from .encoded import EncodedMessage
-from .errors import RemoteProtocolError
+from .errors import ErrorCode, RemoteProtocolError
 from .events import Closed, Event, MessageReceived, Reason, SendPing, SendPong
 from .flow import FlowControl
 from .handshake import UNSUPPORTED_VERSION, VERSION_HINT, parse_query, validate_request
@@ -35,7 +35,7 @@ from .session import EngineSession, OutboxFull
 from .state import State
 from .timer_loop import TimerLoop
 from .transports.connection import Connection, StartResponse
-from .transports.polling import ENCODED_CLOSE, PollingTransport, quote
+from .transports.polling import ENCODED_CLOSE, PollingTransport
 from .transports.websocket import WebSocket
 from .transports.websocket_serving import WS_CLOSE_NORMAL, WebSocketServing
 
@@ -231,7 +231,7 @@ class EngineServer(EngineIOAttributes):
         origin = environ.get("HTTP_ORIGIN")
         if origin and not self.origins.allowed(origin, environ):
             self.logger.info("%s is not an accepted origin.", origin)
-            return self.polling.respond(environ, start_response, 400, quote("Not an accepted origin."), cors=False)
+            return self.polling.error(environ, start_response, "Not an accepted origin.", cors=False)
         if method == "OPTIONS" and origin and not self.origins.disabled:
             # A CORS preflight from an allowed origin (the Node server answers it in its cors
             # middleware, before any Engine.IO check). Without an Origin it is no preflight,
@@ -245,7 +245,7 @@ class EngineServer(EngineIOAttributes):
                 self.packet_log.once("version", f"{exc.message} (EIO={query.get('EIO', '')!r}): {VERSION_HINT}")
             else:
                 self.logger.info("bad request: %s", exc.message)
-            return self.polling.respond(environ, start_response, exc.status, quote(exc.message))
+            return self.polling.error(environ, start_response, exc.message, status=exc.status, code=exc.code)
         if req.sid is None:
             if req.transport == "websocket":
                 return self.websocket.serve(environ, start_response, None, protocol=req.protocol)
@@ -253,13 +253,13 @@ class EngineServer(EngineIOAttributes):
         conn = self._conns.get(req.sid)
         if conn is None:
             self.logger.info("Invalid session %s", req.sid)
-            return self.polling.error(environ, start_response, f"Invalid session {req.sid}")
+            return self.polling.error(environ, start_response, code=ErrorCode.UNKNOWN_SID)
         if req.transport == "websocket":
             if not req.websocket_upgrade:
-                return self.polling.error(environ, start_response, "Invalid transport")
+                return self.polling.error(environ, start_response)  # Node: "Bad request" (no upgrade)
             if method != "GET":
                 # What the Node server answers here (its WebSocket library's check).
-                return self.polling.respond(environ, start_response, 405, quote("Invalid HTTP method"))
+                return self.polling.error(environ, start_response, "Invalid HTTP method", status=405)
             if conn.session.state is not State.POLLING or conn.probe_ws is not None:
                 # Upgraded, or a probe already pending: as the Node server, accept this
                 # WebSocket at the HTTP level and close it at once; the session's own
@@ -270,7 +270,7 @@ class EngineServer(EngineIOAttributes):
             # The Node server's polling transport answers 500 here; it is the client's error.
             return self.polling.error(environ, start_response, "Bad request method")
         if not conn.session.accepts_polls:
-            return self.polling.error(environ, start_response, "Unexpected HTTP request")
+            return self.polling.error(environ, start_response)  # Node: "Bad request" (upgraded)
         if method == "GET":
             return self.polling.poll(conn, environ, start_response, req.jsonp_index)
         return self.polling.post(conn, environ, start_response, req.jsonp_index is not None)
@@ -320,7 +320,7 @@ class EngineServer(EngineIOAttributes):
     def respond_error(
         self, environ: dict[str, Any], start_response: StartResponse, status: int, message: str
     ) -> Iterable[bytes]:
-        return self.polling.respond(environ, start_response, status, quote(message))
+        return self.polling.error(environ, start_response, message, status=status)
 
     def handle_event(self, conn: Connection, event: Event) -> None:
         if isinstance(event, MessageReceived):

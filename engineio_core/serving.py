@@ -290,6 +290,7 @@ class _Response:
                 has_encoding = True
             elif lowered == "connection" and "close" in value.lower():
                 self.close = True
+                continue  # written once, below, with the server's own decision to close
             lines += (name, ": ", value, "\r\n")
         bodyless = code < 200 or code in (204, 304)
         if code == 101:

@@ -5,7 +5,8 @@ Theory of operation
 A session starts on one transport. Polling sessions begin in POLLING; a client that opens a
 WebSocket without a sid begins in WEBSOCKET directly. To upgrade, the client opens a WebSocket
 carrying its sid and sends ``2probe``: the session moves to PROBING, the server answers
-``3probe`` over the new socket and ends any pending poll with a NOOP. While PROBING, polling
+``3probe`` over the new socket and, as Node's upgrade check, answers a waiting poll with a
+NOOP every 100 ms (a poll that gets data first carries the data). While PROBING, polling
 keeps working in both directions. The client then sends ``5`` (UPGRADE) over the WebSocket and
 the session moves to WEBSOCKET, after which HTTP requests for it are refused. A probe that goes
 wrong (any other packet, or the socket closing) falls back to POLLING.

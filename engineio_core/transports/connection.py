@@ -93,6 +93,10 @@ class TransportHost(Protocol):
         """The session's next deadline moved: put it on the timer loop."""
         ...
 
+    def call_later(self, delay: float, fn: Callable[..., Any], *args: Any) -> int:
+        """Run `fn(*args)` after `delay` seconds on the timer loop."""
+        ...
+
     def polled(self, conn: Connection) -> None:
         """A connection's outbox was taken (flow control: relieved, healthy again)."""
         ...

@@ -6,7 +6,6 @@ It talks to the server only through `TransportHost` (`transports.connection`).""
 from __future__ import annotations
 
 import gzip
-import json
 import zlib
 from collections.abc import Iterable
 from logging import INFO
@@ -14,14 +13,14 @@ from typing import Any
 
 from ..cors import OriginPolicy
 from ..encoded import EncodedMessage
-from ..errors import RemoteProtocolError
+from ..errors import ErrorCode, RemoteProtocolError, error_body
 from ..events import Reason
 from ..handshake import open_packet_data
 from ..http11 import REASONS
 from ..packets import CLOSE, NOOP
 from ..payload import decode_body, decode_payload, encode_payload, jsonp_wrap
 from ..session import OutboxFull
-from ..state import State
+from ..state import POLLING_STATES, State
 from . import polling_v3
 from .connection import Connection, StartResponse, TransportHost
 
@@ -29,7 +28,14 @@ ENCODED_CLOSE = EncodedMessage(CLOSE)
 _ENCODED_NOOP = EncodedMessage(NOOP)
 
 # The status lines of the engine's own answers, upper-cased as python-engineio writes them.
-_STATUS = {code: f"{code} {REASONS[code].upper()}" for code in (200, 400, 401, 405, 503)}
+_STATUS = {code: f"{code} {REASONS[code].upper()}" for code in (200, 400, 401, 405, 413, 503)}
+_JSON = "application/json"
+
+
+def _closes_always(environ: dict[str, Any]) -> bool:
+    """Werkzeug's dev server writes ``Connection: close`` on every answer, after the app's
+    headers: one from us would make two."""
+    return str(environ.get("SERVER_SOFTWARE", "")).startswith("Werkzeug/")
 
 
 class PollingTransport:
@@ -45,9 +51,15 @@ class PollingTransport:
         self.upgrades = ["websocket"] if cfg.allow_upgrades and "websocket" in cfg.transports else []
 
     # -- answers -------------------------------------------------------------------------------
-    def error(self, environ: dict[str, Any], start_response: StartResponse, message: str, close: bool = False) -> Iterable[bytes]:
-        """400 with the message JSON-quoted, as the reference answers."""
-        return self.respond(environ, start_response, 400, quote(message), close=close)
+    def error(
+        self, environ: dict[str, Any], start_response: StartResponse, message: str | None = None,
+        close: bool = False, status: int = 400, code: ErrorCode = ErrorCode.BAD_REQUEST, cors: bool = True,
+    ) -> Iterable[bytes]:
+        """An error answer as the Node server writes it: `status` (400 unless said otherwise)
+        and the JSON body ``{"code":N,"message":"..."}``, with Node's message for `code` unless
+        `message` names a condition Node does not check (`errors.error_body`)."""
+        body = error_body(code, message)
+        return self.respond(environ, start_response, status, body, cors=cors, close=close, content_type=_JSON)
 
     def respond(
         self,
@@ -70,7 +82,7 @@ class PollingTransport:
             headers.extend(self.origins.headers(environ.get("HTTP_ORIGIN"), environ))
         if cookie_sid is not None and cfg.cookie:
             headers.append(("Set-Cookie", cookie_header(cfg.cookie, cookie_sid)))
-        if close or environ.get("HTTP_CONNECTION", "").lower() == "close":
+        if (close or environ.get("HTTP_CONNECTION", "").lower() == "close") and not _closes_always(environ):
             headers.append(("Connection", "close"))
         start_response(_STATUS[status], headers)
         return [data]
@@ -83,10 +95,10 @@ class PollingTransport:
         """A request without a sid: open a polling session and answer its OPEN packet."""
         host = self.host
         if host.at_capacity():
-            return self.respond(environ, start_response, 503, quote("Server at capacity"))
+            return self.error(environ, start_response, "Server at capacity", status=503)
         conn = host.open_session(environ, protocol=protocol, b64=b64)
         if conn is None:
-            return self.respond(environ, start_response, 401, quote("Unauthorized"))
+            return self.error(environ, start_response, "Unauthorized", status=401, code=ErrorCode.FORBIDDEN)
         eio_sid = conn.session.eio_sid
         host.schedule(conn)
         host.notify("opened", conn)
@@ -113,7 +125,8 @@ class PollingTransport:
                     pass
             host.close(conn, Reason.TRANSPORT_ERROR)
             return self.error(environ, start_response, "Duplicate poll request")
-        if not session.outbox and session.state is State.POLLING:
+        if not session.outbox and session.state in POLLING_STATES:
+            # While a probe is pending too: the upgrade check answers it (NOOP) within 100 ms.
             self._wait_for_messages(conn)
         with host.lock:
             messages = session.drain()
@@ -148,7 +161,7 @@ class PollingTransport:
             # Spec: "the server MUST close the session upon concurrent POST requests".
             self.host.logger.warning("%s: concurrent POST requests, closing the session", conn.session.eio_sid)
             self.host.close(conn, Reason.TRANSPORT_ERROR)
-            return self.error(environ, start_response, "Bad Request", close=True)
+            return self.error(environ, start_response, close=True)
         conn.posting = True
         try:
             return self._post_payload(conn, environ, start_response, jsonp)
@@ -173,8 +186,10 @@ class PollingTransport:
         except RemoteProtocolError as exc:
             host.logger.warning("%s: bad POST, closing the session: %s", session.eio_sid, exc.message)
             host.close(conn, Reason.TRANSPORT_ERROR)
-            # The body is the reference's (c.1); the details went to the log.
-            return self.error(environ, start_response, "Bad Request", close=True)
+            if exc.status == 413:  # too large: Node's 413 without a body (the body is not read)
+                return self.respond(environ, start_response, 413, b"", close=True)
+            # Node's "Bad request" body; the details went to the log.
+            return self.error(environ, start_response, close=True)
         now = host.driver.monotonic()
         deadline = session.next_deadline()
         log_packets = host.logger.isEnabledFor(INFO)
@@ -188,7 +203,7 @@ class PollingTransport:
             except RemoteProtocolError as exc:
                 host.logger.warning("%s: %s, closing the session", session.eio_sid, exc.message)
                 host.close(conn, Reason.TRANSPORT_ERROR)
-                return self.error(environ, start_response, "Bad Request")
+                return self.error(environ, start_response)
             if event is not None:
                 host.handle_event(conn, event)
         # A PONG moved the heartbeat, wherever it was in the payload (the client batches, e.g.
@@ -197,11 +212,6 @@ class PollingTransport:
         if session.is_open and session.next_deadline() != deadline:
             host.schedule(conn)
         return self.respond(environ, start_response, 200, "ok")
-
-
-def quote(message: str) -> str:
-    """An error body: the message as a JSON string."""
-    return json.dumps(message)
 
 
 def _compress(data: bytes, accept: str, headers: list[tuple[str, str]]) -> bytes:
@@ -266,7 +276,7 @@ def _read_sized(stream: Any, length_header: str, limit: int) -> bytes:
         raise RemoteProtocolError("invalid Content-Length")
     length = int(length_header)
     if length > limit:
-        raise RemoteProtocolError(f"payload of {length} bytes exceeds max_http_buffer_size ({limit})")
+        raise RemoteProtocolError(f"payload of {length} bytes exceeds max_http_buffer_size ({limit})", 413)
     if stream is None or length == 0:
         return b""
     chunks = []
@@ -293,7 +303,7 @@ def _read_unsized(stream: Any, limit: int) -> bytes:
             break
         total += len(chunk)
         if total > limit:
-            raise RemoteProtocolError(f"payload exceeds max_http_buffer_size ({limit})")
+            raise RemoteProtocolError(f"payload exceeds max_http_buffer_size ({limit})", 413)
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -18,6 +18,7 @@ from ..errors import RemoteProtocolError
 from ..events import MessageReceived, ProbeFailed, ProbeReceived, Reason, Upgraded
 from ..handshake import open_packet_data
 from ..packets import PROBE_PONG, EnginePacket, PacketType, decode_binary, decode_text, describe
+from ..state import State
 from .connection import Connection, StartResponse, TransportHost
 from .polling import cookie_header
 from .websocket import (
@@ -40,6 +41,9 @@ WS_CLOSE_NORMAL = 1000
 _WS_CLOSE_POLICY = 1008
 # Upper bound on waiting for a closing WebSocket's flush (the gevent writer gives up after 5 s).
 _WS_CLOSE_WAIT = 10.0
+# While a probe is pending, a waiting poll is answered with NOOP on this period (Node's upgrade
+# check interval), not at once: a poll that gets data within it carries the data instead.
+PROBE_NOOP_INTERVAL = 0.1
 
 
 class WebSocketReader:
@@ -91,6 +95,33 @@ class _Accepted:
         self.ws = ws
         self.watcher = watcher
         self.early = early
+
+
+class _HeldSends:
+    """Stands in for a new session's WebSocket while its connect handler runs: the OPEN
+    packet must go first (Node and the reference send it before anything the handler sends),
+    and it can only go once the handler accepted. Keeps the sends, and a close, in order."""
+
+    __slots__ = ("messages", "closing", "buffered")
+
+    def __init__(self) -> None:
+        self.messages: list[EncodedMessage] = []
+        self.closing: tuple[int, str] | None = None
+        self.buffered = 0
+
+    def send(self, message: EncodedMessage) -> None:
+        if self.closing is None:
+            self.messages.append(message)
+
+    def close(self, code: int = WS_CLOSE_NORMAL, reason: str = "") -> None:
+        if self.closing is None:
+            self.closing = (code, reason)
+
+    def replay(self, ws: WebSocket) -> None:
+        for message in self.messages:
+            ws.send_now(message)
+        if self.closing is not None:
+            ws.close(*self.closing)
 
 
 class WebSocketServing:
@@ -182,15 +213,24 @@ class WebSocketServing:
         self, environ: dict[str, Any], accepted: _Accepted, eio_sid: str,
         on_open: Callable[[Connection], None], protocol: int = 4,
     ) -> Connection | None:
-        """A WebSocket without a sid: a new session over it, its OPEN packet sent."""
+        """A WebSocket without a sid: a new session over it, its OPEN packet sent first, then
+        what the connect handler sent (held meanwhile, as the handler may still refuse)."""
         host = self.host
-        conn = host.open_session(environ, eio_sid, accepted.ws, on_open, protocol=protocol)
+        held = _HeldSends()
+
+        def hold(conn: Connection) -> None:
+            on_open(conn)
+            conn.ws = held
+
+        conn = host.open_session(environ, eio_sid, accepted.ws, hold, protocol=protocol)
         if conn is None:
             return None
+        conn.ws = accepted.ws
         eio_sid = conn.session.eio_sid
         opening = EnginePacket(PacketType.OPEN, open_packet_data(eio_sid, [], host.config))
         host.logger.info("%s: Sending packet %s", eio_sid, describe(opening))
         accepted.ws.send_now(EncodedMessage(opening))
+        held.replay(accepted.ws)
         host.schedule(conn)
         host.notify("opened", conn)
         return conn
@@ -276,7 +316,7 @@ class WebSocketServing:
             self.host.logger.warning("%s: %s, closing the connection", reader.conn.session.eio_sid, exc.message)
             reason = Reason.TRANSPORT_ERROR
             code = exc.status if 1000 <= exc.status < 5000 and exc.status != 400 else 1002
-            ws.close(code, exc.message)
+            ws.close(code)  # no reason text, as Node's ws (the reason is in the log line above)
         finally:
             if ended and reader.owner is token and not reader.done:
                 self._end_reading(reader, reason)
@@ -379,7 +419,7 @@ class WebSocketServing:
         event = conn.session.receive_probe(packet)
         if isinstance(event, ProbeReceived):
             ws.send(_ENCODED_PROBE_PONG)
-            conn.wake_poll()
+            host.call_later(PROBE_NOOP_INTERVAL, self._probe_check, conn, ws)
             return True
         if isinstance(event, Upgraded):
             with host.lock:
@@ -396,6 +436,13 @@ class WebSocketServing:
         assert isinstance(event, ProbeFailed)
         host.logger.info("%s: Failed websocket upgrade: %s", conn.session.eio_sid, event.reason)
         return False
+
+    def _probe_check(self, conn: Connection, ws: WebSocket) -> None:
+        """Node's upgrade check: while `ws` is the pending probe, a waiting poll is answered
+        (NOOP) every `PROBE_NOOP_INTERVAL`, so the client can pause polling and upgrade."""
+        if conn.probe_ws is ws and conn.session.state is State.PROBING:
+            conn.wake_poll()
+            self.host.call_later(PROBE_NOOP_INTERVAL, self._probe_check, conn, ws)
 
 
 def _ws_done(environ: dict[str, Any]) -> Iterable[bytes]:

@@ -58,12 +58,20 @@ _UI_DIST = os.path.join("node_modules", "@socket.io", "admin-ui", "ui", "dist")
 _EXTERNAL_LINK = re.compile(r'<link[^>]+href="https?://[^"]*"[^>]*>')
 
 
+def ui_cache_dir() -> str:
+    """Where ``python -m flask_socketio.admin_ui_assets download`` puts the UI's package (no
+    Node needed): ``$XDG_CACHE_HOME`` (else ``~/.cache``) ``/flask-socketio-ng/admin-ui``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "flask-socketio-ng", "admin-ui")
+
+
 def default_ui_dir() -> str | None:
     """Where ``npm install`` put the UI's built files: under the working directory, or under
-    the directory this package was installed from (a source checkout)."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for base in (os.getcwd(), here):
-        candidate = os.path.join(base, _UI_DIST)
+    the directory this package was installed from (a source checkout); else the download
+    cache (`ui_cache_dir`)."""
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the checkout
+    candidates = [os.path.join(base, _UI_DIST) for base in (os.getcwd(), here)]
+    for candidate in [*candidates, os.path.join(ui_cache_dir(), "ui", "dist")]:
         if os.path.isfile(os.path.join(candidate, "index.html")):
             return candidate
     return None
@@ -149,8 +157,8 @@ class AdminUI:
         self.ui_path = ui_path.rstrip("/") if ui_path else None
         self.ui_dir = ui_dir or (default_ui_dir() if ui_path else None)
         if self.ui_path is not None and self.ui_dir is None:
-            logger.warning("instrument(ui_path=%r): the Admin UI files were not found; install them with "
-                           "`npm install @socket.io/admin-ui` or pass ui_dir=", ui_path)
+            logger.warning("instrument(ui_path=%r): the Admin UI files were not found; get them with `python -m "
+                           "flask_socketio.admin_ui_assets download` (no Node needed) or pass ui_dir=", ui_path)
         features = ["AGGREGATED_EVENTS"]
         if not read_only:
             features = ["EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT", *features]
@@ -492,7 +500,7 @@ class AdminUI:
             start_response("301 Moved Permanently", [("Location", ui + "/"), ("Content-Length", "0")])
             return [b""]
         if self.ui_dir is None:
-            body = b"Admin UI files not found: npm install @socket.io/admin-ui"
+            body = b"Admin UI files not found: python -m flask_socketio.admin_ui_assets download"
             start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
             return [body]
         rest = path[len(ui):]

@@ -124,7 +124,7 @@ class SocketServer:
         # Connection state recovery (recovery_server.py); None when off: the hot path then
         # pays one `is None` test per emit.
         self.recovery: ConnectionRecovery | None = None
-        if connection_state_recovery:
+        if connection_state_recovery is not None and connection_state_recovery is not False:  # {}: on
             from ..features.recovery import make_recovery
             from ..features.recovery_redis import make_cluster_recovery
 

@@ -156,7 +156,7 @@ def test_without_the_option_v3_is_refused_and_the_log_names_the_option() -> None
     finally:
         logger.removeHandler(log)
     assert resp.status == 400
-    assert resp.json() == "The client is using an unsupported version of the Socket.IO or Engine.IO protocols"
+    assert resp.json() == {"code": 5, "message": "Unsupported protocol version"}  # Node's body
     errors = [m for level, m in log.records if level == logging.ERROR]
     assert len(errors) == 1 and "allow_eio3=True" in errors[0], log.records
 

@@ -2,12 +2,13 @@
 transport × Origin combination (issue 11 items 1 and 2).
 
 Both servers run on 127.0.0.1 (ours on gevent, Node's from tests/node/eio_server.js) and get the
-same raw requests. Each answer is reduced to (status, error message, allowed origin); our error
-bodies keep the reference's convention (a JSON string, text/plain) and its messages where it
-documents one, so Node's messages are mapped to ours by `NODE_TO_OURS`. The places where we
-deliberately answer otherwise are decided by `deliberate_difference`, each with its reason;
-every other cell must be equal. The test fails (never skips) when node or the npm packages are
-missing.
+same raw requests. Each answer is reduced to (status, Engine.IO error code, error message,
+allowed origin). Our error bodies are Node's ``{"code":N,"message":"..."}`` (application/json),
+word for word (issue 24: the JS client hands them to the application); Node answers a refused
+WebSocket upgrade with the bare message instead (no code: only the message is compared there).
+The places where we deliberately answer otherwise are decided by `deliberate_difference`, each
+with its reason; every other cell must be equal. The test fails (never skips) when node or the
+npm packages are missing.
 """
 
 from __future__ import annotations
@@ -18,15 +19,15 @@ import json
 import os
 import socket
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import websocket
 from eio_support import handshake, make_harness, serve_gevent
 
-from engineio_core.handshake import UNSUPPORTED_VERSION
 from tests.conftest import NODE_DIR, ROOT, node_available
 
 pytestmark = pytest.mark.node
@@ -38,21 +39,15 @@ METHODS = ["GET", "POST", "PUT", "DELETE", "OPTIONS", "HEAD"]
 SIDS = ["none", "unknown", "valid"]
 TIMEOUT = 10.0
 
-# Node's messages -> ours (the reference's wording where the behaviour file documents one).
-NODE_TO_OURS: dict[str, Callable[[str], str]] = {
-    "Transport unknown": lambda sid: "Invalid transport",
-    "Session ID unknown": lambda sid: f"Invalid session {sid}",
-    "Bad handshake method": lambda sid: "Bad handshake method",
-    "Invalid HTTP method": lambda sid: "Invalid HTTP method",
-    "Unsupported protocol version": lambda sid: UNSUPPORTED_VERSION,
-}
 
 
 @dataclass(frozen=True)
 class Answer:
     status: int
-    message: str | None  # the error message (mapped to our wording), None for a success
+    message: str | None  # the error message, None for a success
     allow_origin: str | None
+    code: int | None = None  # the Engine.IO error code of a JSON error body
+    content_type: str | None = None
 
 
 @contextmanager
@@ -90,17 +85,16 @@ def ws_headers() -> dict[str, str]:
             "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode()}
 
 
-def error_message(body: bytes, sid: str, ours: bool) -> str:
-    """Our bodies are JSON strings; Node's are {"code","message"} (polling) or the bare
-    message (a refused upgrade)."""
+def error_message(body: bytes, ours: bool) -> tuple[int | None, str]:
+    """(code, message) of an error body: ours are always {"code","message"}; Node's too,
+    except the bare message of a refused upgrade (code None)."""
     text = body.decode("utf-8")
-    if ours:
-        message = json.loads(text)
-        assert isinstance(message, str), text
-        return message
-    if text.startswith("{"):
-        text = json.loads(text)["message"]
-    return NODE_TO_OURS[text](sid)
+    if ours or text.startswith("{"):
+        error = json.loads(text)
+        assert set(error) == {"code", "message"}, text
+        assert isinstance(error["code"], int) and isinstance(error["message"], str), text
+        return error["code"], error["message"]
+    return None, text
 
 
 def request(port: int, method: str, target: str, headers: dict[str, str], sid: str, ours: bool) -> Answer:
@@ -112,10 +106,11 @@ def request(port: int, method: str, target: str, headers: dict[str, str], sid: s
         conn.request(method, target, body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
-        message = None
+        code = message = None
         if resp.status >= 400 and data:
-            message = error_message(data, sid, ours)
-        return Answer(resp.status, message, resp.getheader("Access-Control-Allow-Origin"))
+            code, message = error_message(data, ours)
+        return Answer(resp.status, message, resp.getheader("Access-Control-Allow-Origin"), code,
+                      resp.getheader("Content-Type") if message else None)
     finally:
         conn.close()
 
@@ -150,8 +145,8 @@ def _upgrade_request(port: int, method: str, target: str, headers: dict[str, str
                 break
             rest += chunk
         erred = length and method != "HEAD" and status >= 400
-        message = error_message(rest[:length], sid, ours) if erred else None
-        return Answer(status, message, fields.get("access-control-allow-origin"))
+        code, message = error_message(rest[:length], ours) if erred else (None, None)
+        return Answer(status, message, fields.get("access-control-allow-origin"), code)
 
 
 def deliberate_difference(transport: str, method: str, sid_kind: str, origin: str | None,
@@ -214,6 +209,8 @@ def assert_same(rows: list[tuple[str, Answer, Answer, str | None]], cors: bool) 
         if why is not None:
             continue
         same = (node.status, node.message) == (ours.status, ours.message)
+        if node.code is not None:  # a JSON body: the same code, as application/json
+            same = same and (ours.code, ours.content_type) == (node.code, node.content_type)
         if cors and node.allow_origin is not None and not cell.endswith("origin=None") \
                 and node.status != 101:  # browsers apply no CORS to a WebSocket's 101
             # Where Node's answer lets a browser read it, ours must too. (Node also echoes
@@ -247,8 +244,8 @@ def test_handshake_query_errors_as_node(query: str) -> None:
         target = PATH + (f"?{query}" if query else "")
         node = request(node_port, "GET", target, {}, "", ours=False)
         ours = request(our_port, "GET", target, {}, "", ours=True)
-        assert node.status == 400
-        assert (ours.status, ours.message) == (node.status, node.message)
+        assert node.status == 400 and node.code is not None
+        assert (ours.status, ours.code, ours.message) == (node.status, node.code, node.message)
 
 
 def test_an_origin_we_do_not_accept() -> None:
@@ -345,3 +342,96 @@ def test_second_websocket_on_werkzeug(upgraded: bool) -> None:
     harness = make_harness(async_mode="threading")
     with serve_werkzeug(harness.app) as served:
         assert _second_websocket(served.port, upgraded) == (101, 0x8, b"", "echoed")
+
+
+# -- issue 24: the error answers the JS client hands to the application --------------------------
+def _raw_exchange(port: int, request_bytes: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+    """One raw HTTP/1.1 request: (status, the header lines as sent, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        sock.sendall(request_bytes)
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = sock.recv(65536)
+            assert chunk, buf
+            buf += chunk
+        head, _, body = buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        fields = [(n.strip().lower(), v.strip()) for n, _, v in (line.partition(":") for line in lines[1:])]
+        status = int(lines[0].split(" ", 2)[1])
+        if dict(fields).get("transfer-encoding") == "chunked":  # Node's res.end(body)
+            while not body.endswith(b"0\r\n\r\n"):
+                chunk = sock.recv(65536)
+                assert chunk, body
+                body += chunk
+            out = b""
+            while True:
+                size, _, body = body.partition(b"\r\n")
+                if int(size, 16) == 0:
+                    return status, fields, out
+                out, body = out + body[:int(size, 16)], body[int(size, 16) + 2:]
+        length = int(dict(fields).get("content-length", "0"))
+        while len(body) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return status, fields, body[:length]
+
+
+def _oversized_post(port: int) -> tuple[int, list[tuple[str, str]], bytes]:
+    sid = handshake(port, path=PATH)
+    body = b"4" + b"x" * 200
+    return _raw_exchange(port, f"POST {PATH}?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\n"
+                               f"Host: 127.0.0.1\r\nContent-Type: text/plain;charset=UTF-8\r\n"
+                               f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+
+
+def test_an_oversized_polling_post_is_413_as_node() -> None:
+    """Node answers 413 (no body) to a POST over maxHttpBufferSize; the JS client reports the
+    status as the close description. Ours: the same, with one ``Connection: close``."""
+    with node_server({"maxHttpBufferSize": 100}) as node_port, our_server(max_http_buffer_size=100) as our_port:
+        node_status, _, node_body = _oversized_post(node_port)
+        ours_status, ours_fields, ours_body = _oversized_post(our_port)
+    assert (node_status, node_body) == (413, b"")
+    assert (ours_status, ours_body) == (node_status, node_body)
+    assert [v for n, v in ours_fields if n == "connection"] == ["close"]
+
+
+@pytest.mark.parametrize("sid_kind", ["unknown", "implausible"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_an_unknown_session_gets_nodes_json_body(sid_kind: str, method: str) -> None:
+    """Node's ``{"code":1,"message":"Session ID unknown"}`` as application/json, for a sid
+    that names no session and for one that cannot be a sid at all."""
+    sid = UNKNOWN_SID if sid_kind == "unknown" else "x" * 100
+    answers = []
+    with node_server({}) as node_port, our_server() as our_port:
+        for port in (node_port, our_port):
+            body = b"4x" if method == "POST" else b""
+            status, fields, data = _raw_exchange(
+                port, f"{method} {PATH}?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                      f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            answers.append((status, dict(fields).get("content-type"), json.loads(data)))
+    assert answers[0] == (400, "application/json", {"code": 1, "message": "Session ID unknown"})
+    assert answers[1] == answers[0]
+
+
+def _close_for_size(port: int) -> tuple[int, bytes]:
+    """A WebSocket-only session sends a message over the limit: (close code, reason bytes)."""
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}{PATH}?EIO=4&transport=websocket", timeout=TIMEOUT)
+    try:
+        assert ws.recv().startswith("0{")
+        ws.send("4" + "x" * 200)
+        while True:
+            opcode, data = ws.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                return int.from_bytes(data[:2], "big"), data[2:]
+    finally:
+        ws.close()
+
+
+def test_a_websocket_closed_for_size_gets_1009_without_reason_as_node() -> None:
+    with node_server({"maxHttpBufferSize": 100}) as node_port, our_server(max_http_buffer_size=100) as our_port:
+        node = _close_for_size(node_port)
+        ours = _close_for_size(our_port)
+    assert node == (1009, b"")
+    assert ours == node

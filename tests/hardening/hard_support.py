@@ -89,10 +89,12 @@ class Response:
         return self.body.decode("utf-8", "replace")
 
     def error(self) -> str:
-        """An Engine.IO error body: a JSON string sent as text/plain."""
-        assert self.headers.get("content-type", "").startswith("text/plain"), self.headers
-        value: str = json.loads(self.body)
-        return value
+        """The message of an Engine.IO error body: Node's ``{"code":N,"message":"..."}``."""
+        assert self.headers.get("content-type", "") == "application/json", self.headers
+        value = json.loads(self.body)
+        assert set(value) == {"code", "message"}, value
+        message: str = value["message"]
+        return message
 
 
 def read_response(sock: socket.socket, buf: bytes = b"") -> tuple[Response, bytes]:
@@ -413,14 +415,14 @@ class PollClient:
         return self.sid
 
     def expect_closed(self) -> None:
-        """The server ended the session: a CLOSE packet, then 400 "Invalid session"."""
+        """The server ended the session: a CLOSE packet, then 400 "Session ID unknown"."""
         try:
             while True:
                 self.recv_message()
         except Closed:
             pass
         resp = http(self.port, "GET", self.target)
-        assert (resp.status, resp.error()) == (400, f"Invalid session {self.eio_sid}")
+        assert (resp.status, resp.error()) == (400, "Session ID unknown")
 
     def close(self) -> None:
         pass

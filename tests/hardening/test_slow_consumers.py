@@ -161,7 +161,7 @@ def test_polling_client_that_never_polls_is_dropped_past_the_bound(
         logged = env.logs.wait_for(idle_eio, "outbox bound reached")
         assert fragment in logged, logged
         with pytest.raises(Closed, match="400"):
-            idle.recv_message()  # the session is gone: "Invalid session"
+            idle.recv_message()  # the session is gone: "Session ID unknown"
         print(f"polling consumer ({option}={value}):", {"dropped_after_messages": info["stopped_at"],
                                                         "logged": logged})
         record_property(f"polling_{option}_dropped_after", info["stopped_at"])

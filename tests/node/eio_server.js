@@ -1,6 +1,6 @@
 // A Node engine.io@6 server on 127.0.0.1 (an ephemeral port), for side-by-side comparisons of
 // what goes on the wire (tests/engineio_core/test_node_parity.py).
-// usage: node eio_server.js '<json options>'   ({path, cors, pingInterval, pingTimeout})
+// usage: node eio_server.js '<json options>'   ({path, cors, pingInterval, pingTimeout, maxHttpBufferSize})
 // Prints one JSON line {"port": N} once listening; echoes every message; exits when stdin ends.
 const http = require("http");
 const { Server } = require("engine.io");
@@ -14,6 +14,7 @@ const engine = new Server({
   cors: opts.cors,
   pingInterval: opts.pingInterval ?? 25000,
   pingTimeout: opts.pingTimeout ?? 20000,
+  maxHttpBufferSize: opts.maxHttpBufferSize ?? 1e6,
 });
 engine.attach(httpServer, { path: opts.path ?? "/socket.io/" });
 engine.on("connection", (socket) => {

@@ -32,8 +32,11 @@ async function runAcks() {
     result.acks.push(ack);
   }
   result.transport = socket.io.engine.transport.name;
+  // Exit once the engine is closed: it first flushes what is buffered (an acknowledgement
+  // written while an upgrade is under way waits for it; the server answers the waiting poll
+  // at its 100 ms upgrade check, as Node does).
+  socket.io.engine.on("close", () => finish(null));
   socket.disconnect();
-  finish(null);
 }
 
 // The guide's `io()` means "the server that served this page": here, opts.url.

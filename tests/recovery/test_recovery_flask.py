@@ -78,3 +78,37 @@ def test_a_normal_disconnect_is_not_recovered() -> None:
 def test_bad_options_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown connection_state_recovery options"):
         SocketIO(flask.Flask(__name__), connection_state_recovery={"maxDisconnectionDuration": 1})
+
+
+def _recovers(option: Any) -> bool:
+    """Whether a dropped test client of a server built with `option` gets its session back."""
+    app = flask.Flask(__name__)
+    socketio = SocketIO(app, connection_state_recovery=option)
+
+    @socketio.on("join")
+    def join(room: str) -> None:
+        join_room(room)
+
+    client = socketio.test_client(app)
+    client.emit("join", "lobby")
+    socketio.emit("news", 0, to="lobby")  # the client recovers from the offset of a packet
+    assert [m["args"] for m in client.get_received()] == [[0]]
+    client.drop()
+    socketio.emit("news", 1, to="lobby")
+    recovered = client.reconnect()
+    received = [m["args"] for m in client.get_received()]
+    assert received == ([[1]] if recovered else []), received
+    return recovered
+
+
+@pytest.mark.parametrize(("option", "on"), [({}, True), (True, True), ({"max_buffered_packets": 5}, True),
+                                            (False, False), (None, False)])
+def test_an_empty_dict_turns_recovery_on_with_the_defaults(option: Any, on: bool) -> None:
+    """Node's ``connectionStateRecovery: {}`` is on with its defaults; so is ours."""
+    assert _recovers(option) is on
+
+
+@pytest.mark.parametrize("option", [0, 1, "yes", ["max_buffered_packets"]])
+def test_a_wrong_type_is_a_clear_error(option: Any) -> None:
+    with pytest.raises(TypeError, match="connection_state_recovery must be True, False or a dict"):
+        SocketIO(flask.Flask(__name__), connection_state_recovery=option)

@@ -129,7 +129,7 @@ def test_unsupported_protocol_version_warns_once_at_the_default_level(restore_le
                 r = requests.get(f"{srv.url}/socket.io/?EIO=3&transport=polling", timeout=TIMEOUT)
                 assert r.status_code == 400
     logger = logging.getLogger("engineio_core")
-    shown = [m for level, m in eio_log.records if logger.isEnabledFor(level) and "unsupported version" in m]
+    shown = [m for level, m in eio_log.records if logger.isEnabledFor(level) and "Unsupported protocol version" in m]  # Node's words
     assert len(shown) == 1, eio_log.records
     assert "socket.io-client" in shown[0] and "3" in shown[0], shown[0]
     # The line names the option that serves these clients (issue 17).
