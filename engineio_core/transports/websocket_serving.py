@@ -81,6 +81,29 @@ class WebSocketReader:
             self.serving.host.driver.run_now(self.serving.read_loop, self, self.claim())
 
 
+class _WriteErrorHandler:
+    """A WebSocket's write-error callback: closes the session it is attached to (none yet while
+    the session is being opened). One slotted object per connection, where a closure took five
+    objects for the garbage collector to track (function, cells, their tuple, a holder list)."""
+
+    __slots__ = ("host", "conn")
+
+    def __init__(self, host: TransportHost) -> None:
+        self.host = host
+        self.conn: Connection | None = None
+
+    def attach(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def __call__(self, reason: str) -> None:
+        conn = self.conn
+        if conn is not None:
+            host = self.host
+            log = host.logger.info if reason == PEER_GONE else host.logger.warning
+            log("%s: %s", conn.session.eio_sid, reason)
+            host.close(conn, Reason.TRANSPORT_ERROR)
+
+
 class _Accepted:
     """A WebSocket answered with 101: the socket object, its read watcher (our own server's
     takeover) or None (the WSGI request's greenlet reads), and what arrived after the head."""
@@ -129,18 +152,18 @@ class WebSocketServing:
         if cfg.cookie and conn is None:
             eio_sid = host.generate_id()
             headers.append(("Set-Cookie", cookie_header(cfg.cookie, eio_sid)))
-        holder: list[Connection] = []
+        holder = _WriteErrorHandler(host)
         if conn is not None:
             protocol = conn.session.protocol
         accepted = self._answer_upgrade(environ, start_response, sock, headers, deflate, holder, protocol)
         if conn is None:
-            conn = self._open_session(environ, accepted, eio_sid, holder.append, protocol)
+            conn = self._open_session(environ, accepted, eio_sid, holder.attach, protocol)
             if conn is None:
                 return self._refused_session(environ, accepted)
         else:
             host.logger.info("%s: Received request to upgrade to websocket", conn.session.eio_sid)
             conn.probe_ws = accepted.ws
-            holder.append(conn)
+            holder.attach(conn)
         if accepted.watcher is not None:
             self._start_watched(conn, accepted)
             return []
@@ -148,7 +171,7 @@ class WebSocketServing:
 
     def _answer_upgrade(
         self, environ: dict[str, Any], start_response: StartResponse, sock: Any,
-        headers: list[tuple[str, str]], deflate: Any, holder: list[Connection], protocol: int = 4,
+        headers: list[tuple[str, str]], deflate: Any, holder: _WriteErrorHandler, protocol: int = 4,
     ) -> _Accepted:
         """Answer 101 and make the `WebSocket`. A write error closes the session `holder`
         holds by then (none yet while the session is being opened)."""
@@ -159,15 +182,9 @@ class WebSocketServing:
         if watcher is None:
             send_switching_protocols(environ, start_response, sock, headers)
 
-        def on_write_error(reason: str) -> None:
-            if holder:
-                log = host.logger.info if reason == PEER_GONE else host.logger.warning
-                log("%s: %s", holder[0].session.eio_sid, reason)
-                host.close(holder[0], Reason.TRANSPORT_ERROR)
-
         socket_class = WebSocketV3 if protocol == 3 else WebSocket
         ws = socket_class(sock, host.driver, deflate, cfg.max_http_buffer_size, host.flow,
-                          on_write_error, cfg.compression_threshold)
+                          holder, cfg.compression_threshold)
         early = b""
         if watcher is not None and take_over is not None:
             # Our own server leaves the socket to us: the 101 goes out through the writer (the
