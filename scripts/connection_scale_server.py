@@ -29,7 +29,8 @@ from flask_socketio import SocketIO, emit
 STATS = {"connected": 0, "connects": 0, "disconnects": 0, "blasts": 0}
 # Python's cyclic garbage collector, seen from gc.callbacks: collections per generation, and
 # the longest pause and the total time of the full (generation 2) collections.
-GC = {"collections": [0, 0, 0], "gen2_max_ms": 0.0, "gen2_total_ms": 0.0, "frozen": 0}
+GC = {"collections": [0, 0, 0], "gen2_max_ms": 0.0, "gen2_total_ms": 0.0, "frozen": 0,
+      "max_ms": [0.0, 0.0, 0.0]}  # the longest pause of each generation's collections
 _gc_started = [0.0]
 
 
@@ -39,8 +40,9 @@ def _gc_watch(phase: str, info: dict[str, int]) -> None:
         return
     generation = info["generation"]
     GC["collections"][generation] += 1  # type: ignore[index]
+    ms = (time.perf_counter() - _gc_started[0]) * 1000
+    GC["max_ms"][generation] = max(GC["max_ms"][generation], ms)  # type: ignore[index]
     if generation == 2:
-        ms = (time.perf_counter() - _gc_started[0]) * 1000
         GC["gen2_max_ms"] = max(GC["gen2_max_ms"], ms)  # type: ignore[type-var]
         GC["gen2_total_ms"] += ms  # type: ignore[operator]
 
@@ -66,6 +68,12 @@ def make_app(ping_interval: float, ping_timeout: float) -> tuple[Flask, SocketIO
         return jsonify(**STATS, pid=os.getpid(), rss_kb=rss_kb(), open_files=open_files(),
                        nofile=resource.getrlimit(resource.RLIMIT_NOFILE), gc=GC,
                        gc_objects=len(gc.get_objects()))
+
+    @app.route("/scale/gc-reset-max", methods=["POST"])
+    def gc_reset_max():  # type: ignore[no-untyped-def]
+        """Start a new window for the longest pauses (the soak measures its own)."""
+        GC["max_ms"] = [0.0, 0.0, 0.0]
+        return jsonify(ok=True)
 
     @app.route("/scale/gc-freeze", methods=["POST"])
     def gc_freeze():  # type: ignore[no-untyped-def]
