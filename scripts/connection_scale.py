@@ -30,7 +30,9 @@ It reports:
 * **soak** (``--soak SECONDS``): one broadcast per second for SECONDS instead of three, the
   heartbeat lateness measured over the whole soak, the p50/p99/max of the broadcasts' last
   arrival, and the longest pause of each generation's collections in the server (from
-  ``gc.callbacks``: every client of the process freezes for that long);
+  ``gc.callbacks``: every client of the process freezes for that long), on the wall clock
+  and in the collecting thread's CPU time (what the collection costs when other processes
+  take the core away);
 * **drops**: connections the server closed or that failed, the server's own count of
   disconnects, and that every connection is still there at the end.
 
@@ -740,6 +742,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "p50": round(percentile(arrivals, 50) or 0, 1),
                     "p99": round(percentile(arrivals, 99) or 0, 1), "max": round(max(arrivals), 1)},
                 "gc_max_pause_ms_per_generation": [round(ms, 1) for ms in gc_soak1["max_ms"]],
+                "gc_max_pause_cpu_ms_per_generation": [round(ms, 1) for ms in gc_soak1.get("max_cpu_ms", [])],
                 "gc_collections": [b - a for a, b in zip(gc_soak0["collections"], gc_soak1["collections"],
                                                          strict=True)],
             }
