@@ -624,14 +624,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     log = open(args.server_log, "wb") if args.server_log else subprocess.DEVNULL
     server = subprocess.Popen(
         [*pin_server, args.python, "-I", str(SERVER), "--port", str(port), "--ping-interval",
-         str(args.ping_interval), "--ping-timeout", str(args.ping_timeout), "--backlog", str(args.backlog)],
+         str(args.ping_interval), "--ping-timeout", str(args.ping_timeout), "--backlog", str(args.backlog),
+         "--gc-freezer", str(args.gc_freezer)],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd="/",
         env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")},
     )
     workers: list[WorkerProc] = []
     control: Control | None = None
     report: dict[str, Any] = {"connections": args.connections, "processes": args.processes,
-                              "gc_freeze": args.gc_freeze,
+                              "gc_freeze": args.gc_freeze, "gc_freezer_batch": args.gc_freezer,
                               "ping_interval_s": args.ping_interval, "server_pid": server.pid,
                               "pinned": bool(pin_server)}
     stats_url = f"http://127.0.0.1:{port}/scale/stats"
@@ -847,6 +848,10 @@ def main() -> int:
                              " heartbeat lateness over the whole soak, the broadcasts' last-arrival p50/p99"
                              " and the longest GC pause of each generation (sets --broadcasts SECONDS,"
                              " --idle 1 unless given; raise --timeout: 5 minutes needs --timeout 600)")
+    parser.add_argument("--gc-freezer", type=int, default=0, metavar="BATCH",
+                        help="the server runs engineio_core's GCFreezer(BATCH): gc.freeze() after start-up,"
+                             " then whenever more than BATCH objects wait in the oldest generation"
+                             " (50000 is its default; 0: off)")
     parser.add_argument("--timeout", type=float, default=300.0, help="bound on the whole run, s")
     parser.add_argument("--python", default=sys.executable, help="the server's interpreter (this project installed)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the server and clients to cores")

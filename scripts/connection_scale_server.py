@@ -118,12 +118,29 @@ def main() -> None:
     parser.add_argument("--ping-interval", type=float, default=25.0)
     parser.add_argument("--ping-timeout", type=float, default=20.0)
     parser.add_argument("--backlog", type=int, default=1024, help="listen backlog (capped by net.core.somaxconn)")
+    parser.add_argument("--gc-freezer", type=int, default=0, metavar="BATCH",
+                        help="engineio_core.gc_freezer.GCFreezer(BATCH): freeze after start-up, then the"
+                             " oldest generation's survivors whenever more than BATCH wait (0: off)")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     gc.callbacks.append(_gc_watch)
     app, socketio = make_app(args.ping_interval, args.ping_timeout)
+    if args.gc_freezer:
+        from engineio_core.gc_freezer import GCFreezer
+
+        freezer = GCFreezer(args.gc_freezer)
+        GC["frozen"] = freezer.freeze_now()
+
+        def freeze_in_batches() -> None:
+            while True:
+                socketio.sleep(2.0)
+                if freezer.check():
+                    GC["frozen"] = gc.get_freeze_count()
+                    GC["freezes"] = freezer.freezes
+
+        socketio.start_background_task(freeze_in_batches)
     print(json.dumps({"pid": os.getpid(), "port": args.port,
                       "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)}), flush=True)
     socketio.run(app, host=args.host, port=args.port, backlog=args.backlog)
