@@ -9,7 +9,7 @@ and hands what arrives to the session. It talks to the server only through `Tran
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from logging import INFO
 from typing import Any
 
@@ -110,6 +110,29 @@ class _WriteErrorHandler:
             host.close(conn, Reason.TRANSPORT_ERROR)
 
 
+class _EmptyBody:
+    """``wsgi.input`` of a WebSocket request once our server handed its socket over: what
+    follows the request's head are WebSocket frames, never a body. One shared instance, where
+    the server's body reader stayed in the environ (one more tracked object per connection)."""
+
+    __slots__ = ()
+
+    def read(self, size: int = -1) -> bytes:
+        return b""
+
+    def readline(self, size: int = -1) -> bytes:
+        return b""
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        return []
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(())
+
+
+_NO_BODY = _EmptyBody()
+
+
 def _nobody() -> None:
     """What `_WriteErrorHandler.conn` returns before a session is attached."""
     return None
@@ -203,6 +226,8 @@ class WebSocketServing:
             # driven by the loop's readiness callbacks, so an idle WebSocket holds no greenlet.
             early = take_over()
             del environ[TAKEOVER]  # kept for the connection's life otherwise, with what it holds
+            # Likewise the request's body reader (the socket's bytes are the WebSocket's now).
+            environ["wsgi.input"] = _NO_BODY
             ws.write_raw(switching_protocols_head(headers))
         return _Accepted(ws, watcher, early)
 
