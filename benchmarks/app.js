@@ -83,6 +83,8 @@ const io = new Server(httpServer, {
   perMessageDeflate: false,
   httpCompression: { threshold: 1024 },
   serveClient: false,
+  // The suite's S1m: the msgpack parser (socket.io-msgpack-parser), as `serializer="msgpack"`.
+  ...(process.env.BENCH_SERIALIZER === "msgpack" ? { parser: require("socket.io-msgpack-parser") } : {}),
 });
 
 io.on("connection", (socket) => {

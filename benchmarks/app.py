@@ -46,6 +46,8 @@ _options: dict[str, object] = {"connection_state_recovery": True} if os.environ.
 # BENCH_MESSAGE_QUEUE=redis://…: on a message queue (with BENCH_RECOVERY=1: the Redis store).
 if os.environ.get("BENCH_MESSAGE_QUEUE"):
     _options["message_queue"] = os.environ["BENCH_MESSAGE_QUEUE"]
+if os.environ.get("BENCH_SERIALIZER", "default") != "default":  # the suite's S1m: "msgpack"
+    _options["serializer"] = os.environ["BENCH_SERIALIZER"]
 socketio = SocketIO(app, async_mode=ASYNC_MODE, **_options)
 
 

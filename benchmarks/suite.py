@@ -17,6 +17,7 @@ The in-process rows (fan-out, codec) are Python only: Node has no column there.
 
 Scenarios:
   S1  echo with ack, WebSocket clients, closed loop                     acks/s
+  S1m S1 with the msgpack serializer (socket.io-msgpack-parser clients)  acks/s
   S2  one room of WebSocket clients, bursts of broadcasts               deliveries/s
   S3  WebSocket connects (bounded concurrency), then idle               conn/s, KB RSS per idle conn
   S4  echo with ack over HTTP long-polling, closed loop                 acks/s
@@ -96,6 +97,7 @@ class Scenario:
     unit: str
     options: dict[str, Any]  # for the generator
     timeout_s: float  # the whole run, server start to stop
+    serializer: str = "default"  # the server's: "default" (JSON) or "msgpack"
 
     def label(self) -> str:
         return f"{self.key} {self.title}"
@@ -118,6 +120,17 @@ def scenarios(size: str, client: str = "raw") -> list[Scenario]:
             "acks/s",
             dict(scenario="echo", transport="websocket", client=client, clients=n["echo"], warmupMs=n["warm"], durationMs=n["dur"]),
             echo_timeout,
+        ),
+        Scenario(
+            # The raw client speaks the JSON parser only: socket.io-client with the msgpack
+            # parser, against every stack (so its figures compare with each other, not with S1).
+            "S1m",
+            f"echo+ack, msgpack, {n['echo']} WebSocket clients (socket.io-client)",
+            "acks/s",
+            dict(scenario="echo", transport="websocket", client="sio", parser="msgpack", clients=n["echo"],
+                 warmupMs=n["warm"], durationMs=n["dur"]),
+            echo_timeout,
+            serializer="msgpack",
         ),
         Scenario(
             "S2",
@@ -272,7 +285,8 @@ class Server:
     """``benchmarks/app.py`` (or ``benchmarks/app.js`` for Node) in a subprocess, pinned, with
     its output in a log file."""
 
-    def __init__(self, stack: str, python: str, pin: list[str], workdir: Path, name: str) -> None:
+    def __init__(self, stack: str, python: str, pin: list[str], workdir: Path, name: str,
+                 serializer: str = "default") -> None:
         self.stack = stack
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -286,7 +300,7 @@ class Server:
             cmd = [*pin, python, "-I", str(APP), "--port", str(self.port)]
         self.proc = subprocess.Popen(
             cmd, cwd=workdir, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=clean_env(), preexec_fn=raise_nofile,
+            env={**clean_env(), "BENCH_SERIALIZER": serializer}, preexec_fn=raise_nofile,
         )
         self.pid = self.proc.pid
         self.info: dict[str, Any] = {}
@@ -467,7 +481,7 @@ def run_e2e(scenario: Scenario, stack: str, python: str, workdir: Path, name: st
             progress: Progress, settle_s: float = 1.0) -> Sample:
     pin_server, pin_gen = cores()
     sample = Sample()
-    server = Server(stack, python, pin_server, workdir, name)
+    server = Server(stack, python, pin_server, workdir, name, scenario.serializer)
     gen: Generator | None = None
     deadline = time.monotonic() + scenario.timeout_s
     try:
@@ -1076,7 +1090,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the generator's client: raw (Socket.IO packets over a bare WebSocket or "
                              "hand-written long-polling: cheap, so the generator keeps headroom) or sio "
                              "(the official socket.io-client)")
-    parser.add_argument("--only", help="comma-separated subset of S1,S2,S3,S4,fanout,codec")
+    parser.add_argument("--only", help="comma-separated subset of S1,S1m,S2,S3,S4,fanout,codec")
     parser.add_argument("--fanout-sessions", default=None, help="room sizes for fanout (default 1000,10000)")
     parser.add_argument("--fanout-duration", type=float, default=None, help="seconds per room size")
     parser.add_argument("--codec-duration", type=float, default=None, help="seconds per codec case")
@@ -1112,13 +1126,13 @@ def main(argv: list[str] | None = None) -> int:
     if not 1 <= args.rounds <= 20:
         parser.error("--rounds must be in 1..20")
     if args.only:
-        unknown = set(args.only.split(",")) - {"S1", "S2", "S3", "S4", "fanout", "codec"}
+        unknown = set(args.only.split(",")) - {"S1", "S1m", "S2", "S3", "S4", "fanout", "codec"}
         if unknown:
             parser.error(f"unknown --only entries: {', '.join(sorted(unknown))}")
     args.fanout_sessions = args.fanout_sessions or ("100,500" if tiny else "1000,10000")
     args.fanout_duration = args.fanout_duration or (0.1 if tiny else 1.0)
     args.codec_duration = args.codec_duration or (0.05 if tiny else 0.5)
-    e2e_wanted = not args.only or bool(set(args.only.split(",")) & {"S1", "S2", "S3", "S4"})
+    e2e_wanted = not args.only or bool(set(args.only.split(",")) & {"S1", "S1m", "S2", "S3", "S4"})
     if shutil.which("node") is None or not (REPO / "node_modules" / "socket.io-client").is_dir():
         if e2e_wanted or "node" in args.stacks:
             parser.error("the end-to-end scenarios need node and node_modules: run scripts/setup.sh")

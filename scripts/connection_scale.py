@@ -4,6 +4,7 @@
     .venv/bin/python scripts/connection_scale.py                        # 18,000 connections
     .venv/bin/python scripts/connection_scale.py --connections 19500 --processes 4
     .venv/bin/python scripts/connection_scale.py --connections 2000 --ping-interval 1 --idle 3 --json out.json
+    .venv/bin/python scripts/connection_scale.py --soak 300 --timeout 900    # the 5-minute soak (issue 27)
 
 One server process (scripts/connection_scale_server.py: a Flask-SocketIO app on gevent, run by
 ``socketio.run``, on 127.0.0.1) is filled by ``--processes`` client processes. A client process
@@ -26,6 +27,12 @@ It reports:
   (after the OPEN for the first): the server schedules the next PING when the PONG arrives.
   The 50th/99th percentiles and the maximum of the lateness over every PING scheduled
   inside the window;
+* **soak** (``--soak SECONDS``): one broadcast per second for SECONDS instead of three, the
+  heartbeat lateness measured over the whole soak, the p50/p99/max of the broadcasts' last
+  arrival, and the longest pause of each generation's collections in the server (from
+  ``gc.callbacks``: every client of the process freezes for that long), on the wall clock
+  and in the collecting thread's CPU time (what the collection costs when other processes
+  take the core away);
 * **drops**: connections the server closed or that failed, the server's own count of
   disconnects, and that every connection is still there at the end.
 
@@ -617,14 +624,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     log = open(args.server_log, "wb") if args.server_log else subprocess.DEVNULL
     server = subprocess.Popen(
         [*pin_server, args.python, "-I", str(SERVER), "--port", str(port), "--ping-interval",
-         str(args.ping_interval), "--ping-timeout", str(args.ping_timeout), "--backlog", str(args.backlog)],
+         str(args.ping_interval), "--ping-timeout", str(args.ping_timeout), "--backlog", str(args.backlog),
+         "--gc-freezer", str(args.gc_freezer)],
         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd="/",
         env={k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")},
     )
     workers: list[WorkerProc] = []
     control: Control | None = None
     report: dict[str, Any] = {"connections": args.connections, "processes": args.processes,
-                              "gc_freeze": args.gc_freeze,
+                              "gc_freeze": args.gc_freeze, "gc_freezer_batch": args.gc_freezer,
                               "ping_interval_s": args.ping_interval, "server_pid": server.pid,
                               "pinned": bool(pin_server)}
     stats_url = f"http://127.0.0.1:{port}/scale/stats"
@@ -693,10 +701,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
               f" {rss1 / 1024:.1f} MB: {report['rss_per_conn_kb']} KB per connection;"
               f" server open files {stats['open_files']}", file=sys.stderr)
 
-        # Broadcasts.
+        # Broadcasts (in --soak mode: one per second for the whole soak, heartbeats measured
+        # over the same window).
         blasts = []
         blast_mark = mark(server.pid)
+        soak_from = time.time()
+        if args.soak:
+            req = urllib.request.Request(f"http://127.0.0.1:{port}/scale/gc-reset-max", method="POST")
+            with urllib.request.urlopen(req, timeout=60):
+                pass
+            gc_soak0 = get_json(stats_url)["gc"]
         for seq in range(1, args.broadcasts + 1):
+            tick = time.monotonic()
             for w in workers:
                 w.send(f"expect {seq}")
             t0 = control.blast(seq, args.size)
@@ -712,14 +728,31 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"broadcast {seq}: last delivery {1000 * (last - t0):.0f} ms after the trigger"
                   f" (read by the clients {1000 * (last_read - t0):.0f} ms; the server's emit call:"
                   f" {1000 * emit_s:.0f} ms)", file=sys.stderr)
-            time.sleep(0.5)
+            time.sleep(max(0.0, tick + 1.0 - time.monotonic()) if args.soak else 0.5)
         report["broadcasts"] = blasts
         report["tcp_sockstat"]["after_broadcasts"] = tcp_sockstat()
         report["server_during_broadcasts"] = usage(server.pid, blast_mark)
         report["broadcast_s_median"] = statistics.median(b["all_delivered_s"] for b in blasts)
 
-        # Idle: only the heartbeat.
-        idle_from = time.time()
+        if args.soak:
+            gc_soak1 = get_json(stats_url)["gc"]
+            arrivals = [1000 * b["all_delivered_s"] for b in blasts]
+            report["soak"] = {
+                "seconds": args.soak, "broadcasts": len(blasts),
+                "broadcast_last_arrival_ms": {
+                    "p50": round(percentile(arrivals, 50) or 0, 1),
+                    "p99": round(percentile(arrivals, 99) or 0, 1), "max": round(max(arrivals), 1)},
+                "gc_max_pause_ms_per_generation": [round(ms, 1) for ms in gc_soak1["max_ms"]],
+                "gc_max_pause_cpu_ms_per_generation": [round(ms, 1) for ms in gc_soak1.get("max_cpu_ms", [])],
+                "gc_collections": [b - a for a, b in zip(gc_soak0["collections"], gc_soak1["collections"],
+                                                         strict=True)],
+            }
+            print(f"soak {args.soak} s: broadcast last arrival {report['soak']['broadcast_last_arrival_ms']}"
+                  f" ms; longest GC pause per generation {report['soak']['gc_max_pause_ms_per_generation']} ms",
+                  file=sys.stderr)
+
+        # Idle: only the heartbeat (after a soak: the heartbeats of the whole soak).
+        idle_from = soak_from if args.soak else time.time()
         idle_mark = mark(server.pid)
         gc_idle0 = get_json(stats_url)["gc"]
         time.sleep(args.idle)
@@ -810,6 +843,15 @@ def main() -> int:
     parser.add_argument("--gc-freeze", action="store_true",
                         help="once every client is connected, the server app calls gc.collect() and"
                              " gc.freeze(): full collections no longer scan the sessions")
+    parser.add_argument("--soak", type=int, default=0, metavar="SECONDS",
+                        help="soak mode: one broadcast to all per second for SECONDS, then report the"
+                             " heartbeat lateness over the whole soak, the broadcasts' last-arrival p50/p99"
+                             " and the longest GC pause of each generation (sets --broadcasts SECONDS,"
+                             " --idle 1 unless given; raise --timeout: 5 minutes needs --timeout 600)")
+    parser.add_argument("--gc-freezer", type=int, default=0, metavar="BATCH",
+                        help="the server runs engineio_core's GCFreezer(BATCH): gc.freeze() after start-up,"
+                             " then whenever more than BATCH objects wait in the oldest generation"
+                             " (50000 is its default; 0: off)")
     parser.add_argument("--timeout", type=float, default=300.0, help="bound on the whole run, s")
     parser.add_argument("--python", default=sys.executable, help="the server's interpreter (this project installed)")
     parser.add_argument("--no-pin", action="store_true", help="do not pin the server and clients to cores")
@@ -825,8 +867,12 @@ def main() -> int:
         return 0
     if not 1 <= args.processes <= 64 or not 1 <= args.connections <= 1_000_000:
         parser.error("--processes in 1..64, --connections in 1..1000000")
+    if args.soak < 0:
+        parser.error("--soak SECONDS must be >= 0")
+    if args.soak:
+        args.broadcasts = args.soak
     if args.idle is None:
-        args.idle = 3 * args.ping_interval + 1
+        args.idle = 1.0 if args.soak else 3 * args.ping_interval + 1
     report = run(args)
     text = json.dumps(report, indent=2)
     if args.json:

@@ -334,7 +334,7 @@ class WebSocket:
         self.closed = False  # our close frame is out (or the socket is gone)
         self.peer_closed = False  # the peer's close frame arrived (or the stream ended)
         self.failure: RemoteProtocolError | None = None  # a bad frame after good messages
-        self._parts: list[Any] = []
+        self._parts: list[Any] | None = None  # a fragmented message's parts (None: no list kept)
         self._size = 0
         self._done: Any = None  # created by wait_closed() only (blocking servers)
         self._flushed = False
@@ -415,14 +415,17 @@ class WebSocket:
                         raise RemoteProtocolError(
                             f"message exceeds max_http_buffer_size ({self._max_message} bytes)", 1009
                         )
-                    if not frame.message_finished:
-                        self._parts.append(payload)
-                        continue
                     parts = self._parts
-                    if parts:
+                    if not frame.message_finished:
+                        if parts is None:
+                            self._parts = [payload]
+                        else:
+                            parts.append(payload)
+                        continue
+                    if parts is not None:
                         parts.append(payload)
                         out.append("".join(parts) if opcode is _TEXT else b"".join(parts))
-                        self._parts = []
+                        self._parts = None
                     else:
                         out.append(payload if opcode is _TEXT else bytes(payload))
                     self._size = 0

@@ -131,6 +131,9 @@ def _scan(container: Container, count: int, slots: list[Slot], depth: int) -> No
         raise RemoteProtocolError(f"binary packet payload is nested deeper than {MAX_DEPTH} levels")
     items = container.items() if isinstance(container, dict) else enumerate(container)
     for key, value in items:
+        kind = value.__class__
+        if kind is str or kind is int or kind is float or value is None or kind is bool:
+            continue  # the common JSON scalars, without the isinstance() calls below
         if isinstance(value, dict):
             if value.get("_placeholder") is True:
                 slots.append((container, key, _placeholder_num(value, count)))

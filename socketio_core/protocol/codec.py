@@ -33,7 +33,15 @@ from collections.abc import Callable, Sequence
 from json import encoder as _json_encoder
 from typing import Any, Protocol
 
-from .binary import Slot, deconstruct, fill, find_placeholders, has_binary
+from .binary import (
+    BINARY_TYPES,
+    MAX_DEPTH,
+    Slot,
+    deconstruct,
+    fill,
+    find_placeholders,
+    has_binary,
+)
 from .errors import LocalProtocolError, RemoteProtocolError
 from .packets import (
     DEFAULT_NAMESPACE,
@@ -153,6 +161,7 @@ class JSONCodec:
         "_raw_decode",
         "_stdlib",
         "_max_id_digits",
+        "_binary_dumpers",
     )
 
     json: Any
@@ -178,6 +187,10 @@ class JSONCodec:
         self._dumps: Callable[[Any], Any]
         self._loads: Callable[[str], Any]
         self._raw_decode: Callable[[str, int], tuple[Any, int]] | None = None
+        # Encoders that write binary values as placeholders in the same pass (see
+        # _binary_dumper); one is taken out of the list per call, so that threads and
+        # greenlets never share one (list.pop is atomic).
+        self._binary_dumpers: list[_BinaryDumper] | None = None
         if json is None:
             self._stdlib = True
             std_encoder = _stdlib_json.JSONEncoder(
@@ -205,6 +218,7 @@ class JSONCodec:
                     return "".join(c_encode(data, 0))
 
                 self._dumps = dumps_fast
+                self._binary_dumpers = [_binary_dumper()]
             std_decoder = _stdlib_json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
             self._loads = std_decoder.decode
             self._raw_decode = std_decoder.raw_decode
@@ -316,7 +330,30 @@ class JSONCodec:
                 )
             return _TYPE_CHAR[ptype], self._dump_checked(data) if has_data else "", attachments
         is_event = ptype in _EVENT_TYPES
-        if self._stdlib:
+        dumpers = self._binary_dumpers
+        if dumpers is not None:
+            # One pass of the C encoder whose `default` hook turns each binary value into its
+            # placeholder (numbered as deconstruct() numbers them: list order, then dict
+            # order): no Python walk copying the containers, no failed first pass.
+            try:
+                dump, found = dumpers.pop()
+            except IndexError:  # in use by another thread or greenlet: make another
+                dump, found = _binary_dumper()
+            try:
+                text = dump(data)
+            except (TypeError, ValueError) as exc:
+                raise _not_serialisable(exc) from exc
+            except RecursionError:
+                text = ""  # deep or circular: deconstruct() below names the problem
+            finally:
+                if found:
+                    attachments = found.copy()
+                    found.clear()
+                dumpers.append((dump, found))
+            if not text or (attachments and self._refused(text, attachments)):
+                payload, attachments = deconstruct(data)
+                text = self._dump_attachments(payload, attachments)
+        elif self._stdlib:
             # Fast path: the standard library cannot serialise bytes, so data without
             # binary is encoded in one pass with no extra walk over it.
             try:
@@ -335,6 +372,15 @@ class JSONCodec:
             # Spec: "51-["baz",{"_placeholder":true,"num":0}]" -- type, count, "-".
             return ("5" if is_event else "6") + str(len(attachments)) + "-", text, attachments
         return "2" if is_event else "3", text, attachments
+
+    def _refused(self, text: str, attachments: list[bytes]) -> bool:
+        """Whether a binary packet's text may break a limit: more JSON openers than
+        MAX_DEPTH (maybe nested deeper than the decoders accept) or too many attachments.
+        Then the encoder walks the data, and names the problem."""
+        return (
+            text.count("[") + text.count("{") > MAX_DEPTH
+            or len(attachments) > self.max_attachments
+        )
 
     def _dump_attachments(self, payload: Any, attachments: list[bytes]) -> Any:
         """The JSON text of a deconstructed payload, checking the attachment count."""
@@ -358,7 +404,7 @@ class JSONCodec:
         if self._raw_decode is not None:
             fast = self._decode_plain(text)
             if fast is not None:
-                return fast, 0
+                return fast
         length = len(text)
         if length == 0:
             raise RemoteProtocolError("empty packet")
@@ -448,24 +494,37 @@ class JSONCodec:
             raise RemoteProtocolError(f"invalid JSON payload: {str(exc):.120}") from None
         return data, True
 
-    def _decode_plain(self, text: str) -> SocketPacket | None:
-        """The common case in one pass: an EVENT or ACK of the main namespace, ``2[...]`` or
-        ``3<id>[...]``, fully valid. None for anything else, valid or not: the general parser
-        then decides (and names the problem), so this path never changes what is accepted."""
+    def _decode_plain(self, text: str) -> tuple[SocketPacket, int] | None:
+        """The common case in one pass: an EVENT or ACK of the main namespace, ``2[...]``,
+        ``3<id>[...]``, or their binary forms ``5<n>-[...]``, ``6<n>-<id>[...]``, fully valid
+        (placeholders aside: the decoder checks those). Returns the packet and its attachment
+        count; None for anything else, valid or not: the general parser then decides (and
+        names the problem), so this path never changes what is accepted."""
         length = len(text)
         if length < 3:
             return None
         kind = text[0]
+        count = 0
+        start = 1
         if kind == "2":
             ptype = _EVENT
         elif kind == "3":
             ptype = _ACK
+        elif kind == "5" or kind == "6":
+            ptype = _EVENT if kind == "5" else _ACK
+            start = text.find("-", 2, 2 + _MAX_ATTACHMENT_DIGITS) + 1
+            digits = text[1 : start - 1]
+            if start <= 0 or start >= length or not (digits.isascii() and digits.isdigit()):
+                return None
+            count = int(digits)
+            if not 1 <= count <= self.max_attachments:
+                return None
         else:
             return None
-        end = 1 if text[1] == "[" else _DIGITS.match(text, 1).end()  # type: ignore[union-attr]
-        if end >= length or text[end] != "[" or end - 1 > self._max_id_digits:
+        end = start if text[start] == "[" else _DIGITS.match(text, start).end()  # type: ignore[union-attr]
+        if end >= length or text[end] != "[" or end - start > self._max_id_digits:
             return None
-        ack_id = int(text[1:end]) if end > 1 else None
+        ack_id = int(text[start:end]) if end > start else None
         if ack_id is not None and ack_id > self.max_ack_id:
             return None
         try:
@@ -476,7 +535,36 @@ class JSONCodec:
             return None
         if payload_problem(ptype, data, True, ack_id) is not None:
             return None
-        return make_packet(ptype, DEFAULT_NAMESPACE, data, ack_id)
+        return make_packet(ptype, DEFAULT_NAMESPACE, data, ack_id), count
+
+
+_BinaryDumper = tuple[Callable[[Any], str], list[bytes]]
+
+
+def _binary_dumper() -> _BinaryDumper:
+    """A one-pass JSON encoder that writes each binary value as a placeholder, and the list
+    where it puts the binaries (the caller empties it after each call)."""
+    found: list[bytes] = []
+    append = found.append
+
+    def placeholder(obj: Any) -> dict[str, Any]:
+        if obj.__class__ is bytes:
+            append(obj)
+        elif isinstance(obj, BINARY_TYPES):
+            append(bytes(obj))
+        else:
+            raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+        # Spec: each binary is replaced by {"_placeholder":true,"num":<index>}.
+        return {"_placeholder": True, "num": len(found) - 1}
+
+    encode = _c_make_encoder(
+        None, placeholder, _json_encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+
+    def dump(data: Any) -> str:
+        return "".join(encode(data, 0))
+
+    return dump, found
 
 
 # Characters that may start a JSON text (RFC 8259: optional whitespace, then a value).
@@ -508,24 +596,26 @@ class JSONDecoder:
 
     def __init__(self, codec: JSONCodec) -> None:
         self._codec = codec
+        # Idle: no partial packet, and no lists (one decoder per connection: an idle
+        # connection keeps no containers for the garbage collector to track).
         self._pending: SocketPacket | None = None
-        self._slots: list[Slot] = []
+        self._slots: list[Slot] | None = None
         self._expected = 0
-        self._received: list[bytes] = []
+        self._received: list[bytes] | None = None
 
     @property
     def awaiting_attachments(self) -> int:
         """How many binary messages the partial packet still waits for (0 when idle)."""
-        if self._pending is None:
+        if self._pending is None or self._received is None:
             return 0
         return self._expected - len(self._received)
 
     def reset(self) -> None:
         """Drop a partial binary packet and its attachments (call it on disconnect)."""
         self._pending = None
-        self._slots = []
+        self._slots = None
         self._expected = 0
-        self._received = []
+        self._received = None
 
     def feed(self, message: str | bytes) -> SocketPacket | None:
         """Decode one message.
@@ -548,16 +638,20 @@ class JSONDecoder:
             self._pending = packet
             self._slots = slots
             self._expected = count
+            self._received = []
             return None
         if isinstance(message, (bytes, bytearray, memoryview)):
             pending = self._pending
-            if pending is None:
-                raise RemoteProtocolError("unexpected binary attachment")
             received = self._received
-            received.append(message if isinstance(message, bytes) else bytes(message))
+            if pending is None or received is None:
+                raise RemoteProtocolError("unexpected binary attachment")
+            received.append(message if message.__class__ is bytes else bytes(message))
             if len(received) < self._expected:
                 return None
-            fill(self._slots, received)
-            self.reset()
+            fill(self._slots, received)  # type: ignore[arg-type]  # set with _received
+            self._pending = None  # reset(), inlined
+            self._slots = None
+            self._expected = 0
+            self._received = None
             return pending
         raise LocalProtocolError(f"feed() takes str or bytes, not {type(message).__name__}")

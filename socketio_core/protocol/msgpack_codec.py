@@ -26,7 +26,19 @@ from typing import Any, NoReturn
 import msgpack
 
 from .errors import LocalProtocolError, RemoteProtocolError
-from .packets import MAX_ACK_ID, PacketType, SocketPacket, make_packet, payload_problem
+from .packets import (  # the slot setters make_packet uses
+    DEFAULT_NAMESPACE,
+    MAX_ACK_ID,
+    PacketType,
+    SocketPacket,
+    _new_object,
+    _set_data,
+    _set_id,
+    _set_namespace,
+    _set_type,
+    make_packet,
+    payload_problem,
+)
 
 __all__ = ["MsgPackCodec", "MsgPackDecoder"]
 
@@ -39,6 +51,33 @@ _WIRE_TYPE[PacketType.BINARY_ACK] = PacketType.ACK.value
 _PACKET_TYPES: dict[int, PacketType] = {
     t.value: t for t in PacketType if t not in (PacketType.BINARY_EVENT, PacketType.BINARY_ACK)
 }
+_EVENT = PacketType.EVENT
+_ACK = PacketType.ACK
+
+# The bytes msgpack writes for the constant parts of the common packets (an EVENT or ACK of
+# the main namespace): the head up to the "data" value and the tail after it.
+_FRAME_HEADS: dict[tuple[PacketType, bool], bytes] = {
+    (ptype, with_id): bytes((0x84 if with_id else 0x83,))
+    + b"\xa4type"
+    + bytes((ptype.value,))
+    + b"\xa4data"
+    for ptype in (_EVENT, _ACK)
+    for with_id in (False, True)
+}
+_EVENT_HEAD = _FRAME_HEADS[_EVENT, False]
+_EVENT_ID_HEAD = _FRAME_HEADS[_EVENT, True]
+_ACK_ID_HEAD = _FRAME_HEADS[_ACK, True]
+_HEAD_SIZE = len(_EVENT_HEAD)
+_ROOT_TAIL = b"\xa3nsp\xa1/"
+_ROOT_ID_TAIL = _ROOT_TAIL + b"\xa2id"
+#: What the decoder's fast path accepts: head -> (type, whether an "id" follows "nsp").
+_FAST_HEADS: dict[bytes, tuple[PacketType, bool]] = {
+    head: key for key, head in _FRAME_HEADS.items() if key != (_ACK, False)
+}
+_FIXINTS = [bytes((value,)) for value in range(0x80)]
+_UINT_SIZES = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}  # uint 8/16/32/64: bytes after the marker
+# The longest id tail: "nsp" "/" "id" and a uint 64.
+_MAX_ID_TAIL = len(_ROOT_ID_TAIL) + 9
 
 
 def notepack_ext_hook(code: int, data: bytes) -> Any:
@@ -69,16 +108,15 @@ def _raise_header_problem(obj: dict[Any, Any], raw_type: Any, ptype: PacketType 
 class MsgPackCodec:
     """The msgpack parser (same interface as :class:`~socketio_core.protocol.codec.JSONCodec`).
 
-    :param default: passed to ``msgpack.packb`` to convert otherwise unsupported objects.
+    :param default: passed to ``msgpack.Packer`` to convert otherwise unsupported objects.
     :param ext_hook: passed to ``msgpack.unpackb``; defaults to :func:`notepack_ext_hook`.
     :param max_ack_id: the largest ack id accepted or produced (default ``2**53 - 1``).
 
     Encoding errors raise :class:`LocalProtocolError` (a :class:`TypeError`).
     """
 
-    __slots__ = ("default", "ext_hook", "max_ack_id")
+    __slots__ = ("_default", "ext_hook", "max_ack_id", "_packers")
 
-    default: Callable[[Any], Any] | None
     ext_hook: Callable[[int, bytes], Any]
     max_ack_id: int
 
@@ -90,9 +128,22 @@ class MsgPackCodec:
     ) -> None:
         if type(max_ack_id) is not int or max_ack_id < 0:
             raise ValueError(f"max_ack_id must be a non-negative int, not {max_ack_id!r}")
-        self.default = default
+        self._default = default
         self.ext_hook = ext_hook if ext_hook is not None else notepack_ext_hook
         self.max_ack_id = max_ack_id
+        # Reused Packers (cheaper than packb's new one per call). One is taken out of the list
+        # for each call, so threads and greenlets never share one (list.pop is atomic).
+        self._packers: list[msgpack.Packer] = [msgpack.Packer(default=default)]
+
+    @property
+    def default(self) -> Callable[[Any], Any] | None:
+        """The hook that converts objects msgpack cannot serialise (see ``msgpack.Packer``)."""
+        return self._default
+
+    @default.setter
+    def default(self, value: Callable[[Any], Any] | None) -> None:
+        self._default = value
+        self._packers = [msgpack.Packer(default=value)]
 
     def decoder(self) -> MsgPackDecoder:
         """A new decoder for one connection (msgpack packets are never split)."""
@@ -104,7 +155,54 @@ class MsgPackCodec:
         ``BINARY_EVENT`` / ``BINARY_ACK`` are written as ``EVENT`` / ``ACK``. Raises
         :class:`LocalProtocolError` for data msgpack cannot serialise, a payload of the wrong
         shape for the packet type, a bad namespace or ack id.
+
+        The message is the map ``{"type", "data", "nsp", "id"}`` in that order, written as a
+        precomputed head (map header, ``"type"``, ``"data"`` key), the packed ``data`` (the
+        only part msgpack is asked to pack) and a tail (``"nsp"``, ``"id"``): the same bytes as
+        ``msgpack.packb`` of the map, without building the map or packing its constant keys.
         """
+        ptype = packet.type
+        data = packet.data
+        ack_id = packet.id
+        # The common packets first: a named event, an event with an ack id, an ack.
+        if packet.namespace == DEFAULT_NAMESPACE and data.__class__ is list:
+            if ack_id is None:
+                if ptype is _EVENT and data and data[0].__class__ is str:
+                    head = _EVENT_HEAD
+                    tail = _ROOT_TAIL
+                else:
+                    head, tail = self._frame(packet)
+            elif (
+                ack_id.__class__ is int
+                and 0 <= ack_id <= self.max_ack_id
+                and (ptype is _ACK or (ptype is _EVENT and data and data[0].__class__ is str))
+            ):
+                head = _ACK_ID_HEAD if ptype is _ACK else _EVENT_ID_HEAD
+                tail = _ROOT_ID_TAIL + _pack_uint(ack_id)
+            else:
+                head, tail = self._frame(packet)
+        else:
+            head, tail = self._frame(packet)
+        if data is None:
+            return [head + tail]
+        packers = self._packers
+        try:
+            packer = packers.pop()
+        except IndexError:  # in use by another thread or greenlet: take a new one
+            packer = msgpack.Packer(default=self._default)
+        try:
+            body: bytes = packer.pack(data)
+        except Exception as exc:  # translate once, at the seam
+            raise LocalProtocolError(
+                f"packet data is not msgpack serialisable: {str(exc):.200}"
+            ) from exc
+        finally:
+            # A Packer resets its buffer when pack() fails, so it is reusable either way.
+            packers.append(packer)
+        return [head + body + tail]
+
+    def _frame(self, packet: SocketPacket) -> tuple[bytes, bytes]:
+        """(head, tail) of any packet, after checking its type, namespace, ack id and payload."""
         ptype = packet.type
         if ptype.__class__ is not PacketType:
             try:
@@ -125,27 +223,38 @@ class MsgPackCodec:
         problem = payload_problem(ptype, data, data is not None, ack_id)
         if problem is not None:
             raise LocalProtocolError(problem)
-        obj: dict[str, Any] = {"type": _WIRE_TYPE[ptype]}
+        # No "data": nil for an absent payload: the JavaScript parser accepts only a missing
+        # data member for DISCONNECT ("decoded.data === undefined").
+        size = 2 + (data is not None) + (ack_id is not None)
+        head = bytes((0x80 | size,)) + b"\xa4type" + bytes((_WIRE_TYPE[ptype],))
         if data is not None:
-            # No "data": nil for an absent payload: the JavaScript parser accepts only a
-            # missing data member for DISCONNECT ("decoded.data === undefined").
-            obj["data"] = data
-        obj["nsp"] = namespace
-        if ack_id is not None:
-            obj["id"] = ack_id
+            head += b"\xa4data"
         try:
-            # msgpack >= 1.0 packs bytes as bin (use_bin_type=True) by default; keyword
-            # arguments cost a few hundred ns per call, so pass only what differs.
-            default = self.default
-            if default is None:
-                encoded: bytes = msgpack.packb(obj)
-            else:
-                encoded = msgpack.packb(obj, default=default)
-        except Exception as exc:  # translate once, at the seam
-            raise LocalProtocolError(
-                f"packet data is not msgpack serialisable: {str(exc):.200}"
-            ) from exc
-        return [encoded]
+            tail = b"\xa3nsp" + msgpack.packb(namespace)
+        except Exception as exc:  # a lone surrogate in the namespace
+            raise LocalProtocolError(f"namespace is not msgpack serialisable: {exc}") from exc
+        if ack_id is not None:
+            tail += b"\xa2id" + _pack_uint(ack_id)
+        return head, tail
+
+
+def _pack_uint(value: int) -> bytes:
+    """msgpack's encoding of a non-negative int below 2**64 (what ``packb`` writes)."""
+    if value < 0x80:
+        return _FIXINTS[value]
+    packed: bytes = msgpack.packb(value)
+    return packed
+
+
+def _unpack_uint(packed: bytes) -> int | None:
+    """The value of a msgpack unsigned int that is all of ``packed``, else ``None``."""
+    size = len(packed)
+    first = packed[0] if size else 0xC1
+    if first < 0x80:
+        return first if size == 1 else None
+    if _UINT_SIZES.get(first) == size - 1:
+        return int.from_bytes(packed[1:], "big")
+    return None
 
 
 class MsgPackDecoder:
@@ -170,14 +279,17 @@ class MsgPackDecoder:
         Raises :class:`RemoteProtocolError` for anything that is not a valid packet, or
         :class:`LocalProtocolError` if ``message`` is neither text nor bytes.
         """
-        if message.__class__ is not bytes:
-            if isinstance(message, str):
-                raise RemoteProtocolError(
-                    "unexpected text message: the msgpack parser sends binary only"
-                )
-            if not isinstance(message, (bytes, bytearray, memoryview)):
-                raise LocalProtocolError(f"feed() takes str or bytes, not {type(message).__name__}")
         codec = self._codec
+        if message.__class__ is bytes:
+            packet = _decode_common(message, codec)  # type: ignore[arg-type]
+            if packet is not None:
+                return packet
+        elif isinstance(message, str):
+            raise RemoteProtocolError(
+                "unexpected text message: the msgpack parser sends binary only"
+            )
+        elif not isinstance(message, (bytes, bytearray, memoryview)):
+            raise LocalProtocolError(f"feed() takes str or bytes, not {type(message).__name__}")
         try:
             # unpackb bounds every str/bin/array/map/ext length by the message length.
             obj = msgpack.unpackb(
@@ -215,3 +327,51 @@ class MsgPackDecoder:
         if problem is not None:
             raise RemoteProtocolError(problem)
         return make_packet(ptype, namespace, data, ack_id)
+
+
+def _decode_common(message: bytes, codec: MsgPackCodec) -> SocketPacket | None:
+    """The common packets, fully valid, with one ``unpackb`` of the ``data`` value only.
+
+    An EVENT or ACK of the main namespace written as our encoder and python-socketio write it
+    (keys "type", "data", "nsp" and maybe "id", in that order): the constant head and tail are
+    compared as bytes and only ``data`` is unpacked. When the bytes in between are exactly one
+    msgpack value and the tail is exactly "nsp" "/" "id" <uint>, the whole message is that map
+    (msgpack values are self-delimiting), so this accepts what the general path accepts -- and
+    returns ``None`` for anything else, valid or not, for the general path to decide and name
+    the problem. (One difference: ``data`` nested exactly as deep as msgpack's limit of 1024
+    levels is accepted here, where the enclosing map would pass the limit.)
+    """
+    if message.startswith(_EVENT_HEAD):
+        ptype, with_id = _EVENT, False
+    else:
+        kind = _FAST_HEADS.get(message[:_HEAD_SIZE])
+        if kind is None:
+            return None
+        ptype, with_id = kind
+    size = len(message)
+    if with_id:
+        cut = message.rfind(_ROOT_ID_TAIL, max(_HEAD_SIZE, size - _MAX_ID_TAIL))
+        if cut < 0:
+            return None
+        ack_id = _unpack_uint(message[cut + len(_ROOT_ID_TAIL) :])
+        if ack_id is None or ack_id > codec.max_ack_id:
+            return None
+    else:
+        if not message.endswith(_ROOT_TAIL):
+            return None
+        cut = size - len(_ROOT_TAIL)
+        ack_id = None
+    try:
+        data = msgpack.unpackb(message[_HEAD_SIZE:cut], ext_hook=codec.ext_hook)
+    except Exception:  # noqa: BLE001 - the general path reports it
+        return None
+    if data.__class__ is not list or (
+        ptype is _EVENT and (not data or data[0].__class__ is not str)
+    ):
+        return None
+    packet: SocketPacket = _new_object(SocketPacket)  # make_packet, inlined
+    _set_type(packet, ptype)
+    _set_namespace(packet, DEFAULT_NAMESPACE)
+    _set_data(packet, data)
+    _set_id(packet, ack_id)
+    return packet

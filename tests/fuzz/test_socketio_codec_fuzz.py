@@ -335,6 +335,10 @@ def test_msgpack_arbitrary_objects(obj: Any) -> None:
 @given(MP_PACKETS, st.data())
 def test_msgpack_mutated_encodings(packet: SocketPacket, data: st.DataObject) -> None:
     (message,) = MsgPackCodec().encode(packet)
+    feed_all(MsgPackCodec().decoder(), [_mutated(message, data)])
+
+
+def _mutated(message: bytes, data: st.DataObject) -> bytes:
     buf = bytearray(message)
     for _ in range(data.draw(st.integers(1, 4))):
         op = data.draw(st.sampled_from(["flip", "delete", "insert", "truncate"]))
@@ -347,7 +351,40 @@ def test_msgpack_mutated_encodings(packet: SocketPacket, data: st.DataObject) ->
             buf.insert(i, data.draw(st.integers(0, 255)))
         else:
             del buf[i:]
-    feed_all(MsgPackCodec().decoder(), [bytes(buf)])
+    return bytes(buf)
+
+
+def _msgpack_outcome(message: bytes | bytearray) -> Any:
+    try:
+        return MsgPackCodec().decoder().feed(message)
+    except RemoteProtocolError:
+        return "rejected"
+
+
+@FUZZ
+@given(MP_PACKETS, st.data())
+def test_msgpack_fast_path_decides_as_the_general_path(
+    packet: SocketPacket, data: st.DataObject
+) -> None:
+    # The decoder takes its one-unpackb fast path for `bytes` only: a bytearray of the same
+    # message goes through the general path, which must reach the same verdict.
+    (message,) = MsgPackCodec().encode(packet)
+    for sample in (message, _mutated(message, data)):
+        assert _msgpack_outcome(sample) == _msgpack_outcome(bytearray(sample))
+
+
+@ROUNDTRIP
+@given(MP_PACKETS)
+def test_msgpack_encoding_is_packb_of_the_packet_map(packet: SocketPacket) -> None:
+    # The encoder writes the constant head and tail itself and packs only the data: the bytes
+    # must be what msgpack.packb writes for the whole map (type, data, nsp, id in that order).
+    wire: dict[str, Any] = {"type": 2 if packet.type == 5 else 3 if packet.type == 6 else packet.type}
+    if packet.data is not None:
+        wire["data"] = packet.data
+    wire["nsp"] = packet.namespace
+    if packet.id is not None:
+        wire["id"] = packet.id
+    assert MsgPackCodec().encode(packet) == [msgpack.packb(wire)]
 
 
 @ROUNDTRIP

@@ -3,7 +3,7 @@
 //
 //   node bench_load.js '<json options>'
 //     {url, scenario: "echo" | "broadcast" | "connect", clients, transport: "websocket" | "polling",
-//      client: "sio" | "raw", polling: "xhr" | "fetch" | "xhr-close", concurrency, warmupMs,
+//      client: "sio" | "raw", parser: "json" | "msgpack" (sio only), polling: "xhr" | "fetch" | "xhr-close", concurrency, warmupMs,
 //      durationMs, timeoutMs, bursts, count, size, ackTimeoutMs}
 //
 //   client     "sio": the official socket.io-client@4 (every transport). "raw": the same Socket.IO
@@ -106,6 +106,7 @@ function sioOptions() {
   } else {
     o.transports = ["websocket"];
   }
+  if (opts.parser === "msgpack") o.parser = require("socket.io-msgpack-parser");
   return o;
 }
 
@@ -631,6 +632,7 @@ function connectRawPolling() {
 
 function connectOne() {
   if (opts.client !== "raw") return connectSio();
+  if (opts.parser && opts.parser !== "json") throw new Error("the raw client speaks the JSON parser only");
   return opts.transport === "polling" ? connectRawPolling() : connectRaw();
 }
 

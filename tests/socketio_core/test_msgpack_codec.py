@@ -264,6 +264,79 @@ def test_decoder_interface() -> None:
         decoder.feed(None)  # type: ignore[arg-type]
 
 
+def _outcome(message: bytes | bytearray, codec: MsgPackCodec | None = None) -> Any:
+    try:
+        return decode(message, codec)
+    except RemoteProtocolError as exc:
+        return ("rejected", exc.reason)
+
+
+HEAD_ID = b"\x84\xa4type\x02\xa4data"
+TAIL_ID = b"\xa3nsp\xa1/\xa2id"
+COMMON = [
+    # the tail's bytes inside the data, before the real tail
+    (pack({"type": 2, "data": ["x", TAIL_ID + b"\x05"], "nsp": "/", "id": 5}), 5),
+    (pack({"type": 2, "data": ["x", "nsp"], "nsp": "/"}), None),
+    # every unsigned int width, minimal or not, up to the largest id
+    (HEAD_ID + b"\x91\xa1x" + TAIL_ID + b"\x7f", 127),
+    (HEAD_ID + b"\x91\xa1x" + TAIL_ID + b"\xcc\x80", 128),
+    (HEAD_ID + b"\x91\xa1x" + TAIL_ID + b"\xcd\x00\x05", 5),
+    (HEAD_ID + b"\x91\xa1x" + TAIL_ID + b"\xce\x00\x01\x00\x00", 65536),
+    (HEAD_ID + b"\x91\xa1x" + TAIL_ID + b"\xcf" + (2**53 - 1).to_bytes(8, "big"), 2**53 - 1),
+    (HEAD_ID + b"\x91\xa1x" + TAIL_ID + b"\xd0\x05", 5),  # a signed int: the general path
+]
+BAD_COMMON = [
+    HEAD_ID + b"\x91\xa1x" + TAIL_ID + b"\xcf" + (2**53).to_bytes(8, "big"),
+    HEAD_ID + b"\x91\xa1x" + TAIL_ID + b"\xcd\x00",  # truncated id
+    HEAD_ID + b"\x91\xa1x" + TAIL_ID + b"\x05\x00",  # extra byte
+    HEAD_ID + b"\x91\xa1x" + TAIL_ID,  # no id value
+    HEAD_ID + b"\x92\xa1x" + TAIL_ID + b"\x05",  # the array eats the tail
+    HEAD_ID + b"\x91\x01" + TAIL_ID + b"\x05",  # event name not a string
+    HEAD_ID + b"\x90" + TAIL_ID + b"\x05",  # empty event
+    b"\x84\xa4type\x03\xa4data\x80" + TAIL_ID + b"\x05",  # ack payload not an array
+    b"\x83\xa4type\x02\xa4data\x91\xa1x\xa3nsp\xa1/\x00",  # extra byte after nsp
+    b"\x83\xa4type\x02\xa4data\x91\xa1x\xc1\xa3nsp\xa1/",  # invalid byte in data
+    b"\x83\xa4type\x02\xa4data\xa3nsp\xa1/",  # no data value
+]
+
+
+@pytest.mark.parametrize(("message", "ack_id"), COMMON, ids=repr)
+def test_common_packets_fast_path(message: bytes, ack_id: int | None) -> None:
+    packet = decode(message)
+    assert packet is not None and packet.id == ack_id and packet.namespace == "/"
+    # A bytearray takes the general path: same packet.
+    assert decode(bytearray(message)) == packet
+
+
+@pytest.mark.parametrize("message", BAD_COMMON, ids=repr)
+def test_common_packets_fast_path_rejects_as_the_general_path(message: bytes) -> None:
+    outcome = _outcome(message)
+    assert outcome[0] == "rejected"
+    assert outcome == _outcome(bytearray(message))
+
+
+def test_fast_path_uses_the_ext_hook() -> None:
+    message = pack({"type": 2, "data": ["x", msgpack.ExtType(0, b"ab")], "nsp": "/"})
+    assert decode(message) == P.event("x", b"ab")
+    custom = MsgPackCodec(ext_hook=lambda code, data: ("ext", code, data))
+    assert decode(message, custom) == P.event("x", ("ext", 0, b"ab"))
+    assert _outcome(message, MsgPackCodec(max_ack_id=3)) == P.event("x", b"ab")
+    with_id = pack({"type": 2, "data": ["x"], "nsp": "/", "id": 4})
+    assert _outcome(with_id, MsgPackCodec(max_ack_id=3))[0] == "rejected"
+
+
+def test_default_hook_can_be_replaced_and_packers_are_reused() -> None:
+    when = datetime.datetime(2024, 1, 2, tzinfo=datetime.timezone.utc)
+    codec = MsgPackCodec()
+    with pytest.raises(LocalProtocolError):
+        codec.encode(P.event("t", when))
+    # a failed pack leaves its Packer clean for the next packet
+    assert codec.encode(P.event("t", 1)) == [pack({"type": 2, "data": ["t", 1], "nsp": "/"})]
+    codec.default = str
+    assert codec.default is str
+    assert roundtrip(P.event("t", when), codec) == P.event("t", str(when))
+
+
 def test_max_ack_id() -> None:
     codec = MsgPackCodec(max_ack_id=10)
     assert roundtrip(P.event("x", id=10), codec) == P.event("x", id=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import types
 from typing import Any
@@ -277,6 +278,47 @@ def test_same_bytes_object_twice_gives_two_attachments() -> None:
         blob,
         blob,
     ]
+
+
+def test_one_pass_binary_encoding_matches_the_walk() -> None:
+    # The encoder numbers the binaries in its one C pass; deconstruct() is the reference.
+    data = [
+        "x",
+        {"a": bytearray(b"1"), "b": [memoryview(b"2"), (b"3", {"c": b"4"})], "d": None},
+        b"5",
+        (1, b"6"),
+    ]
+    payload, attachments = deconstruct(data)
+    head = f"5{len(attachments)}-"
+    expected = [head + json.dumps(payload, separators=(",", ":")), *attachments]
+    assert JSONCodec(max_attachments=6).encode(P(T.EVENT, data=data)) == expected
+    assert all(type(part) is bytes for part in expected[1:])
+
+
+def test_failed_binary_encoding_leaves_no_attachment_behind() -> None:
+    # The encoder's reusable one-pass encoder collects binaries as it goes: a packet that
+    # fails half-way must not leak them into the next packet.
+    codec = JSONCodec()
+    with pytest.raises(LocalProtocolError, match="not JSON serialisable"):
+        codec.encode(P.event("x", b"leak", object()))
+    with pytest.raises(LocalProtocolError, match="max_attachments"):
+        codec.encode(P.event("x", *[b"y"] * 11))
+    assert codec.encode(P.event("x", b"ok")) == ['51-["x",{"_placeholder":true,"num":0}]', b"ok"]
+    assert codec.encode(P.event("x", "plain")) == ['2["x","plain"]']
+
+
+def test_idle_decoder_holds_no_containers() -> None:
+    # One decoder per connection: idle, it must not keep lists for the GC to track.
+    decoder = JSONCodec().decoder()
+
+    def containers() -> list[Any]:
+        return [obj for obj in gc.get_referents(decoder) if isinstance(obj, (list, dict))]
+
+    assert containers() == []
+    decoder.feed('51-["x",{"_placeholder":true,"num":0}]')
+    assert containers() != []  # collecting: the slots and the attachments
+    assert decoder.feed(b"1") == P.event("x", b"1")
+    assert containers() == []
 
 
 def test_encode_does_not_mutate_data() -> None:
@@ -634,7 +676,7 @@ def test_reset_drops_partial_packet() -> None:
     assert decoder.awaiting_attachments == 1
     decoder.reset()
     assert decoder.awaiting_attachments == 0
-    assert decoder._pending is None and decoder._received == [] and decoder._slots == []
+    assert decoder._pending is None and not decoder._received and not decoder._slots
     with pytest.raises(RemoteProtocolError, match="unexpected binary attachment"):
         decoder.feed(b"1")
     decoder.reset()  # idempotent
