@@ -310,7 +310,8 @@ def actual_limits() -> dict[str, Any]:
     from engineio_core import handshake, session
     from engineio_core import server as engine_server
     from engineio_core.drivers import gevent_driver
-    from socketio_core import codec, packets, pubsub, server
+    from socketio_core import codec, packets, pubsub
+    from socketio_core.server import server
 
     cfg = EngineConfig()
     sio = server.SocketServer(async_mode="threading")
@@ -334,6 +335,8 @@ def actual_limits() -> dict[str, Any]:
         "high_water_mark": cfg.high_water_mark,
         "low_water_mark": cfg.low_water_mark,
         "stall_timeout": cfg.stall_timeout,
+        "stall_patience": cfg.stall_patience,
+        "max_unwaited_bytes": cfg.max_unwaited_bytes,
         "MAX_INBOX": pubsub.MAX_INBOX,
         "THREAD_WINDOW": engine_server.THREAD_WINDOW,
         "CORK_LIMIT": gevent_driver.CORK_LIMIT,
