@@ -77,7 +77,7 @@ class FlowControl:
         """`lane` took bytes at `now`: an idle lane rejoins the waited set."""
         if lane in self.progress:
             self.progress[lane] = now
-            if self.idle:
+            if self.idle and lane in self.idle:
                 self.idle.discard(lane)
 
     def holds(self, lane: object) -> bool:

@@ -14,6 +14,8 @@ Socket.IO events (namespace "/"):
                            then "stream_done" with the count
   broadcast(data)          emits "news" with `data` to everyone
   join(room)               enters the caller into `room`; acks True
+  fill(nbytes)             sends the caller `nbytes` in "fill" events of 64 KB (counted in
+                           the stats' "filled" once done)
   flood({count, size, room, every, producer})
                            (flow control) emits "tick" [seq, padding of `size` bytes] to `room`
                            `count` times from a background task (producer "task", with a
@@ -70,7 +72,7 @@ class Counters(logging.Handler):
         if record.levelno < logging.ERROR or getattr(record, "client_notice", False):
             message = record.getMessage()
             if "slow consumer" in message:
-                self.slow = (self.slow + [message])[-50:]
+                self.slow = (self.slow + [message])[-500:]
             return
         self.errors += 1
         self.last = (self.last + [record.getMessage()])[-5:]
@@ -115,7 +117,7 @@ def build(args: argparse.Namespace) -> tuple[SocketServer, Any, dict[str, Any]]:
         options["client_manager"] = PubSubManager(RedisBroker(args.message_queue, "flow-test"), channel="flow-test")
     sio = SocketServer(**options)
     stats: dict[str, Any] = {"connects": 0, "events": 0, "uncaught": 0,
-                             "disconnects": collections.Counter(), "flood": {}}
+                             "disconnects": collections.Counter(), "flood": {}, "filled": 0}
 
     @sio.on("connect")
     def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
@@ -145,8 +147,14 @@ def build(args: argparse.Namespace) -> tuple[SocketServer, Any, dict[str, Any]]:
         info = stats["flood"] = {"t0": time.monotonic(), "count": count}
 
         def run() -> None:
+            longest = (0.0, -1)
             for seq in range(count):
+                before = time.monotonic()
                 sio.emit("tick", (seq, padding), to=room)
+                took = time.monotonic() - before
+                if took > longest[0]:
+                    longest = (took, seq)
+                    info["longest_emit"] = [round(took, 3), seq, round(before - info["t0"], 3)]
                 if every and (seq + 1) % every == 0:
                     sio.sleep(0)
             sio.emit("flood_done", count, to=room)
@@ -158,6 +166,20 @@ def build(args: argparse.Namespace) -> tuple[SocketServer, Any, dict[str, Any]]:
         else:
             sio.start_background_task(run)
         return True
+
+    @sio.on("fill")
+    def fill(sid: str, *args: Any) -> None:
+        """Sends the caller `nbytes` (at most 8 MB) in "fill" events of 64 KB, inline (a
+        handler running in the client's reader never waits): a client that does not read gets
+        its kernel buffers filled before a test begins."""
+        try:
+            nbytes = min(max(int(args[0]), 0), 8 << 20) if args else 0
+        except (TypeError, ValueError):
+            return
+        chunk = "f" * 65536
+        for _ in range(nbytes // 65536):
+            sio.emit("fill", chunk, to=sid)
+        stats["filled"] += 1
 
     @sio.on("echo")
     def echo(sid: str, *args: Any) -> Any:
@@ -198,6 +220,7 @@ def build(args: argparse.Namespace) -> tuple[SocketServer, Any, dict[str, Any]]:
             "sessions": sio.eio.session_count,
             "clients": len(sio._clients),
             "connects": stats["connects"],
+            "filled": stats["filled"],
             "events": stats["events"],
             "disconnects": dict(stats["disconnects"]),
             "uncaught": stats["uncaught"],
