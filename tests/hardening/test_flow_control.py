@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -422,3 +423,80 @@ def test_polling_client_that_keeps_polling_is_never_dropped_for_a_burst() -> Non
         assert done.wait(10)
         assert env.sio.eio.is_connected(poller.eio_sid or "")
         assert not env.logs.has("outbox bound reached")
+
+
+def test_a_lane_stays_congested_between_the_water_marks() -> None:
+    """A WebSocket writer past the high-water mark is congested until it drains to the
+    low-water mark, not as soon as it is back under the high one (hysteresis: a producer is
+    not woken for every few bytes the peer takes)."""
+    import gevent
+    import gevent.socket
+
+    from engineio_core.drivers.gevent_driver import GeventWriter
+    from engineio_core.flow import FlowControl
+
+    flow = FlowControl(64 * 1024, 16 * 1024, 1 << 20, 10.0)
+    ours, peer = gevent.socket.socketpair()
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    errors: list[str] = []
+    writer = GeventWriter(ours, flow, errors.append)
+    try:
+        for _ in range(32):
+            writer.write(b"x" * 4096)
+        gevent.sleep(0)  # the cork goes out; what the socket does not take is queued
+        assert writer in flow.congested and writer.buffered > flow.high_water
+        seen_between = False
+        for _ in range(10_000):
+            if writer not in flow.congested:
+                break
+            if flow.low_water < writer.buffered <= flow.high_water:
+                seen_between = True  # under the high-water mark, still congested
+            peer.recv(1024)
+            gevent.sleep(0)
+        assert seen_between and writer not in flow.congested
+        assert writer.buffered <= flow.low_water and errors == []
+    finally:
+        writer.close()
+        ours.close()
+        peer.close()
+
+
+def test_producer_waiting_on_a_poller_that_stopped_polling_is_released() -> None:
+    """A long-polling client that stopped polling holds a producer for the patience at most
+    (not `stall_timeout`, not until its next poll): the producer goes on, and the client's
+    outbox is closed at the unwaited bound, with the slow-consumer line."""
+    count, size = 64, 32 * 1024
+    with sio_env(bystander=False) as env:
+        poller = PollClient(env.port)
+        poller.sio_connect()
+        padding = "p" * size
+        done = threading.Event()
+
+        def burst() -> None:
+            for seq in range(count):
+                env.sio.emit("tick", (seq, padding))
+            done.set()
+
+        env.sio.eio.driver.call_in_loop(lambda: env.sio.start_background_task(burst))
+        assert done.wait(STALL - 1)  # released long before stall_timeout
+        wait_for(lambda: not env.sio.eio.is_connected(poller.eio_sid or ""), timeout=10)
+        assert env.logs.has("unwaited bound")
+
+
+def test_volatile_to_a_polling_client_that_is_not_polling() -> None:
+    """`volatile` goes only to clients that can take it now: a long-polling client with no
+    poll pending does not get it (it is never queued for it), one waiting in a poll does."""
+    with sio_env(bystander=False) as env:
+        poller = PollClient(env.port)
+        poller.sio_connect()
+        env.sio.eio.driver.call_in_loop(env.sio.cluster.emit, "tick", "volatile-1", "/", None, None, True)
+        env.sio.eio.driver.call_in_loop(env.sio.emit, "tock", "kept")
+        assert poller.recv_message() == '42["tock","kept"]'
+        got: list[str | bytes] = []
+        reading = threading.Thread(target=lambda: got.append(poller.recv_message()), daemon=True)
+        reading.start()
+        conn = env.sio.eio._conns[poller.eio_sid or ""]
+        wait_for(lambda: conn.poll_waiter is not None, timeout=10)
+        env.sio.eio.driver.call_in_loop(env.sio.cluster.emit, "tick", "volatile-2", "/", None, None, True)
+        reading.join(10)
+        assert got == ['42["tick","volatile-2"]']
