@@ -500,3 +500,47 @@ def test_volatile_to_a_polling_client_that_is_not_polling() -> None:
         env.sio.eio.driver.call_in_loop(env.sio.cluster.emit, "tick", "volatile-2", "/", None, None, True)
         reading.join(10)
         assert got == ['42["tick","volatile-2"]']
+
+
+def test_threading_driver_a_stalled_member_holds_the_writing_thread_for_the_patience_once() -> None:
+    """Under the threading driver writes block: the writing thread is held by a client that
+    drains (it paces to it), and by one that stopped reading for the patience only, once; then
+    that client's data queues behind a drain thread of its own, and it is closed at the unwaited
+    bound. Before: the thread was blocked `stall_timeout` (10 s) in that client's send, and
+    every later recipient of the broadcast with it."""
+    count, size = 2000, 10 * 1024
+    with sio_env(bystander=False, async_mode="threading") as env:
+        reader = RawWS(env.port)
+        reader.sio_connect()
+        seqs: list[int] = []
+        times: list[float] = []
+
+        def read() -> None:
+            while len(seqs) < count:
+                message = reader.recv_message()
+                if isinstance(message, str) and message.startswith('42["tick",'):
+                    times.append(time.monotonic())
+                    seqs.append(int(message[10:message.index(",", 10)]))
+
+        reading = threading.Thread(target=read, daemon=True)
+        reading.start()
+        stalled = RawWS(env.port, rcvbuf=1024)
+        stalled.sio_connect()
+        padding = "p" * size
+        done = threading.Event()
+
+        def flood() -> None:
+            for seq in range(count):
+                env.sio.emit("tick", (seq, padding))
+            done.set()
+
+        env.sio.start_background_task(flood)
+        assert done.wait(60)
+        reading.join(30)
+        assert seqs == list(range(count))
+        logged = env.logs.wait_for(stalled.eio_sid or "?", "slow consumer")
+        assert "unwaited bound" in logged, logged
+        gap = max(b - a for a, b in zip(times, times[1:], strict=False))
+        print("threading flood:", {"longest_gap_s": round(gap, 3), "logged": logged})
+        stalled.close()
+        reader.close()
