@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .drivers.base import Driver
+from .events import Reason
 from .flow import NO_WAIT, FlowControl, stall_reason, unwaited_reason
 from .state import State
 from .transports.connection import Connection
@@ -26,7 +27,7 @@ THREAD_WINDOW = 64
 class Backpressure:
     __slots__ = (
         "_driver", "_flow", "_conns", "_call_later", "_logger", "_thread_permits", "thread_window",
-        "close_stalled",
+        "close",
     )
 
     def __init__(
@@ -42,9 +43,8 @@ class Backpressure:
         # Calls from foreign threads in flight before the thread waits (0: never waits; the
         # Flask test client, whose loop runs only when the test uses the client, sets that).
         self.thread_window = THREAD_WINDOW
-        # `close_stalled(conn, reason)`: close a polling session that stopped polling (set by
-        # the server).
-        self.close_stalled: Callable[[Connection, str], None] | None = None
+        # `close(conn, reason)`: the server's (to close a polling session that stopped polling).
+        self.close: Callable[[Connection, str], None] | None = None
         flow.watch = self._watch
 
     def _watch(self, lane: object, delay: float) -> None:
@@ -57,11 +57,15 @@ class Backpressure:
         unsent = conn.session.outbox_bytes
         if flow.over_unwaited(conn, unsent):
             flow.relieve(conn)
-            if self.close_stalled is not None:
-                self.close_stalled(conn, unwaited_reason(unsent, flow.unwaited_bytes, flow.patience))
+            self._close_slow(conn, unwaited_reason(unsent, flow.unwaited_bytes, flow.patience))
             return False
         flow.congest(conn, self._driver.monotonic())
         return True
+
+    def _close_slow(self, conn: Connection, reason: str) -> None:
+        self._logger.warning("%s: %s; closing the session", conn.session.eio_sid, reason)
+        if self.close is not None:
+            self.close(conn, Reason.TRANSPORT_ERROR)
 
     def _look(self, lane: object) -> None:
         """The patience check of a congested lane, on the timer loop, while it is congested
@@ -78,8 +82,7 @@ class Backpressure:
         if isinstance(lane, Connection) and flow.quiet(lane, now) >= flow.stall_timeout:
             unsent = lane.session.outbox_bytes
             flow.relieve(lane)
-            if self.close_stalled is not None:
-                self.close_stalled(lane, stall_reason(flow.stall_timeout, unsent))
+            self._close_slow(lane, stall_reason(flow.stall_timeout, unsent))
             return
         self._call_later(delay, self._look, lane)
 

@@ -65,8 +65,8 @@ class EngineServer(EngineIOAttributes):
         self.flow = FlowControl(cfg.high_water_mark, cfg.low_water_mark, cfg.max_outbox_bytes, cfg.stall_timeout,
                                 cfg.stall_patience, cfg.max_unwaited_bytes)
         self.flow.schedule = self.call_later
-        self._backpressure = bp = Backpressure(self.driver, self.flow, self._conns, self.call_later, self.logger)
-        bp.close_stalled = self._close_slow
+        self._backpressure = Backpressure(self.driver, self.flow, self._conns, self.call_later, self.logger)
+        self._backpressure.close = self.close
         self.packet_log = PacketLog(self.logger)
         self.log_packet = self.packet_log.packet  # the transports' TransportHost.log_packet
         self.polling = PollingTransport(self, self.origins)
@@ -369,10 +369,6 @@ class EngineServer(EngineIOAttributes):
         """A polling client took its outbox: it is relieved (and waited for again)."""
         if self.flow.congested:
             self.flow.relieve(conn)
-
-    def _close_slow(self, conn: Connection, reason: str) -> None:
-        self.logger.warning("%s: %s; closing the session", conn.session.eio_sid, reason)
-        self.close(conn, Reason.TRANSPORT_ERROR)
 
     def close(self, conn: Connection, reason: str, send_close: bool = False) -> None:
         """Close a session (idempotent) and run the disconnect handler once."""
