@@ -56,8 +56,7 @@ class Backpressure:
         flow = self._flow
         unsent = conn.session.outbox_bytes
         if flow.over_unwaited(conn, unsent):
-            flow.relieve(conn)
-            self._close_slow(conn, unwaited_reason(unsent, flow.unwaited_bytes, flow.patience))
+            self._drop(conn, unwaited_reason(unsent, flow.unwaited_bytes, flow.patience))
             return False
         flow.congest(conn, self._driver.monotonic())
         return True
@@ -69,22 +68,36 @@ class Backpressure:
 
     def _look(self, lane: object) -> None:
         """The patience check of a congested lane, on the timer loop, while it is congested
-        (`FlowControl.expire`). A polling client idle for `stall_timeout` is closed here (a
-        WebSocket's writer closes itself)."""
+        (`FlowControl.expire`). An idle lane already past the unwaited bound (its producer
+        wrote it all before the patience ran out: a remote producer, an inline handler) is
+        closed now, not at `stall_timeout`; so is a polling client idle for `stall_timeout`
+        (a WebSocket's writer closes itself then)."""
         flow = self._flow
         now = self._driver.monotonic()
         sample = getattr(lane, "sample", None)
         if sample is not None and lane in flow.progress:
-            sample(now)
+            sample(now)  # progress since the last look
         delay = flow.expire(lane, now)
         if delay is None:
             return
-        if isinstance(lane, Connection) and flow.quiet(lane, now) >= flow.stall_timeout:
-            unsent = lane.session.outbox_bytes
-            flow.relieve(lane)
-            self._close_slow(lane, stall_reason(flow.stall_timeout, unsent))
-            return
+        if lane in flow.idle:
+            if sample is not None:
+                sample(now)  # a writer idle past the unwaited bound fails itself
+            elif isinstance(lane, Connection):
+                unsent = lane.session.outbox_bytes
+                if flow.over_unwaited(lane, unsent):
+                    self._drop(lane, unwaited_reason(unsent, flow.unwaited_bytes, flow.patience))
+                    return
+                if flow.quiet(lane, now) >= flow.stall_timeout:
+                    self._drop(lane, stall_reason(flow.stall_timeout, unsent))
+                    return
         self._call_later(delay, self._look, lane)
+
+    def _drop(self, conn: Connection, reason: str) -> None:
+        flow = self._flow
+        flow.relieve(conn)
+        flow.watched.discard(conn)
+        self._close_slow(conn, reason)
 
     @staticmethod
     def lane(conn: Connection) -> object:

@@ -37,7 +37,7 @@ class FlowControl:
 
     __slots__ = (
         "high_water", "low_water", "max_bytes", "stall_timeout", "patience", "unwaited_bytes",
-        "congested", "progress", "idle", "collect", "schedule", "watch",
+        "congested", "progress", "idle", "watched", "collect", "schedule", "watch",
     )
 
     def __init__(
@@ -58,6 +58,8 @@ class FlowControl:
         self.progress: dict[object, float] = {}
         # Congested lanes that took no byte for `patience`: nobody waits on them.
         self.idle: set[object] = set()
+        # Lanes with a patience check pending (one per lane, however often it congests).
+        self.watched: set[object] = set()
         # While not None, the lanes a non-waiting producer found congested (see `EngineServer`).
         self.collect: list[object] | None = None
         # `schedule(delay, fn, *args)`: the server's one timer loop (set by the server).
@@ -70,7 +72,8 @@ class FlowControl:
         if lane not in self.congested:
             self.congested[lane] = []
             self.progress[lane] = now
-            if self.watch is not None:
+            if self.watch is not None and lane not in self.watched:
+                self.watched.add(lane)
                 self.watch(lane, self.patience)
 
     def progressed(self, lane: object, now: float) -> None:
@@ -97,9 +100,10 @@ class FlowControl:
     def expire(self, lane: object, now: float) -> float | None:
         """The patience check of a congested lane: one that took no byte for `patience` goes
         idle (its waiters are released). Returns the delay to the next check, None once the
-        lane is no longer congested."""
+        lane is no longer congested (the checks of that lane end)."""
         since = self.progress.get(lane)
         if since is None:
+            self.watched.discard(lane)
             return None
         quiet = now - since
         if quiet < self.patience:

@@ -78,7 +78,9 @@ class SocketWriter(Protocol):
     def sample(self, now: float) -> None:
         """Flow control's look at a congested writer (on the timer loop, every patience): if
         the peer took bytes the kernel held since the last look, report progress
-        (`FlowControl.progressed`). A writer that cannot tell does nothing."""
+        (`FlowControl.progressed`); if it is idle (`FlowControl.idle`) with more than
+        `FlowControl.unwaited_bytes` unsent, fail it as a slow consumer. A writer outside
+        the flow table (blocking writes) does nothing."""
         ...
 
 

@@ -207,15 +207,18 @@ class GeventWriter:
             flow.congest(self, time.monotonic())
 
     def sample(self, now: float) -> None:
-        """The peer took bytes the kernel held since the last look: progress (a socket
-        becomes writable only once much of its buffer is free; see `kernel_unsent`)."""
+        """Flow control's look: the peer took bytes the kernel held since the last one is
+        progress (a socket becomes writable only once much of its buffer is free; see
+        `kernel_unsent`); idle past the unwaited bound, the writer fails."""
+        flow = self._flow
         outq = kernel_unsent(self._raw)
-        if outq is None:
-            return
-        if outq < self._outq:
-            self._progress = now
-            self._flow.progressed(self, now)
-        self._outq = outq
+        if outq is not None:
+            if outq < self._outq:
+                self._progress = now
+                flow.progressed(self, now)
+            self._outq = outq
+        if flow.idle and flow.over_unwaited(self, self.buffered):
+            self._fail(unwaited_reason(self.buffered, flow.unwaited_bytes, flow.patience))
 
     def _enqueue(self, data: bytes | memoryview) -> None:
         pending = self._pending

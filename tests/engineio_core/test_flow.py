@@ -97,7 +97,13 @@ def test_a_lane_that_takes_no_byte_for_the_patience_stops_holding_producers() ->
     assert released == [0.5, pytest.approx(3.81)]
     assert not flow.congested and not flow.progress and not flow.idle
     clock.advance(5.0)  # the checks of a relieved lane end
-    assert clock.timers == []
+    assert clock.timers == [] and not flow.watched
+    for _ in range(3):  # congested again and again: one check pending, not one per time
+        flow.congest(lane, clock.now)
+        flow.relieve(lane)
+    assert len(clock.timers) == 1
+    clock.advance(1.0)
+    assert clock.timers == [] and not flow.watched
 
 
 def test_a_lane_that_drains_slowly_holds_producers_until_it_is_relieved() -> None:
