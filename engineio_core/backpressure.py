@@ -3,7 +3,8 @@
 `engineio_core.flow` (pure) keeps the table of congested lanes; this module decides who waits
 for them and how: a greenlet that may wait waits cooperatively, a foreign OS thread is held back
 on a semaphore (`run_from_thread`), and the hub, inline handlers and the message-queue applier
-never wait. `EngineServer` owns one and calls it after each delivery that met congestion."""
+never wait. `EngineServer` owns one and calls it after each delivery that met congestion. It
+also runs the table's patience checks (`FlowControl.expire`) on the server's timer loop."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .drivers.base import Driver
-from .flow import NO_WAIT, FlowControl
+from .events import Reason
+from .flow import NO_WAIT, FlowControl, stall_reason, unwaited_reason
 from .state import State
 from .transports.connection import Connection
 
@@ -23,7 +25,10 @@ THREAD_WINDOW = 64
 
 
 class Backpressure:
-    __slots__ = ("_driver", "_flow", "_conns", "_call_later", "_logger", "_thread_permits", "thread_window")
+    __slots__ = (
+        "_driver", "_flow", "_conns", "_call_later", "_logger", "_thread_permits", "thread_window",
+        "close",
+    )
 
     def __init__(
         self, driver: Driver, flow: FlowControl, conns: Mapping[str, Connection],
@@ -38,6 +43,61 @@ class Backpressure:
         # Calls from foreign threads in flight before the thread waits (0: never waits; the
         # Flask test client, whose loop runs only when the test uses the client, sets that).
         self.thread_window = THREAD_WINDOW
+        # `close(conn, reason)`: the server's (to close a polling session that stopped polling).
+        self.close: Callable[[Connection, str], None] | None = None
+        flow.watch = self._watch
+
+    def _watch(self, lane: object, delay: float) -> None:
+        self._call_later(delay, self._look, lane)
+
+    def outbox_over(self, conn: Connection) -> bool:
+        """A polling outbox passed the high-water mark: congested, or closed (False) past the
+        bound of a client nobody waits for."""
+        flow = self._flow
+        unsent = conn.session.outbox_bytes
+        if flow.over_unwaited(conn, unsent):
+            self._drop(conn, unwaited_reason(unsent, flow.unwaited_bytes, flow.patience))
+            return False
+        flow.congest(conn, self._driver.monotonic())
+        return True
+
+    def _close_slow(self, conn: Connection, reason: str) -> None:
+        self._logger.warning("%s: %s; closing the session", conn.session.eio_sid, reason)
+        if self.close is not None:
+            self.close(conn, Reason.TRANSPORT_ERROR)
+
+    def _look(self, lane: object) -> None:
+        """The patience check of a congested lane, on the timer loop, while it is congested
+        (`FlowControl.expire`). An idle lane already past the unwaited bound (its producer
+        wrote it all before the patience ran out: a remote producer, an inline handler) is
+        closed now, not at `stall_timeout`; so is a polling client idle for `stall_timeout`
+        (a WebSocket's writer closes itself then)."""
+        flow = self._flow
+        now = self._driver.monotonic()
+        sample = getattr(lane, "sample", None)
+        if sample is not None and lane in flow.progress:
+            sample(now)  # progress since the last look
+        delay = flow.expire(lane, now)
+        if delay is None:
+            return
+        if lane in flow.idle:
+            if sample is not None:
+                sample(now)  # a writer idle past the unwaited bound fails itself
+            elif isinstance(lane, Connection):
+                unsent = lane.session.outbox_bytes
+                if flow.over_unwaited(lane, unsent):
+                    self._drop(lane, unwaited_reason(unsent, flow.unwaited_bytes, flow.patience))
+                    return
+                if flow.quiet(lane, now) >= flow.stall_timeout:
+                    self._drop(lane, stall_reason(flow.stall_timeout, unsent))
+                    return
+        self._call_later(delay, self._look, lane)
+
+    def _drop(self, conn: Connection, reason: str) -> None:
+        flow = self._flow
+        flow.relieve(conn)
+        flow.watched.discard(conn)
+        self._close_slow(conn, reason)
 
     @staticmethod
     def lane(conn: Connection) -> object:
@@ -53,14 +113,14 @@ class Backpressure:
         (a producer that may wait), or tell the thread that asked for this delivery
         (`run_from_thread`). The hub, inline handlers and the message-queue applier never wait."""
         flow = self._flow
-        congested = flow.congested
+        holds = flow.holds
         conns = self._conns
         lanes = []
         for eio_sid in eio_sids:
             conn = conns.get(eio_sid)
             if conn is not None:
                 lane = self.lane(conn)
-                if lane in congested:
+                if holds(lane):
                     lanes.append(lane)
         if not lanes:
             return
@@ -69,8 +129,9 @@ class Backpressure:
         elif self._driver.may_wait() and not NO_WAIT.get():
             done = self._driver.event()
             self._await_lanes(lanes, done.set)
-            # Bounded: a lane is relieved when it drains, closes, stalls (`stall_timeout`,
-            # then closed) or, polling, times out (`_lane_timeout`). The bound is a safety net.
+            # Bounded: a lane is relieved when it drains or closes, and stops holding producers
+            # when it took no byte for `patience` (`FlowControl.expire`). The bound is a
+            # safety net.
             done.wait(flow.stall_timeout * 2 + 1)
 
     def _await_lanes(self, lanes: list[object], callback: Callable[[], None]) -> None:
@@ -88,17 +149,7 @@ class Backpressure:
             left[0] += 1
             if not flow.notify(lane, one_done):
                 left[0] -= 1
-            elif isinstance(lane, Connection):
-                # A polling client is not declared stalled by a socket: it is waited on for
-                # `stall_timeout` at most, then not until its next poll.
-                self._call_later(flow.stall_timeout, self._lane_timeout, lane)
         one_done()
-
-    def _lane_timeout(self, conn: Connection) -> None:
-        flow = self._flow
-        if conn in flow.congested:
-            flow.unhealthy.add(conn)
-            flow.relieve(conn)
 
     def run_from_thread(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         """From a foreign OS thread: run `fn(*args)` on the loop, the thread held back while

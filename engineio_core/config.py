@@ -42,12 +42,17 @@ class EngineConfig:
     # producer that may wait (a background task, a greenlet, a plain thread) waits until that
     # client is back under `low_water_mark`; a client whose socket takes no byte for
     # `stall_timeout` seconds while it has data queued is closed as a slow consumer;
-    # `max_outbox_bytes` is the hard ceiling, reached only when nobody waits.
+    # `max_outbox_bytes` is the hard ceiling, reached only when nobody waits. Producers wait only
+    # for clients that drain: a congested client that took no byte for `stall_patience` seconds
+    # is not waited for (until it takes bytes again) and is closed past `max_unwaited_bytes`
+    # unsent, or at `stall_timeout`.
     max_outbox_bytes: int = 16 * 1024 * 1024
     max_outbox_messages: int = 10_000
     high_water_mark: int = 256 * 1024
     low_water_mark: int = 64 * 1024
     stall_timeout: float = 10.0
+    stall_patience: float = 0.5
+    max_unwaited_bytes: int = 512 * 1024
     max_sessions: int = 0  # 0: no limit beyond the file-descriptor limit
     # Serve Engine.IO v3 / Socket.IO v4 clients (socket.io-client 1.x/2.x) too (`engineio_core.v3`).
     allow_eio3: bool = False
@@ -102,9 +107,13 @@ def build_config(options: Mapping[str, Any], warn: Callable[[str], None]) -> Eng
             cfg.stall_timeout = float(value)
             if cfg.stall_timeout <= 0:
                 raise ValueError("stall_timeout must be positive")
+        elif name == "stall_patience":
+            cfg.stall_patience = float(value)
+            if not cfg.stall_patience > 0:
+                raise ValueError("stall_patience must be positive")
         elif name in ("max_http_buffer_size", "compression_threshold", "max_decode_packets",
                       "max_outbox_bytes", "max_outbox_messages", "max_sessions",
-                      "high_water_mark", "low_water_mark"):
+                      "high_water_mark", "low_water_mark", "max_unwaited_bytes"):
             ivalue = int(value)
             if ivalue < 0:
                 raise ValueError(f"{name} must not be negative")

@@ -62,9 +62,11 @@ class EngineServer(EngineIOAttributes):
         self.lock = self.driver.lock()
         self._timer_loop = TimerLoop(self.driver, self._on_session_timer, self.logger)
         self._timers = self._timer_loop.heap
-        self.flow = FlowControl(cfg.high_water_mark, cfg.low_water_mark, cfg.max_outbox_bytes, cfg.stall_timeout)
+        self.flow = FlowControl(cfg.high_water_mark, cfg.low_water_mark, cfg.max_outbox_bytes, cfg.stall_timeout,
+                                cfg.stall_patience, cfg.max_unwaited_bytes)
         self.flow.schedule = self.call_later
         self._backpressure = Backpressure(self.driver, self.flow, self._conns, self.call_later, self.logger)
+        self._backpressure.close = self.close
         self.packet_log = PacketLog(self.logger)
         self.log_packet = self.packet_log.packet  # the transports' TransportHost.log_packet
         self.polling = PollingTransport(self, self.origins)
@@ -357,20 +359,16 @@ class EngineServer(EngineIOAttributes):
                 self.logger.warning("%s: %s; closing the session", session.eio_sid, exc)
                 self.close(conn, Reason.TRANSPORT_ERROR)
                 return
-            flow = self.flow
-            if session.outbox_bytes > flow.high_water and conn not in flow.unhealthy:
-                flow.congest(conn)
+            if session.outbox_bytes > self.flow.high_water and not self._backpressure.outbox_over(conn):
+                return
             waiter = conn.poll_waiter
             if waiter is not None:
                 waiter.set()
 
     def polled(self, conn: Connection) -> None:
-        """A polling client took its outbox: it is relieved, and healthy again."""
-        flow = self.flow
-        if flow.congested:
-            flow.relieve(conn)
-        if flow.unhealthy:
-            flow.unhealthy.discard(conn)
+        """A polling client took its outbox: it is relieved (and waited for again)."""
+        if self.flow.congested:
+            self.flow.relieve(conn)
 
     def close(self, conn: Connection, reason: str, send_close: bool = False) -> None:
         """Close a session (idempotent) and run the disconnect handler once."""

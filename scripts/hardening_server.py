@@ -14,6 +14,8 @@ Socket.IO events (namespace "/"):
                            then "stream_done" with the count
   broadcast(data)          emits "news" with `data` to everyone
   join(room)               enters the caller into `room`; acks True
+  fill(nbytes)             sends the caller `nbytes` in "fill" events of 64 KB (counted in
+                           the stats' "filled" once done)
   flood({count, size, room, every, producer})
                            (flow control) emits "tick" [seq, padding of `size` bytes] to `room`
                            `count` times from a background task (producer "task", with a
@@ -70,7 +72,7 @@ class Counters(logging.Handler):
         if record.levelno < logging.ERROR or getattr(record, "client_notice", False):
             message = record.getMessage()
             if "slow consumer" in message:
-                self.slow = (self.slow + [message])[-50:]
+                self.slow = (self.slow + [message])[-500:]
             return
         self.errors += 1
         self.last = (self.last + [record.getMessage()])[-5:]
@@ -115,7 +117,7 @@ def build(args: argparse.Namespace) -> tuple[SocketServer, Any, dict[str, Any]]:
         options["client_manager"] = PubSubManager(RedisBroker(args.message_queue, "flow-test"), channel="flow-test")
     sio = SocketServer(**options)
     stats: dict[str, Any] = {"connects": 0, "events": 0, "uncaught": 0,
-                             "disconnects": collections.Counter(), "flood": {}}
+                             "disconnects": collections.Counter(), "flood": {}, "filled": 0}
 
     @sio.on("connect")
     def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
@@ -145,8 +147,14 @@ def build(args: argparse.Namespace) -> tuple[SocketServer, Any, dict[str, Any]]:
         info = stats["flood"] = {"t0": time.monotonic(), "count": count}
 
         def run() -> None:
+            longest = (0.0, -1)
             for seq in range(count):
+                before = time.monotonic()
                 sio.emit("tick", (seq, padding), to=room)
+                took = time.monotonic() - before
+                if took > longest[0]:
+                    longest = (took, seq)
+                    info["longest_emit"] = [round(took, 3), seq, round(before - info["t0"], 3)]
                 if every and (seq + 1) % every == 0:
                     sio.sleep(0)
             sio.emit("flood_done", count, to=room)
@@ -158,6 +166,20 @@ def build(args: argparse.Namespace) -> tuple[SocketServer, Any, dict[str, Any]]:
         else:
             sio.start_background_task(run)
         return True
+
+    @sio.on("fill")
+    def fill(sid: str, *args: Any) -> None:
+        """Sends the caller `nbytes` (at most 8 MB) in "fill" events of 64 KB, inline (a
+        handler running in the client's reader never waits): a client that does not read gets
+        its kernel buffers filled before a test begins."""
+        try:
+            nbytes = min(max(int(args[0]), 0), 8 << 20) if args else 0
+        except (TypeError, ValueError):
+            return
+        chunk = "f" * 65536
+        for _ in range(nbytes // 65536):
+            sio.emit("fill", chunk, to=sid)
+        stats["filled"] += 1
 
     @sio.on("echo")
     def echo(sid: str, *args: Any) -> Any:
@@ -198,6 +220,7 @@ def build(args: argparse.Namespace) -> tuple[SocketServer, Any, dict[str, Any]]:
             "sessions": sio.eio.session_count,
             "clients": len(sio._clients),
             "connects": stats["connects"],
+            "filled": stats["filled"],
             "events": stats["events"],
             "disconnects": dict(stats["disconnects"]),
             "uncaught": stats["uncaught"],
@@ -216,6 +239,8 @@ def build(args: argparse.Namespace) -> tuple[SocketServer, Any, dict[str, Any]]:
             body["timers"] = len(sio.eio._timers)
             body["held"] = len(sio._held)
             body["environs"] = len(sio.environ)
+        if "memory=1" in environ.get("QUERY_STRING", ""):
+            body["memory"] = memory_report("trim=1" in environ.get("QUERY_STRING", ""))
         data = json.dumps(body).encode()
         start_response("200 OK", [("Content-Type", "application/json"),
                                   ("Content-Length", str(len(data)))])
@@ -223,6 +248,65 @@ def build(args: argparse.Namespace) -> tuple[SocketServer, Any, dict[str, Any]]:
 
     app = engineio_core.WSGIApp(sio, stats_app, engineio_path="socket.io")  # type: ignore[arg-type]
     return sio, app, stats
+
+
+def mallinfo() -> dict[str, int]:
+    """glibc's allocator figures (bytes): `arena` taken with brk, `hblkhd` in mmapped blocks,
+    `uordblks` in use, `fordblks` free but kept, `keepcost` trimmable at the top."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+            "fordblks", "keepcost")]
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = MallInfo2
+    info = libc.mallinfo2()
+    return {name: int(getattr(info, name)) for name, _ in MallInfo2._fields_}
+
+
+def memory_report(trim: bool) -> dict[str, Any]:
+    """Where the server's memory is (``/stats?memory=1``; ``&trim=1`` first runs a full gc
+    and glibc's ``malloc_trim(0)``, and reports the RSS before and after): the allocator's
+    figures, pymalloc's arenas, and with ``HARDENING_TRACEMALLOC=1`` the 15 biggest live
+    allocation sites (tracemalloc, started at launch)."""
+    import ctypes
+    import tracemalloc
+
+    report: dict[str, Any] = {}
+    if trim:
+        gc.collect()
+        report["rss_kb_before_trim"] = rss_kb()
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        report["rss_kb_after_trim"] = rss_kb()
+    report["mallinfo"] = mallinfo()
+    arenas = [line for line in _pymalloc_stats().splitlines() if line.startswith(("# arenas", "Total"))]
+    report["pymalloc"] = arenas
+    if tracemalloc.is_tracing():
+        current, peak = tracemalloc.get_traced_memory()
+        report["traced"] = {"current": current, "peak": peak}
+        top = tracemalloc.take_snapshot().statistics("traceback")[:15]
+        report["top"] = [{"kb": stat.size // 1024, "count": stat.count,
+                          "where": [f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno}" for f in stat.traceback[-6:]]}
+                         for stat in top]
+    return report
+
+
+def _pymalloc_stats() -> str:
+    """`sys._debugmallocstats()` (written to stderr by CPython) as text."""
+    import tempfile
+
+    with tempfile.TemporaryFile(mode="w+") as out:
+        saved = os.dup(2)
+        try:
+            os.dup2(out.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        out.seek(0)
+        return out.read()
 
 
 class TargetServer:
@@ -315,6 +399,10 @@ class TargetServer:
 
 
 def main(argv: list[str] | None = None) -> None:
+    if os.environ.get("HARDENING_TRACEMALLOC"):
+        import tracemalloc
+
+        tracemalloc.start(int(os.environ["HARDENING_TRACEMALLOC"]))
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=0, help="0: any free port (default)")
     parser.add_argument("--port-file", help="write the port here once listening")

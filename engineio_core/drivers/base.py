@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -21,6 +22,31 @@ def plain_socket(sock: Any) -> Any:
     if is_tls(sock):
         return None
     return getattr(sock, "_sock", None)
+
+
+try:  # Linux: the bytes a socket's kernel send queue holds (unsent, or sent and not acknowledged)
+    import fcntl
+    import termios
+
+    _OUTQ: int | None = termios.TIOCOUTQ
+except (ImportError, AttributeError):  # pragma: no cover - not Linux
+    _OUTQ = None
+
+
+def kernel_unsent(raw: Any) -> int | None:
+    """The bytes in `raw`'s kernel send queue (`SIOCOUTQ`), None where that cannot be known.
+
+    Flow control's progress signal: the peer took bytes when this shrinks. A socket becomes
+    writable again only once a good part of its send buffer (up to 4 MB, autotuned) is free, so
+    "the socket accepted a write" alone says a slow reader made no progress for a second or
+    more while it was reading all along."""
+    if _OUTQ is None or raw is None:
+        return None
+    try:
+        value: int = struct.unpack("i", fcntl.ioctl(raw.fileno(), _OUTQ, b"\0\0\0\0"))[0]
+    except (OSError, ValueError):
+        return None
+    return value
 
 
 def send_failure(exc: OSError) -> str:
@@ -49,6 +75,13 @@ class SocketWriter(Protocol):
     def close(self, then: Callable[[], None] | None = None) -> None: ...
     @property
     def buffered(self) -> int: ...
+    def sample(self, now: float) -> None:
+        """Flow control's look at a congested writer (on the timer loop, every patience): if
+        the peer took bytes the kernel held since the last look, report progress
+        (`FlowControl.progressed`); if it is idle (`FlowControl.idle`) with more than
+        `FlowControl.unwaited_bytes` unsent, fail it as a slow consumer. A writer outside
+        the flow table (blocking writes) does nothing."""
+        ...
 
 
 class BlockingIO(Protocol):

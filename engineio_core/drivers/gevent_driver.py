@@ -22,8 +22,8 @@ import gevent.queue
 import greenlet
 from gevent import monkey
 
-from ..flow import FlowControl, ceiling_reason, stall_reason
-from .base import BlockingIO, ThreadIO, plain_socket, send_failure
+from ..flow import FlowControl, ceiling_reason, stall_reason, unwaited_reason
+from .base import BlockingIO, ThreadIO, kernel_unsent, plain_socket, send_failure
 
 _real_get_ident = monkey.get_original("_thread", "get_ident")
 _RawGreenlet = greenlet.greenlet
@@ -102,6 +102,7 @@ class GeventWriter:
     __slots__ = (
         "_sock", "_raw", "_loop", "_cork", "_cork_bytes", "_pending", "_pending_bytes", "_busy",
         "_closed", "_high", "_flow", "_on_error", "_then", "_drainer", "_progress", "_watched",
+        "_outq",
     )
 
     # What differs on another green loop (the eventlet driver's writer redefines these four):
@@ -137,6 +138,7 @@ class GeventWriter:
         self._drainer: Any = None
         self._progress = 0.0  # when the socket last took bytes (while data is queued)
         self._watched = False  # a stall check is on the server's timer loop
+        self._outq = 0  # the kernel's send queue at the last look (`sample`)
 
     @property
     def buffered(self) -> int:
@@ -198,18 +200,40 @@ class GeventWriter:
         except OSError as exc:
             self._fail(send_failure(exc))
             return
+        flow = self._flow
         if sent < len(data):
+            if sent and flow.congested:
+                flow.progressed(self, time.monotonic())
             self._enqueue(memoryview(data)[sent:])
-        elif self._flow.congested and self in self._flow.congested:
-            self._flow.relieve(self)
+        elif flow.congested and self in flow.congested:
+            flow.relieve(self)
 
     def _over(self) -> None:
-        """Past the high-water mark: congested, or failed past the hard ceiling."""
+        """Past the high-water mark: congested; failed past the hard ceiling, or past the bound
+        of a recipient nobody waits for (idle: it took no byte for the flow's patience)."""
         flow = self._flow
-        if self.buffered > flow.max_bytes:
-            self._fail(ceiling_reason(self.buffered, flow.max_bytes))
-        else:
-            flow.congest(self)
+        unsent = self.buffered
+        if unsent > flow.max_bytes:
+            self._fail(ceiling_reason(unsent, flow.max_bytes))
+        elif flow.idle and flow.over_unwaited(self, unsent):
+            self._fail(unwaited_reason(unsent, flow.unwaited_bytes, flow.patience))
+        elif self not in flow.congested:
+            self._outq = kernel_unsent(self._raw) or 0
+            flow.congest(self, time.monotonic())
+
+    def sample(self, now: float) -> None:
+        """Flow control's look: the peer took bytes the kernel held since the last one is
+        progress (a socket becomes writable only once much of its buffer is free; see
+        `kernel_unsent`); idle past the unwaited bound, the writer fails."""
+        flow = self._flow
+        outq = kernel_unsent(self._raw)
+        if outq is not None:
+            if outq < self._outq:
+                self._progress = now
+                flow.progressed(self, now)
+            self._outq = outq
+        if flow.idle and flow.over_unwaited(self, self.buffered):
+            self._fail(unwaited_reason(self.buffered, flow.unwaited_bytes, flow.patience))
 
     def _enqueue(self, data: bytes | memoryview) -> None:
         pending = self._pending
@@ -238,7 +262,9 @@ class GeventWriter:
         if self._closed or not self._busy:
             return
         flow = self._flow
-        idle = time.monotonic() - self._progress
+        now = time.monotonic()
+        self.sample(now)
+        idle = now - self._progress
         if idle >= flow.stall_timeout:
             self._fail(stall_reason(flow.stall_timeout, self.buffered))
             return
@@ -259,7 +285,9 @@ class GeventWriter:
                 if not pending or pending[0] is not chunk:
                     break  # failed meanwhile: the queue was cleared
                 if sent:
-                    self._progress = monotonic()
+                    self._progress = now = monotonic()
+                    if flow.congested:
+                        flow.progressed(self, now)
                     self._pending_bytes -= sent
                     if sent < len(chunk):
                         pending[0] = memoryview(chunk)[sent:]

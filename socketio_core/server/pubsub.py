@@ -230,8 +230,9 @@ class PubSubManager(LocalManager):
         It never waits for a congested client (flow control): it delivers to every client of
         this node, so waiting for one slow reader would hold all the others back, and a
         producer on another node cannot be slowed down through pub/sub anyway. A client that
-        cannot keep up with a remote producer is bounded by `max_outbox_bytes` (then closed)
-        and a stalled one is closed after `stall_timeout`."""
+        cannot keep up with a remote producer is bounded by `max_outbox_bytes` (then closed);
+        a stalled one (no byte taken for `stall_patience`) is closed past `max_unwaited_bytes`
+        or after `stall_timeout`."""
         NO_WAIT.set(True)
         inbox = self._inbox
         release = self._inbox_permits.release

@@ -148,7 +148,7 @@ def test_volatile_emit_is_dropped_for_a_client_whose_transport_is_congested() ->
     busy = socketio.test_client(app)
     eio = socketio.server.eio  # type: ignore[union-attr]
     conn = eio._conns[busy.eio_sid]
-    eio.flow.congest(getattr(conn.ws, "writer", conn.ws))  # its lane cannot take more now
+    eio.flow.congest(getattr(conn.ws, "writer", conn.ws), 0.0)  # its lane cannot take more now
     socketio.emit("tick", 1, volatile=True)
     socketio.emit("tock", 2)  # not volatile: queued for everyone
     assert [(m["name"], m["args"]) for m in ready.get_received()] == [("tick", [1]), ("tock", [2])]

@@ -340,6 +340,8 @@ def actual_limits() -> dict[str, Any]:
         "high_water_mark": cfg.high_water_mark,
         "low_water_mark": cfg.low_water_mark,
         "stall_timeout": cfg.stall_timeout,
+        "stall_patience": cfg.stall_patience,
+        "max_unwaited_bytes": cfg.max_unwaited_bytes,
         "MAX_INBOX": pubsub.MAX_INBOX,
         "THREAD_WINDOW": engine_server.THREAD_WINDOW,
         "CORK_LIMIT": gevent_driver.CORK_LIMIT,
