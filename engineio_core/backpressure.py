@@ -48,6 +48,17 @@ class Backpressure:
             return getattr(ws, "writer", None)
         return conn
 
+    def writable(self, eio_sid: str) -> bool:
+        """Whether a session takes a message now (Node's ``writable``, for volatile emits): a
+        WebSocket whose writer is not congested, or a long-poll that waits for data."""
+        conn = self._conns.get(eio_sid)
+        if conn is None or not conn.session.is_open:
+            return False
+        ws = conn.ws
+        if ws is not None:
+            return getattr(ws, "writer", ws) not in self._flow.congested
+        return conn.poll_waiter is not None and conn not in self._flow.congested
+
     def wait_for(self, eio_sids: Iterable[str]) -> None:
         """Some lane is congested: if one of these recipients' is, wait for it to be relieved
         (a producer that may wait), or tell the thread that asked for this delivery

@@ -65,6 +65,7 @@ class EngineServer(EngineIOAttributes):
         self.flow = FlowControl(cfg.high_water_mark, cfg.low_water_mark, cfg.max_outbox_bytes, cfg.stall_timeout)
         self.flow.schedule = self.call_later
         self._backpressure = Backpressure(self.driver, self.flow, self._conns, self.call_later, self.logger)
+        self.writable = self._backpressure.writable  # a session takes a message now (volatile emits)
         self.packet_log = PacketLog(self.logger)
         self.log_packet = self.packet_log.packet  # the transports' TransportHost.log_packet
         self.polling = PollingTransport(self, self.origins)

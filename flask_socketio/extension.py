@@ -388,7 +388,8 @@ class SocketIO:
         if timeout is None:
             if callback is not None:
                 raise ValueError("emit(callback=...) with skip_rooms or volatile needs timeout=")
-            cluster.emit(event, _data(args), namespace=namespace, to=to, skip=skip or None, volatile=volatile)
+            self._server().emit(event, _data(args), to=to, skip_sid=skip_sid, namespace=namespace,
+                                skip_rooms=skip_rooms, volatile=volatile)
             return
         if callback is None:
             raise ValueError("emit(timeout=...) needs a callback (or use call())")

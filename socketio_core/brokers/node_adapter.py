@@ -31,9 +31,10 @@ from typing import Any
 
 import msgpack
 
-from ..protocol.packets import PacketType, SocketPacket
 from ..protocol.rooms import room_list
-from .backoff import Backoff
+from ..server.pipeline import NODE, Outbound
+from .core import Listener, Publisher
+from .redis_broker import PUBLISH_TIMEOUT, RedisSender, RedisSubscription, connect, subscribe
 
 logger = logging.getLogger("socketio_core.redis_adapter")
 
@@ -69,10 +70,8 @@ class NodeEmitter:
     """
 
     def __init__(self, url: str, key: str = DEFAULT_KEY, redis_options: dict[str, Any] | None = None) -> None:
-        import redis
-
         self.key = key
-        self.redis = redis.Redis.from_url(url, **(redis_options or {}))
+        self.redis = connect(url, redis_options, socket_timeout=PUBLISH_TIMEOUT)  # fails fast
 
     def emit(self, event: str, *args: Any, to: Any = None, skip_rooms: Any = None, namespace: str = "/",
              volatile: bool = False) -> None:
@@ -103,80 +102,58 @@ class NodeEmitter:
 
 
 class NodeRedisBridge:
-    """Makes a server process a member of a Node ``@socket.io/redis-adapter`` cluster."""
+    """Makes a server process a member of a Node ``@socket.io/redis-adapter`` cluster.
 
-    def __init__(self, server: Any, url: str, key: str = DEFAULT_KEY, namespaces: list[str] | None = None) -> None:
+    Outgoing, it is the outbound pipeline's mirror: each broadcast this process originates is
+    submitted to one ordered, bounded, batched `core.Publisher` (one Redis connection, one
+    round trip for what queued up meanwhile, never a thread per emit), so a burst reaches the
+    Node servers complete and in emit order. Incoming, one `core.Listener` reads the Node
+    channels and applies their broadcasts through the pipeline, in arrival order. Redis
+    clients fail fast (`redis_broker.connect`)."""
+
+    def __init__(self, server: Any, url: str, key: str = DEFAULT_KEY, namespaces: list[str] | None = None,
+                 redis_options: dict[str, Any] | None = None) -> None:
         self.server = server
         self.url = url
         self.key = key
         self.uid = OUR_UID_PREFIX + uuid.uuid4().hex[:12]
         self.namespaces = namespaces or ["/"]
-        self._publisher: Any = None
-        self._started = False
-        server.emit_mirrors.append(self.mirror)
+        self.redis_options = redis_options
+        driver = server.eio.driver
+        self.sender = RedisSender(lambda: connect(self.url, self.redis_options, socket_timeout=PUBLISH_TIMEOUT))
+        self.publisher: Publisher[tuple[str, bytes | str]] = Publisher(
+            driver, self.sender.send, "socketio-node-publisher", "Node cluster", logger)
+        self.listener: Listener[tuple[str, bytes]] = Listener(
+            driver, self._subscribe, self._handle_message, "socketio-node-listener", "Node channel",
+            f"the Node channels {key!r}", logger)
+        server.pipeline.mirrors.append(self)
         server.when_running(self.start)
 
-    def _redis(self) -> Any:
-        import redis
-
-        return redis.Redis.from_url(self.url.replace("valkey", "redis", 1) if self.url.startswith("valkey") else self.url)
-
     # -- outgoing -------------------------------------------------------------------------------
-    def mirror(self, event: str, args: list[Any], namespace: str, to: Any, skip_sid: Any) -> None:
-        """Our broadcast, for the Node servers of the cluster (their clients)."""
+    def mirror(self, out: Outbound) -> None:
+        """The outbound pipeline's mirror stage: our broadcast, for the Node servers of the
+        cluster (their clients), with its except-rooms and volatile flag."""
+        to = out.rooms
+        namespace = out.namespace
         if isinstance(to, str) and self.server.manager.is_connected(to, namespace):
             return  # to a client of this process
         rooms = room_list(to)
-        data = encode_broadcast(self.uid, event, args, namespace, rooms, room_list(skip_sid))
-        channel = broadcast_channel(self.key, namespace, rooms)
-        self._publish(channel, data)
-
-    def _publish(self, channel: str, data: bytes | str) -> None:
-        driver = self.server.eio.driver
-
-        def send() -> None:
-            try:
-                if self._publisher is None:
-                    self._publisher = self._redis()
-                self._publisher.publish(channel, data)
-            except Exception as exc:
-                self._publisher = None
-                logger.error("publish to the Node cluster failed (message dropped): %s", exc)
-
-        driver.blocking_io().start(send, "socketio-node-publish")
+        data = encode_broadcast(self.uid, out.event, out.args, namespace, rooms, out.skip_list(), out.volatile)
+        self.publisher.submit((broadcast_channel(self.key, namespace, rooms), data))
 
     # -- incoming -------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start listening (once the server runs: called by `SocketServer` via the manager's
-        initialize, or by hand)."""
-        if self._started:
-            return
-        self._started = True
-        driver = self.server.eio.driver
-        driver.bind()
-        driver.blocking_io().start(self._listen, "socketio-node-listener")
+        """Start listening (once the server runs: `SocketServer.when_running`, or by hand)."""
+        self.listener.start()
 
-    def _listen(self) -> None:
-        driver = self.server.eio.driver
-        backoff = Backoff()
-        while True:
-            try:
-                pubsub = self._redis().pubsub(ignore_subscribe_messages=True)
-                pubsub.psubscribe(f"{self.key}#*")
-                # Plain subscriptions: Node servers count the answers they wait for with NUMSUB.
-                pubsub.subscribe(*[f"{self.key}-request#{ns}#" for ns in self.namespaces])
-                logger.info("listening on the Node channels %r", self.key)
-                backoff.reset()
-                for message in pubsub.listen():
-                    channel = message.get("channel")
-                    data = message.get("data")
-                    if isinstance(channel, bytes) and isinstance(data, bytes):
-                        driver.call_in_loop(self._handle, channel.decode("utf-8", "replace"), data)
-            except Exception as exc:
-                logger.error("Node channel listener lost its connection (%s); retrying in %.1fs", exc, backoff.delay)
-            backoff.sleep()
+    def _subscribe(self) -> RedisSubscription:
+        # Plain subscriptions for the requests: Node servers count the answers they wait for
+        # with NUMSUB.
+        return subscribe(connect(self.url, self.redis_options), patterns=[f"{self.key}#*"],
+                         channels=[f"{self.key}-request#{ns}#" for ns in self.namespaces], with_channel=True)
 
-    def _handle(self, channel: str, data: bytes) -> None:
+    def _handle_message(self, message: tuple[str, bytes]) -> None:
+        channel, data = message
         try:
             prefix = f"{self.key}-request#"
             if channel.startswith(prefix):
@@ -201,9 +178,12 @@ class NodeRedisBridge:
             raise ValueError("bad packet")
         opts = opts if isinstance(opts, dict) else {}
         flags: dict[str, Any] = opts["flags"] if isinstance(opts.get("flags"), dict) else {}
-        parts = self.server.encode(SocketPacket(PacketType.EVENT, namespace, args))
-        self.server.cluster._deliver(namespace, opts.get("rooms") or None, opts.get("except") or None,
-                                     bool(flags.get("volatile")), parts)
+        rooms = opts.get("rooms") or None
+        skip = opts.get("except") or []
+        if not isinstance(skip, list) or (rooms is not None and not isinstance(rooms, list)):
+            raise ValueError("bad rooms")
+        self.server.pipeline.apply(Outbound(args[0], args[1:], namespace, rooms, except_rooms=tuple(skip),
+                                            volatile=bool(flags.get("volatile")), origin=NODE), None)
 
     def _handle_request(self, namespace: str, data: bytes) -> None:
         request = json.loads(data) if data[:1] == b"{" else msgpack.unpackb(data, raw=False)
@@ -216,15 +196,15 @@ class NodeRedisBridge:
         cluster = self.server.cluster
         message = {"namespace": namespace, "to": opts.get("rooms") or None, "skip": opts.get("except") or None}
         if kind in (REMOTE_JOIN, REMOTE_LEAVE) and "opts" in request:
-            cluster._apply_local({**message, "kind": "join" if kind == REMOTE_JOIN else "leave",
+            cluster.apply_local({**message, "kind": "join" if kind == REMOTE_JOIN else "leave",
                                   "rooms": room_list(request.get("rooms"))})
         elif kind == REMOTE_DISCONNECT and "opts" in request:
-            cluster._apply_local({**message, "kind": "disconnect"})
+            cluster.apply_local({**message, "kind": "disconnect"})
         elif kind == REMOTE_FETCH:
             sockets = [{"id": s["id"], "handshake": s["handshake"], "rooms": s["rooms"], "data": None}
-                       for s in cluster._local_infos(namespace, message["to"], message["skip"])]
-            self._publish(f"{self.key}-response#{namespace}#",
-                          json.dumps({"requestId": request.get("requestId"), "sockets": sockets}))
+                       for s in cluster.local_infos(namespace, message["to"], message["skip"])]
+            self.publisher.submit((f"{self.key}-response#{namespace}#",
+                                   json.dumps({"requestId": request.get("requestId"), "sockets": sockets})))
         elif kind == SERVER_SIDE_EMIT and isinstance(request.get("data"), list) and request["data"]:
             event, *args = request["data"]
             handler: Callable[..., Any] | None = cluster.server_handlers.get(namespace, {}).get(event)

@@ -39,12 +39,15 @@ import os
 import re
 import socket as _socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..protocol.packets import PacketType, SocketPacket
 from .cluster import handshake_of
+
+if TYPE_CHECKING:
+    from ..server.pipeline import Outbound
 
 logger = logging.getLogger("socketio_core.admin")
 
@@ -187,6 +190,7 @@ class AdminUI:
         if self.verbose and hasattr(manager, "room_observer"):
             manager.room_observer = self._on_room
         server.admin = self
+        server.pipeline.observer = self
         # The flusher starts where and when the server runs (see `SocketServer.when_running`).
         server.when_running(self._start_flusher)
 
@@ -329,16 +333,15 @@ class AdminUI:
         if self.verbose and namespace != self.namespace:
             self.report("event_received", [namespace, sid, [event, *_displayable(args)], _now_iso()])
 
-    def event_sent(self, event: str, args: list[Any], namespace: str, to: Any, skip_sid: Any) -> None:
-        """An emit this node originates: one report per recipient held by this node."""
+    def event_sent(self, out: Outbound, recipients: Sequence[tuple[str, str]]) -> None:
+        """The outbound pipeline's report stage: one report per recipient this node delivers
+        an emit to (whichever node originated it)."""
+        namespace = out.namespace
         if not self.verbose or namespace == self.namespace:
             return
-        skip = {skip_sid} if isinstance(skip_sid, str) else set(skip_sid or ())
-        data = [event, *_displayable(args)]
+        data = [out.event, *_displayable(out.args)]
         stamp = _now_iso()
-        for sid, _ in self.server.cluster.local_members(namespace, to):
-            if sid in skip:
-                continue
+        for sid, _ in recipients:
             if len(self._pending) >= MAX_PENDING:
                 self.dropped += 1
                 continue
@@ -472,6 +475,8 @@ class AdminUI:
         self._stopped = True
         if getattr(self.server, "admin", None) is self:
             self.server.admin = None
+        if self.server.pipeline.observer is self:
+            self.server.pipeline.observer = None
         manager = self.server.manager
         if getattr(manager, "room_observer", None) == self._on_room:
             manager.room_observer = None

@@ -28,11 +28,12 @@ from .recovery_store import (
     RecoveryStore,
     Restored,
     new_pid,
-    room_list,
 )
 
 if TYPE_CHECKING:
     from engineio_core.encoded import EncodedMessage
+
+    from ..server.pipeline import Outbound
 
 # The server and its per-connection state are typed loosely here: `server` imports this
 # module, and the package keeps its import graph acyclic (type-only imports included).
@@ -95,31 +96,19 @@ class ConnectionRecovery:
         self.pids.pop(sid, None)
         self.recovered.discard(sid)
 
-    # -- emitting ----------------------------------------------------------------------------
-    def emit(self, event: str, args: list[Any], namespace: str, target: Any, skip_sid: Any,
-             ignore_queue: bool) -> None:
-        """A replayable emit: its offset goes last in the arguments, the packet is encoded once
-        with it, logged, and handed to the manager already encoded."""
-        server = self.server
-        if not server.eio.driver.in_loop():
-            # From a foreign thread: un-serialisable data raises here, in the caller; the
-            # offset is taken on the loop, where the log's order is decided.
-            server.encode(SocketPacket(PacketType.EVENT, namespace, [event, *args]))
-            server.eio.run_from_thread(self._emit, event, list(args), namespace, target, skip_sid, ignore_queue)
-            return
-        self._emit(event, args, namespace, target, skip_sid, ignore_queue)
+    # -- the replay log (the outbound pipeline's `OutboundLog`) -----------------------------------
+    delivers = False
+    """This log is per process: the pipeline delivers and publishes what it logs."""
 
-    def _emit(self, event: str, args: list[Any], namespace: str, target: Any, skip_sid: Any,
-              ignore_queue: bool) -> None:
-        server = self.server
-        with server._lock:  # threads: the log's order is the order clients get packets in
-            offset = self.store.next_offset()
-            full = [*args, offset]
-            parts = server.encode(SocketPacket(PacketType.EVENT, namespace, [event, *full]))
-            skip = [skip_sid] if isinstance(skip_sid, str) else list(skip_sid or ())
-            self.store.append(offset, namespace, room_list(target), skip, parts, self.clock())
-            server.manager.emit(event, full, namespace, room=target, skip_sid=skip_sid,
-                                ignore_queue=ignore_queue, encoded=parts)
+    def append(self, out: Outbound, encode: Callable[[SocketPacket], list[EncodedMessage]]) -> list[EncodedMessage]:
+        """A replayable emit: its offset goes last in the arguments, the packet is encoded once
+        with it and logged with its rooms and except-rooms (called on the loop, under the
+        server's lock: the log's order is the order clients get packets in)."""
+        offset = self.store.next_offset()
+        parts = encode(SocketPacket(PacketType.EVENT, out.namespace, [out.event, *out.args, offset]))
+        self.store.append(offset, out.namespace, out.room_list(), out.skip_list(),  # type: ignore[arg-type]
+                          parts, self.clock())
+        return parts
 
     # -- parking -----------------------------------------------------------------------------
     def park(self, client: ClientState, namespace: str, sid: str, reason: str) -> None:

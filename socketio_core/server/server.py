@@ -30,8 +30,10 @@ from ..protocol.codec import Codec, Decoder, JSONCodec
 from ..protocol.errors import RemoteProtocolError
 from ..protocol.msgpack_codec import MsgPackCodec
 from ..protocol.packets import RESERVED_EVENTS, PacketType, SocketPacket
+from ..protocol.rooms import room_list
 from .manager import ClientManager, LocalManager, ManagerHost
 from .namespace import Namespace, trim_args
+from .pipeline import Outbound, OutboundPipeline, skip_set
 
 if TYPE_CHECKING:
     from ..features.admin import AdminUI
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 # Most messages a client's connect handler may cause to be held for it before it is accepted.
 MAX_HELD_MESSAGES = 10_000
 _NO_HANDLER = object()
+_NO_SIDS: frozenset[str] = frozenset()
 
 
 class ClientState:
@@ -108,17 +111,17 @@ class SocketServer:
         self._held: dict[str, list[EncodedMessage]] = {}  # sid -> messages held until accepted
         self._lock = self.eio.driver.lock()
         self.manager: ClientManager = client_manager or LocalManager()
+        # Every emit takes this one path (pipeline.py); the features plug into its stages.
+        self.pipeline = OutboundPipeline(self.manager, self.encode, self.deliver, self.eio.writable,
+                                         self.eio.driver, self._lock, self.eio.run_from_thread)
         self.manager.attach(ManagerHost(
             encode=self.encode, deliver=self.deliver, disconnect=self._disconnect_local,
-            lock=self._lock, driver=self.eio.driver, json=json,
+            lock=self._lock, driver=self.eio.driver, json=json, apply=self.pipeline.apply,
         ))
         self._manager_initialized = False
         # Cluster-wide operations (fetch/move sockets, broadcast with acks, server-side emits):
         # made now, so this node answers the other nodes' requests from the start.
         self.cluster = Cluster(self)
-        # Called with (event, args, namespace, to, skip_sid) for each emit without callback
-        # that this process originates (redis_adapter.NodeRedisBridge: the Node cluster).
-        self.emit_mirrors: list[Callable[..., None]] = []
         # Called once with the manager's initialize(), when the server runs (`when_running`).
         self.initializers: list[Callable[[], None]] = []
         # Connection state recovery (recovery_server.py); None when off: the hot path then
@@ -131,6 +134,7 @@ class SocketServer:
             # With a Redis message queue the sessions and the log are in Redis; else in memory.
             self.recovery = (make_cluster_recovery(self, connection_state_recovery)
                              or make_recovery(self, connection_state_recovery))
+            self.pipeline.log = self.recovery
         # The Admin UI (admin.py, `instrument`); None when off: each hook is one `is None` test.
         self.admin: AdminUI | None = None
 
@@ -226,43 +230,23 @@ class SocketServer:
         namespace: str | None = None,
         callback: Callable[..., Any] | None = None,
         ignore_queue: bool = False,
+        skip_rooms: Any = None,
+        volatile: bool = False,
         **kwargs: Any,
     ) -> None:
-        """Emit to a sid, a room, a list of rooms, or everyone in the namespace. A tuple
-        `data` is several arguments."""
+        """Emit to a sid, a room, a list of rooms, or everyone in the namespace, minus the
+        `skip_sid` sids and the members of the `skip_rooms` rooms. A tuple `data` is several
+        arguments. `volatile`: a client whose transport cannot take it right now does not get
+        it. Every emit goes through the outbound pipeline (pipeline.py)."""
         namespace = namespace or "/"
         args = _args(data)
         target = to if to is not None else room
         if self.logger.isEnabledFor(logging.INFO):
             self.logger.info('emitting event "%s" to %s [%s]', event, _target_name(target), namespace)
-        if self.admin is not None:
-            self.admin.event_sent(event, args, namespace, target, skip_sid)
-        if self.emit_mirrors and callback is None and not ignore_queue:
-            for mirror in self.emit_mirrors:
-                mirror(event, args, namespace, target, skip_sid)
-        if self.recovery is not None and callback is None:
-            # Replayable: an offset, the replay log, then the manager (recovery_server.py).
-            self.recovery.emit(event, args, namespace, target, skip_sid, ignore_queue)
-            return
-        driver = self.eio.driver
-        if not driver.in_loop():
-            # From a foreign thread: encode here, so that un-serialisable data raises in the
-            # caller and later changes to `data` are not what gets sent; deliver on the loop.
-            # The thread waits (thread-safely) while its recipients are congested.
-            encoded = None
-            if callback is None:
-                encoded = self.encode(SocketPacket(PacketType.EVENT, namespace, [event, *args]))
-            self.eio.run_from_thread(
-                lambda: self.manager.emit(
-                    event, args, namespace, room=target, skip_sid=skip_sid,
-                    callback=callback, ignore_queue=ignore_queue, encoded=encoded,
-                )
-            )
-            return
-        self.manager.emit(
-            event, args, namespace, room=target, skip_sid=skip_sid, callback=callback,
-            ignore_queue=ignore_queue,
-        )
+        self.pipeline.emit(Outbound(
+            event, args, namespace, target, skip_set(skip_sid) if skip_sid is not None else _NO_SIDS,
+            tuple(room_list(skip_rooms)) if skip_rooms is not None else (), volatile, callback, ignore_queue,
+        ))
 
     def send(self, data: Any, to: Any = None, room: Any = None, skip_sid: Any = None,
              namespace: str | None = None, callback: Callable[..., Any] | None = None,
