@@ -59,6 +59,20 @@ class Backpressure:
             return getattr(ws, "writer", ws) not in self._flow.congested
         return conn.poll_waiter is not None and conn not in self._flow.congested
 
+    def transport_stats(self) -> tuple[int, int, int]:
+        """(sessions, of them polling, bytes queued in their outboxes and socket writers): the
+        Admin UI's ``server_stats``."""
+        polling = queued = 0
+        conns = list(self._conns.values())
+        for conn in conns:
+            ws = conn.ws
+            if ws is None:
+                polling += 1
+                queued += conn.session.outbox_bytes
+            else:
+                queued += int(getattr(ws, "buffered", 0) or 0)
+        return len(conns), polling, queued
+
     def wait_for(self, eio_sids: Iterable[str]) -> None:
         """Some lane is congested: if one of these recipients' is, wait for it to be relieved
         (a producer that may wait), or tell the thread that asked for this delivery

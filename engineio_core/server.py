@@ -64,8 +64,8 @@ class EngineServer(EngineIOAttributes):
         self._timers = self._timer_loop.heap
         self.flow = FlowControl(cfg.high_water_mark, cfg.low_water_mark, cfg.max_outbox_bytes, cfg.stall_timeout)
         self.flow.schedule = self.call_later
-        self._backpressure = Backpressure(self.driver, self.flow, self._conns, self.call_later, self.logger)
-        self.writable = self._backpressure.writable  # a session takes a message now (volatile emits)
+        # Flow-control waiting, and what a session can take now (`writable`: volatile emits).
+        self.backpressure = Backpressure(self.driver, self.flow, self._conns, self.call_later, self.logger)
         self.packet_log = PacketLog(self.logger)
         self.log_packet = self.packet_log.packet  # the transports' TransportHost.log_packet
         self.polling = PollingTransport(self, self.origins)
@@ -110,7 +110,7 @@ class EngineServer(EngineIOAttributes):
             self.log_packet(eio_sid, "Sending", message.packet)
         self._deliver(conn, message, True)
         if self.flow.congested:
-            self._backpressure.wait_for((eio_sid,))
+            self.backpressure.wait_for((eio_sid,))
         return True
 
     def send_many(self, eio_sids: Iterable[str], message: EncodedMessage) -> None:
@@ -138,24 +138,24 @@ class EngineServer(EngineIOAttributes):
                 else:
                     deliver(conn, message)
         if self.flow.congested:
-            self._backpressure.wait_for(eio_sids)
+            self.backpressure.wait_for(eio_sids)
 
     @property
     def thread_window(self) -> int:
         """Calls from foreign OS threads in flight before such a thread waits (0: it never
         waits for the loop; the Flask test client sets that)."""
-        return self._backpressure.thread_window
+        return self.backpressure.thread_window
 
     @thread_window.setter
     def thread_window(self, value: int) -> None:
-        self._backpressure.thread_window = value
+        self.backpressure.thread_window = value
 
     def run_from_thread(self, fn: Callable[..., Any], *args: Any) -> None:
         """From a foreign OS thread (gevent without monkey-patching): run `fn(*args)` on the
         loop. The thread is held back (a thread-safe wait) while `THREAD_WINDOW` of its calls
         are not applied yet, or while recipients of what it sent are congested: a thread that
         emits faster than clients read waits, like a greenlet would."""
-        self._backpressure.run_from_thread(fn, args)
+        self.backpressure.run_from_thread(fn, args)
 
     def disconnect(self, eio_sid: str | None = None) -> None:
         """Close one session (or all of them) from the server side."""

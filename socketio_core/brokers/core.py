@@ -1,7 +1,7 @@
 """The broker core: one listener loop and one publisher, for every user of a broker.
 
 The Redis and RabbitMQ managers (`server.pubsub.PubSubManager`), the Node bridge
-(`node_adapter.NodeRedisBridge`) and the recovery stream reader
+(`features.node_bridge.NodeRedisBridge`) and the recovery stream reader
 (`features.recovery_redis.ClusterRecovery`) each talk to a broker over blocking client
 libraries. They share this plumbing instead of each repeating it:
 

@@ -34,12 +34,12 @@ from urllib.parse import parse_qs
 
 from ..exceptions import TimeoutError
 from ..protocol.rooms import room_list
+from ..server.manager import LocalManager
+from ..server.pubsub import PubSubManager
 
 if TYPE_CHECKING:
-    from ..server.manager import LocalManager
+    from ..server.server import SocketServer
 
-SocketServer = Any
-"""The `server.SocketServer` this works for (not imported: the server imports this module)."""
 
 logger = logging.getLogger("socketio_core.cluster")
 
@@ -143,6 +143,12 @@ class _Request:
         self.waiter.set()
 
 
+def install_cluster(server: SocketServer) -> Cluster:
+    """The cluster-wide operations of `server` (`SocketServer.cluster`), made with the server,
+    so this node answers the other nodes' requests from the start."""
+    return Cluster(server)
+
+
 class Cluster:
     """The cluster-wide operations of one server (see the module docstring)."""
 
@@ -150,21 +156,28 @@ class Cluster:
         self.server = server
         self.server_handlers: dict[str, dict[str, Callable[..., Any]]] = {}
         self._requests: dict[str, _Request] = {}
-        manager = server.manager
-        extensions = getattr(manager, "extensions", None)
-        if isinstance(extensions, dict):
-            extensions["cluster_request"] = self._on_request
-            extensions["cluster_response"] = self._on_response
+        pubsub = self.pubsub
+        if pubsub is not None:
+            pubsub.extensions["cluster_request"] = self._on_request
+            pubsub.extensions["cluster_response"] = self._on_response
 
     # -- plumbing -------------------------------------------------------------------------------
     @property
     def manager(self) -> LocalManager:
-        manager: LocalManager = self.server.manager
+        manager = self.server.manager
+        if not isinstance(manager, LocalManager):
+            raise TypeError("cluster operations need a LocalManager (or a PubSubManager)")
         return manager
 
     @property
+    def pubsub(self) -> PubSubManager | None:
+        """The manager, when it publishes to other processes."""
+        manager = self.server.manager
+        return manager if isinstance(manager, PubSubManager) else None
+
+    @property
     def clustered(self) -> bool:
-        return bool(getattr(self.server.manager, "is_pubsub", False))
+        return self.server.manager.is_pubsub
 
     def _on_loop(self, fn: Callable[[], None]) -> None:
         driver = self.server.eio.driver
@@ -174,18 +187,21 @@ class Cluster:
             driver.call_in_loop(fn)
 
     def _publish(self, message: dict[str, Any]) -> None:
-        self.manager._publish(message)  # type: ignore[attr-defined]
+        pubsub = self.pubsub
+        if pubsub is not None:
+            pubsub.publish(message)
 
     def _host_id(self) -> str:
-        return str(getattr(self.manager, "host_id", ""))
+        pubsub = self.pubsub
+        return pubsub.host_id if pubsub is not None else ""
 
     def _count_nodes(self, request: _Request) -> None:
         """Count (again) the other nodes on the channel, off the loop, then re-check."""
-        broker = getattr(self.manager, "broker", None)
-        counter = getattr(broker, "subscriber_count", None)
+        pubsub = self.pubsub
+        counter = getattr(pubsub.broker, "subscriber_count", None) if pubsub is not None else None
         if counter is None:
             return
-        write_only = bool(getattr(self.manager, "write_only", False))
+        write_only = self.server.manager.write_only
         driver = self.server.eio.driver
 
         def count() -> None:

@@ -34,11 +34,8 @@ if TYPE_CHECKING:
     from engineio_core.encoded import EncodedMessage
 
     from ..server.pipeline import Outbound
+    from ..server.server import ClientState, SocketServer
 
-# The server and its per-connection state are typed loosely here: `server` imports this
-# module, and the package keeps its import graph acyclic (type-only imports included).
-SocketServer = Any
-ClientState = Any
 
 logger = logging.getLogger("socketio_core.recovery")
 
@@ -74,12 +71,40 @@ class ConnectionRecovery:
         """(dump, load) of per-connection state the layer above keeps in the environ (the
         Flask session of Flask-SocketIO); parked and restored with the session."""
 
-    # -- ids ---------------------------------------------------------------------------------
-    def connect_ack(self, sid: str) -> dict[str, Any]:
+    def install(self) -> None:
+        """Plug into the server: `ResumeHook`, `RoomHook`, `SocketHook` and the outbound
+        pipeline's `OutboundLog`."""
+        server = self.server
+        server.recovery = self
+        server.hooks.resume = self
+        server.hooks.rooms.append(self)
+        server.hooks.sockets.append(self)
+        server.pipeline.log = self
+
+    # -- hooks ---------------------------------------------------------------------------------
+    def resume(self, client: ClientState, namespace: str, auth: Any) -> bool:
+        """`ResumeHook.resume`: a CONNECT with ``{"pid", "offset"}``."""
+        return self.restore(client, namespace, auth)
+
+    def connect_ack(self, client: ClientState, namespace: str, sid: str) -> dict[str, Any]:
+        """`ResumeHook.connect_ack`: ``{"sid", "pid"}`` (a shared store writes the session
+        through: `accepted`)."""
         pid = self.pids.get(sid)
         if pid is None:
             pid = self.pids[sid] = new_pid()
+        self.accepted(client, namespace, sid)
         return {"sid": sid, "pid": pid}
+
+    def connected(self, client: ClientState, namespace: str, sid: str) -> None:
+        """`SocketHook.connected`: nothing more (the CONNECT ack gave the private id)."""
+
+    def dropping(self, client: ClientState, namespace: str, sid: str, reason: str) -> None:
+        """`SocketHook.dropping`: park the session when the reason is recoverable."""
+        self.park(client, namespace, sid, reason)
+
+    def disconnected(self, sid: str, namespace: str, reason: str, accepted: bool) -> None:
+        """`SocketHook.disconnected`."""
+        self.forget(sid)
 
     def accepted(self, client: ClientState, namespace: str, sid: str) -> None:
         """`sid` was accepted in `namespace` (its CONNECT ack is being sent): a shared store
@@ -141,7 +166,7 @@ class ConnectionRecovery:
         if not isinstance(pid, str) or not isinstance(offset, str):
             return False
         server = self.server
-        with server._lock:
+        with server.lock:
             restored = self.store.restore(namespace, pid, offset, self.clock())
             if restored is None:
                 logger.info("%s: state of %s not recovered", client.eio_sid, namespace)
@@ -168,18 +193,7 @@ class ConnectionRecovery:
         missed: list[EncodedMessage] = [part for parts in restored.missed for part in parts]
         logger.info("%s: recovered %s in %s, %d missed packets", client.eio_sid, sid, namespace,
                     len(restored.missed))
-        if self.options.skip_middlewares:
-            if client.connect_timer is not None:
-                server.eio.cancel_call(client.connect_timer)
-                client.connect_timer = None
-            server._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT, namespace, self.connect_ack(sid)))
-            self.accepted(client, namespace, sid)
-            send = server.eio.send_encoded
-            for part in missed:
-                send(client.eio_sid, part)
-            return
-        # The connect handler decides; the missed packets wait for its answer, first in line.
-        client.pending.add(namespace)
-        server._held[sid] = missed
-        server._dispatch(server._run_connect, client, namespace, sid, auth)
+        # skip_middlewares: the CONNECT ack and the missed packets now; else the connect
+        # handler decides, the missed packets waiting for its answer, first in line.
+        server.resume_session(client, namespace, sid, missed, auth, run_connect=not self.options.skip_middlewares)
 

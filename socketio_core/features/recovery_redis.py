@@ -46,14 +46,14 @@ import secrets
 import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engineio_core.encoded import EncodedMessage
 
 from ..brokers.core import Listener, Publisher
 from ..protocol.packets import PacketType, SocketPacket
 from ..server.pipeline import LOG, Outbound
-from .recovery import ConnectionRecovery
+from .recovery import ConnectionRecovery, make_recovery
 from .recovery_store import (
     RECOVERABLE_REASONS,
     ParkedSession,
@@ -61,6 +61,11 @@ from .recovery_store import (
     Restored,
     should_replay,
 )
+
+if TYPE_CHECKING:
+    from ..brokers.redis_broker import RedisBroker
+    from ..server.pubsub import PubSubManager
+    from ..server.server import ClientState, SocketServer
 
 logger = logging.getLogger("socketio_core.recovery")
 
@@ -306,14 +311,26 @@ class RedisRecoveryStore:
 
 
 # -- the server side ------------------------------------------------------------------------------
-def make_cluster_recovery(server: Any, option: Any) -> ClusterRecovery | None:
+def install_recovery(server: SocketServer, option: Any) -> ConnectionRecovery | None:
+    """Turn connection state recovery on for `server` (the ``connection_state_recovery``
+    option; None: off): with a Redis message queue the sessions and the log are in Redis
+    (recovery_redis.py), else in memory. The recovery plugs into the server's hooks."""
+    recovery = make_cluster_recovery(server, option) or make_recovery(server, option)
+    if recovery is not None:
+        recovery.install()
+    return recovery
+
+
+def make_cluster_recovery(server: SocketServer, option: Any) -> ClusterRecovery | None:
     """A `ClusterRecovery` when recovery is on and the manager publishes through Redis."""
     from ..brokers.redis_broker import RedisBroker  # imports no redis until a broker connects
+    from ..server.pubsub import PubSubManager
 
     options = RecoveryOptions.parse(option)
-    if options is None or not isinstance(getattr(server.manager, "broker", None), RedisBroker):
+    manager = server.manager
+    if options is None or not isinstance(manager, PubSubManager) or not isinstance(manager.broker, RedisBroker):
         return None
-    return ClusterRecovery(server, options)
+    return ClusterRecovery(server, manager, manager.broker, options)
 
 
 @dataclass(slots=True)
@@ -326,12 +343,12 @@ class _Restoring:
 class ClusterRecovery(ConnectionRecovery):
     """`ConnectionRecovery` whose sessions and log are in Redis (see the module docstring)."""
 
-    def __init__(self, server: Any, options: RecoveryOptions) -> None:
-        manager = server.manager
-        self.redis = RedisRecoveryStore(manager.broker.connect, manager.channel, options, manager.json)
+    def __init__(self, server: SocketServer, manager: PubSubManager, broker: RedisBroker,
+                 options: RecoveryOptions) -> None:
+        self.redis = RedisRecoveryStore(broker.connect, manager.channel, options, manager.json)
         super().__init__(server, options, self.redis)  # type: ignore[arg-type]
         self.host_id: str = manager.host_id
-        self._live: dict[str, tuple[Any, str]] = {}  # sid -> (client, namespace), connected here
+        self._live: dict[str, tuple[ClientState, str]] = {}  # sid -> (client, namespace), connected here
         self._parked: set[str] = set()  # sids parked at their drop (the store keeps them)
         self._restoring: dict[str, _Restoring] = {}
         self._applied: tuple[int, int] | None = None  # the newest entry this node has applied
@@ -452,7 +469,7 @@ class ClusterRecovery(ConnectionRecovery):
                                             except_rooms=tuple(entry.skip), origin=LOG), entry.parts)
 
     # -- sessions --------------------------------------------------------------------------------
-    def _snapshot(self, client: Any, namespace: str, sid: str) -> str | None:
+    def _snapshot(self, client: ClientState, namespace: str, sid: str) -> str | None:
         pid = self.pids.get(sid)
         if pid is None:
             return None
@@ -475,7 +492,7 @@ class ClusterRecovery(ConnectionRecovery):
         if text is not None:
             self._submit(("set", self.pids[sid], text))
 
-    def accepted(self, client: Any, namespace: str, sid: str) -> None:
+    def accepted(self, client: ClientState, namespace: str, sid: str) -> None:
         self._live[sid] = (client, namespace)
         self._parked.discard(sid)
         self._write(sid)
@@ -483,7 +500,7 @@ class ClusterRecovery(ConnectionRecovery):
     def changed(self, sid: str, namespace: str) -> None:
         if sid in self._live:
             # After the room change itself, which may still be on its way to the loop.
-            self.server._in_loop(self._write, sid)
+            self.server.in_loop(self._write, sid)
 
     def _refresh_forever(self) -> None:
         driver = self.server.eio.driver
@@ -497,7 +514,7 @@ class ClusterRecovery(ConnectionRecovery):
             except Exception:
                 logger.exception("connection state recovery: refresh failed")
 
-    def park(self, client: Any, namespace: str, sid: str, reason: str) -> None:
+    def park(self, client: ClientState, namespace: str, sid: str, reason: str) -> None:
         if reason not in RECOVERABLE_REASONS:
             return
         text = self._snapshot(client, namespace, sid)
@@ -515,7 +532,7 @@ class ClusterRecovery(ConnectionRecovery):
         super().forget(sid)
 
     # -- restoring ---------------------------------------------------------------------------
-    def restore(self, client: Any, namespace: str, auth: Any) -> bool:
+    def restore(self, client: ClientState, namespace: str, auth: Any) -> bool:
         if not isinstance(auth, dict):
             return False
         pid, offset = auth.get("pid"), auth.get("offset")
@@ -524,10 +541,10 @@ class ClusterRecovery(ConnectionRecovery):
         self._submit(("call", self._take, client, namespace, pid, offset, auth))
         return True
 
-    def _present(self, client: Any) -> bool:
-        return bool(self.server._clients.get(client.eio_sid) is client)
+    def _present(self, client: ClientState) -> bool:
+        return self.server.client_state(client.eio_sid) is client
 
-    def _take(self, client: Any, namespace: str, pid: str, offset: str, auth: Any) -> None:
+    def _take(self, client: ClientState, namespace: str, pid: str, offset: str, auth: Any) -> None:
         """Worker: the session, then back on the loop."""
         session: ParkedSession | None = None
         try:
@@ -537,7 +554,7 @@ class ClusterRecovery(ConnectionRecovery):
             logger.error("connection state recovery: cannot read session: %s", exc)
         self.server.eio.driver.call_in_loop(self._taken, client, namespace, session, offset, auth)
 
-    def _taken(self, client: Any, namespace: str, session: ParkedSession | None, offset: str, auth: Any) -> None:
+    def _taken(self, client: ClientState, namespace: str, session: ParkedSession | None, offset: str, auth: Any) -> None:
         """Loop: from now on the entries read for its rooms are kept, then the log is read."""
         if not self._present(client) or namespace in client.namespaces:
             return
@@ -548,7 +565,7 @@ class ClusterRecovery(ConnectionRecovery):
         self._restoring[session.sid] = _Restoring(namespace, list(session.rooms))
         self._submit(("call", self._fetch, client, namespace, session, offset, auth))
 
-    def _fetch(self, client: Any, namespace: str, session: ParkedSession, offset: str, auth: Any) -> None:
+    def _fetch(self, client: ClientState, namespace: str, session: ParkedSession, offset: str, auth: Any) -> None:
         entries: list[Entry] | None = None
         try:
             entries = self.redis.entries_after(offset)
@@ -557,7 +574,7 @@ class ClusterRecovery(ConnectionRecovery):
             logger.error("connection state recovery: cannot read the log: %s", exc)
         self.server.eio.driver.call_in_loop(self._fetched, client, namespace, session, offset, entries, auth)
 
-    def _fetched(self, client: Any, namespace: str, session: ParkedSession, offset: str,
+    def _fetched(self, client: ClientState, namespace: str, session: ParkedSession, offset: str,
                  entries: list[Entry] | None, auth: Any) -> None:
         pending = self._restoring.pop(session.sid, None)
         if not self._present(client) or namespace in client.namespaces or pending is None:
@@ -580,5 +597,5 @@ class ClusterRecovery(ConnectionRecovery):
                 missed.append(entry.parts)
             last = entry_id
         missed.extend(parts for entry_id, parts in pending.buffer if entry_id > last)
-        with self.server._lock:
+        with self.server.lock:
             self._resume(client, namespace, Restored(session, missed), auth)

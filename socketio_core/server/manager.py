@@ -69,6 +69,9 @@ class ClientManager(ABC):
     """Whether operations also reach other processes (the Flask test client refuses those)."""
     write_only: bool = False
     """An emit-only manager (an external emitter): it serves no clients of its own."""
+    room_observer: Callable[[bool, str, str, Room], None] | None = None
+    """Told (joined, sid, namespace, room) after a room change of a client of this process
+    (the Admin UI); None: off."""
 
     @abstractmethod
     def attach(self, host: ManagerHost) -> None:
@@ -179,8 +182,7 @@ class LocalManager(ClientManager):
         self._eio_to_sid: dict[tuple[str, str], str] = {}
         self.lock: AbstractContextManager[Any] = nullcontext()
         self.host: ManagerHost | None = None
-        # Told (joined, sid, namespace, room) after a room change (the Admin UI); None: off.
-        self.room_observer: Callable[[bool, str, str, Room], None] | None = None
+        self.room_observer = None
 
     def attach(self, host: ManagerHost) -> None:
         self.host = host

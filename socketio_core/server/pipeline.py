@@ -33,7 +33,6 @@ on the loop, where the order of the log is decided.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Hashable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -58,8 +57,6 @@ NODE = "node"
 """…a server of the Node cluster (`NodeRedisBridge`)…"""
 LOG = "log"
 """…or the shared replay log, read back (a cluster with connection state recovery)."""
-
-logger = logging.getLogger("socketio_core.pipeline")
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,10 +231,7 @@ class OutboundPipeline:
     def _mirror(self, out: Outbound) -> None:
         if self.mirrors and out.origin is LOCAL and not out.local_only:
             for mirror in self.mirrors:
-                try:
-                    mirror.mirror(out)
-                except Exception:  # a mirror never breaks the emit of this process
-                    logger.exception("emit mirror failed")
+                mirror.mirror(out)  # queues it for a publisher: never blocks, never raises
 
     def _run_with_acks(self, out: Outbound) -> None:
         """An emit with an ack callback: each recipient has its own ack id, so its own

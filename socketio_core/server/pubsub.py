@@ -97,7 +97,9 @@ class PubSubManager(LocalManager):
                 getattr(broker, "logger", core_logger), MAX_INBOX)
             self._listener.start()
 
-    def _publish(self, message: dict[str, Any]) -> None:
+    def publish(self, message: dict[str, Any]) -> None:
+        """Publish a message (a JSON object with a ``method``) for the other processes, after
+        everything published before it; `extensions` of theirs handle further methods."""
         message.setdefault("host_id", self.host_id)
         try:
             text = self.json.dumps(message)
@@ -165,7 +167,7 @@ class PubSubManager(LocalManager):
             self.deliver_local(namespace, room, skip_sid, parts)
             message["packet"] = [_part_to_json(p) for p in parts]
             message["v"] = ENVELOPE_VERSION
-        self._publish(_with_data(message, data))
+        self.publish(_with_data(message, data))
 
     def publish_emit(self, out: Outbound, parts: Sequence[EncodedMessage]) -> None:
         """The pipeline's cluster stage: the emit, with its packet already encoded, for the
@@ -186,27 +188,27 @@ class PubSubManager(LocalManager):
             message["except_rooms"] = list(out.except_rooms)
         if out.volatile:
             message["volatile"] = True
-        self._publish(_with_data(message, out.args))
+        self.publish(_with_data(message, out.args))
 
     def enter_room(self, sid: str, namespace: str, room: Room, eio_sid: str | None = None) -> None:
         if self.rooms.is_connected(namespace, sid):
             super().enter_room(sid, namespace, room, eio_sid)
         else:
-            self._publish({"method": "enter_room", "sid": sid, "namespace": namespace, "room": room})
+            self.publish({"method": "enter_room", "sid": sid, "namespace": namespace, "room": room})
 
     def leave_room(self, sid: str, namespace: str, room: Room) -> None:
         if self.rooms.is_connected(namespace, sid):
             super().leave_room(sid, namespace, room)
         else:
-            self._publish({"method": "leave_room", "sid": sid, "namespace": namespace, "room": room})
+            self.publish({"method": "leave_room", "sid": sid, "namespace": namespace, "room": room})
 
     def close_room(self, room: Room, namespace: str) -> None:
         super().close_room(room, namespace)
-        self._publish({"method": "close_room", "room": room, "namespace": namespace})
+        self.publish({"method": "close_room", "room": room, "namespace": namespace})
 
     def disconnect_remote(self, sid: str, namespace: str) -> None:
         """The server asks to disconnect a sid it does not hold: another process may."""
-        self._publish({"method": "disconnect", "sid": sid, "namespace": namespace})
+        self.publish({"method": "disconnect", "sid": sid, "namespace": namespace})
 
     # -- applying (the listener's applier, on the loop, in broker order) ---------------------------
     def _handle_raw(self, raw: bytes | str) -> None:
@@ -287,7 +289,7 @@ class PubSubManager(LocalManager):
 
     def _publish_callback(self, origin: Any, sid: str, namespace: str, cb_id: Any, args: list[Any]) -> None:
         """Route a client's ACK back to the process that emitted (its host_id)."""
-        self._publish({"method": "callback", "host_id": origin, "sid": sid,
+        self.publish({"method": "callback", "host_id": origin, "sid": sid,
                        "namespace": namespace, "id": cb_id, "args": args})
 
     def drop_callback(self, sid: str, callback: Callable[..., Any]) -> None:
