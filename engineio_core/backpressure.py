@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .drivers.base import Driver
+from .connection import Connection
+from .driver import Driver
 from .flow import NO_WAIT, FlowControl
 from .state import State
-from .transports.connection import Connection
 
 if TYPE_CHECKING:  # `logging` imports `threading`: kept out of the pure modules
     import logging
