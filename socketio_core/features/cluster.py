@@ -35,6 +35,7 @@ from urllib.parse import parse_qs
 from ..exceptions import TimeoutError
 from ..protocol.rooms import room_list
 from ..server.manager import LocalManager
+from ..server.pipeline import Outbound
 from ..server.pubsub import PubSubManager
 
 if TYPE_CHECKING:
@@ -385,8 +386,9 @@ class Cluster:
             answer(ack_args[0] if len(ack_args) == 1 else (None if not ack_args else ack_args))
             request.check()
 
-        for sid, _ in recipients:
-            self.manager.emit(event, args, namespace, room=sid, callback=on_ack, ignore_queue=True)
+        pipeline = self.server.pipeline
+        for sid, _ in recipients:  # on the loop: each goes through the pipeline's ack path now
+            pipeline.emit(Outbound(event, args, namespace, sid, callback=on_ack, local_only=True))
             request.callbacks.append((sid, on_ack))
         return len(recipients)
 
