@@ -28,7 +28,6 @@ import json as stdlib_json
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from engineio_core.encoded import EncodedMessage
@@ -266,15 +265,12 @@ class PubSubManager(LocalManager):
         args = data if isinstance(data, list) else ([] if data is None else [data])
         if not all(isinstance(r, (str, int, float)) for r in except_rooms):
             raise ValueError("bad except_rooms")
-        out = Outbound(event, args, namespace, room, skip_set(skip_sid), tuple(except_rooms),
-                       bool(message.get("volatile")), origin=QUEUE)
+        ack: Callable[..., Any] | None = None
+        parts = None
         if callback is None and isinstance(packet, list) and message.get("v") == ENVELOPE_VERSION and packet:
             parts = [_part_from_json(p) for p in packet]
             _check_event_parts(parts, namespace)
-            apply(out, parts)
-            return
-        ack: Callable[..., Any] | None = None
-        if callback is not None:
+        elif callback is not None:
             if not (isinstance(callback, list) and len(callback) == 3):
                 raise ValueError("bad callback")
             target_sid, cb_namespace, cb_id = callback
@@ -285,7 +281,8 @@ class PubSubManager(LocalManager):
             def ack(*ack_args: Any) -> None:
                 self._publish_callback(origin, target_sid, cb_namespace, cb_id, list(ack_args))
 
-        apply(replace(out, callback=ack), None)
+        apply(Outbound(event, args, namespace, room, skip_set(skip_sid), tuple(except_rooms),
+                       bool(message.get("volatile")), ack, origin=QUEUE), parts)
 
     def _publish_callback(self, origin: Any, sid: str, namespace: str, cb_id: Any, args: list[Any]) -> None:
         """Route a client's ACK back to the process that emitted (its host_id)."""
