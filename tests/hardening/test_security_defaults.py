@@ -310,7 +310,8 @@ def actual_limits() -> dict[str, Any]:
     from engineio_core import handshake, session
     from engineio_core import server as engine_server
     from engineio_core.drivers import gevent_driver
-    from socketio_core import codec, packets, pubsub, server
+    from socketio_core import codec, packets, pubsub
+    from socketio_core.server import server
 
     cfg = EngineConfig()
     sio = server.SocketServer(async_mode="threading")
