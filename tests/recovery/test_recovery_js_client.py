@@ -120,6 +120,19 @@ def test_recovers_room_session_and_missed_messages(served: Any, transport: str, 
         node.close()
 
 
+def test_node_replays_except_rooms_broadcasts_not_volatile_nor_ack_emits() -> None:
+    """The reference for the test below, run: Node socket.io 4.8 (node_modules) replays a
+    broadcast with ``except`` rooms, filtered by the client's rooms (its sid, "r": the
+    broadcasts except its sid or except "r" are not replayed), and neither a volatile
+    broadcast nor one that waits for acks."""
+    from tests.conftest import run_node
+
+    result = run_node("recovery_rules_node.js", {}, timeout=30)
+    assert result == {"recovered": True, "got": [
+        ["first", "string"], ["skip_rooms", 0, "string"], ["skip_rooms", 1, "string"],
+        ["skip_rooms", 2, "string"], ["plain", "string"]]}
+
+
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
 def test_skip_rooms_broadcasts_are_replayed_volatile_and_ack_emits_are_not(served: Any, transport: str) -> None:
     """Node socket.io 4.8's rules (checked by running it): a broadcast with except-rooms is
