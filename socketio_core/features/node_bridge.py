@@ -27,6 +27,7 @@ from ..brokers.node_adapter import (
     REMOTE_JOIN,
     REMOTE_LEAVE,
     SERVER_SIDE_EMIT,
+    NodeEmitter,
     broadcast_channel,
     encode_broadcast,
 )
@@ -155,3 +156,8 @@ class NodeRedisBridge:
             handler: Callable[..., Any] | None = cluster.server_handlers.get(namespace, {}).get(event)
             if handler is not None and request.get("requestId") is None:
                 self.server.eio.driver.spawn(handler, *args)
+
+
+# The old module path ``socketio_core.redis_adapter`` (socketio_core/__init__.py) is this module:
+# it offers the protocol's names and `NodeEmitter` too.
+__all__ = ["DEFAULT_KEY", "NodeEmitter", "NodeRedisBridge", "broadcast_channel", "encode_broadcast"]
