@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .drivers.base import Driver
+from .connection import Connection
+from .driver import Driver
 from .events import Reason
 from .flow import NO_WAIT, FlowControl, stall_reason, unwaited_reason
 from .state import State
-from .transports.connection import Connection
 
 if TYPE_CHECKING:  # `logging` imports `threading`: kept out of the pure modules
     import logging
@@ -107,6 +107,31 @@ class Backpressure:
         if ws is not None and conn.session.state is State.WEBSOCKET:
             return getattr(ws, "writer", None)
         return conn
+
+    def writable(self, eio_sid: str) -> bool:
+        """Whether a session takes a message now (Node's ``writable``, for volatile emits): a
+        WebSocket whose writer is not congested, or a long-poll that waits for data."""
+        conn = self._conns.get(eio_sid)
+        if conn is None or not conn.session.is_open:
+            return False
+        ws = conn.ws
+        if ws is not None:
+            return getattr(ws, "writer", ws) not in self._flow.congested
+        return conn.poll_waiter is not None and conn not in self._flow.congested
+
+    def transport_stats(self) -> tuple[int, int, int]:
+        """(sessions, of them polling, bytes queued in their outboxes and socket writers): the
+        Admin UI's ``server_stats``."""
+        polling = queued = 0
+        conns = list(self._conns.values())
+        for conn in conns:
+            ws = conn.ws
+            if ws is None:
+                polling += 1
+                queued += conn.session.outbox_bytes
+            else:
+                queued += int(getattr(ws, "buffered", 0) or 0)
+        return len(conns), polling, queued
 
     def wait_for(self, eio_sids: Iterable[str]) -> None:
         """Some lane is congested: if one of these recipients' is, wait for it to be relieved

@@ -65,8 +65,9 @@ class EngineServer(EngineIOAttributes):
         self.flow = FlowControl(cfg.high_water_mark, cfg.low_water_mark, cfg.max_outbox_bytes, cfg.stall_timeout,
                                 cfg.stall_patience, cfg.max_unwaited_bytes)
         self.flow.schedule = self.call_later
-        self._backpressure = Backpressure(self.driver, self.flow, self._conns, self.call_later, self.logger)
-        self._backpressure.close = self.close
+        # Flow-control waiting, and what a session can take now (`writable`: volatile emits).
+        self.backpressure = Backpressure(self.driver, self.flow, self._conns, self.call_later, self.logger)
+        self.backpressure.close = self.close
         self.packet_log = PacketLog(self.logger)
         self.log_packet = self.packet_log.packet  # the transports' TransportHost.log_packet
         self.polling = PollingTransport(self, self.origins)
@@ -111,7 +112,7 @@ class EngineServer(EngineIOAttributes):
             self.log_packet(eio_sid, "Sending", message.packet)
         self._deliver(conn, message, True)
         if self.flow.congested:
-            self._backpressure.wait_for((eio_sid,))
+            self.backpressure.wait_for((eio_sid,))
         return True
 
     def send_many(self, eio_sids: Iterable[str], message: EncodedMessage) -> None:
@@ -139,24 +140,24 @@ class EngineServer(EngineIOAttributes):
                 else:
                     deliver(conn, message)
         if self.flow.congested:
-            self._backpressure.wait_for(eio_sids)
+            self.backpressure.wait_for(eio_sids)
 
     @property
     def thread_window(self) -> int:
         """Calls from foreign OS threads in flight before such a thread waits (0: it never
         waits for the loop; the Flask test client sets that)."""
-        return self._backpressure.thread_window
+        return self.backpressure.thread_window
 
     @thread_window.setter
     def thread_window(self, value: int) -> None:
-        self._backpressure.thread_window = value
+        self.backpressure.thread_window = value
 
     def run_from_thread(self, fn: Callable[..., Any], *args: Any) -> None:
         """From a foreign OS thread (gevent without monkey-patching): run `fn(*args)` on the
         loop. The thread is held back (a thread-safe wait) while `THREAD_WINDOW` of its calls
         are not applied yet, or while recipients of what it sent are congested: a thread that
         emits faster than clients read waits, like a greenlet would."""
-        self._backpressure.run_from_thread(fn, args)
+        self.backpressure.run_from_thread(fn, args)
 
     def disconnect(self, eio_sid: str | None = None) -> None:
         """Close one session (or all of them) from the server side."""
@@ -359,7 +360,7 @@ class EngineServer(EngineIOAttributes):
                 self.logger.warning("%s: %s; closing the session", session.eio_sid, exc)
                 self.close(conn, Reason.TRANSPORT_ERROR)
                 return
-            if session.outbox_bytes > self.flow.high_water and not self._backpressure.outbox_over(conn):
+            if session.outbox_bytes > self.flow.high_water and not self.backpressure.outbox_over(conn):
                 return
             waiter = conn.poll_waiter
             if waiter is not None:

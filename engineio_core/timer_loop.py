@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .drivers.base import Driver, Waiter
+from .driver import Driver, Waiter
 from .timers import TimerHeap
 
 if TYPE_CHECKING:  # `logging` imports `threading`: kept out of the pure modules

@@ -110,11 +110,13 @@ class SocketIO:
         self.async_mode: str | None = None
         self.sockio_mw: SocketIOMiddleware | None = None
         self._werkzeug_server: Any = None
-        # Set by the test client while it drives the server synchronously: handler
-        # exceptions that no error handler takes are collected here and re-raised in the test.
-        self._unhandled_errors: list[BaseException] | None = None
-        # Set by the test client: background tasks run in threads (see `start_background_task`).
-        self._tasks_as_threads = False
+        # Called with each exception of a handler that no error handler took (or that an
+        # error handler raised), before the server logs it: the test client re-raises it in the
+        # test; an application may report it.
+        self.unhandled_error_listeners: list[Callable[[BaseException], object]] = []
+        # Background tasks in daemon threads whatever the async mode (`start_background_task`):
+        # the test client turns it on, an application may too.
+        self.tasks_in_threads = False
         if app is not None or "message_queue" in kwargs:
             self.init_app(app, **kwargs)
         else:
@@ -155,7 +157,8 @@ class SocketIO:
         self.async_mode = self.server.async_mode
         if node_adapter and url and app is not None:
             # Also a member of a Node @socket.io/redis-adapter cluster (docs/cluster.md).
-            from socketio_core.brokers.node_adapter import DEFAULT_KEY, NodeRedisBridge
+            from socketio_core.brokers.node_adapter import DEFAULT_KEY
+            from socketio_core.features.node_bridge import NodeRedisBridge
 
             NodeRedisBridge(self.server, url, key=node_adapter if isinstance(node_adapter, str) else DEFAULT_KEY,
                             namespaces=options.get("namespaces") if isinstance(options.get("namespaces"), list) else None)
@@ -370,7 +373,8 @@ class SocketIO:
         if timeout is None:
             if callback is not None:
                 raise ValueError("emit(callback=...) with skip_rooms or volatile needs timeout=")
-            cluster.emit(event, _data(args), namespace=namespace, to=to, skip=skip or None, volatile=volatile)
+            self._server().emit(event, _data(args), to=to, skip_sid=skip_sid, namespace=namespace,
+                                skip_rooms=skip_rooms, volatile=volatile)
             return
         if callback is None:
             raise ValueError("emit(timeout=...) needs a callback (or use call())")
@@ -427,11 +431,11 @@ class SocketIO:
     def start_background_task(self, target: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Start `target` in a greenlet (gevent) or a thread; the returned object has ``join()``.
 
-        While a test client drives this server, the task is a daemon thread in every mode, as
-        in Flask-SocketIO's threading mode: a test that waits with ``time.sleep()`` sees it run
-        (a greenlet would not run until the test yields to gevent)."""
+        With `tasks_in_threads` (a test client drives this server) the task is a daemon thread in
+        every mode, as in Flask-SocketIO's threading mode: a test that waits with
+        ``time.sleep()`` sees it run (a greenlet would not run until the test yields to gevent)."""
         server = self._server()
-        if self._tasks_as_threads and server.eio.driver.name in ("gevent", "eventlet"):
+        if self.tasks_in_threads and server.eio.driver.name in ("gevent", "eventlet"):
             import threading
 
             thread = threading.Thread(target=target, args=args, kwargs=kwargs, daemon=True)
@@ -490,7 +494,7 @@ class SocketIO:
             request.namespace = namespace  # type: ignore[attr-defined]
             request.event = {"message": message, "args": args}  # type: ignore[attr-defined]
             # Whether this connection got its state back (connection state recovery).
-            request.recovered = server.recovery is not None and server.recovery.was_recovered(sid)  # type: ignore[attr-defined]
+            request.recovered = server.recovered(sid)  # type: ignore[attr-defined]
             try:
                 if message == "connect":
                     # No auth, or an empty one (the python-socketio client sends {}): None,
@@ -512,13 +516,13 @@ class SocketIO:
                 except Exception as final:
                     # Raised by the handler with no error handler, or by the error handler
                     # (re-raised or another): the test client raises it in the test.
-                    if self._unhandled_errors is not None:
-                        self._unhandled_errors.append(final)
+                    for listener in self.unhandled_error_listeners:
+                        listener(final)
                     raise
             if saved is not None and saved.dirty:
                 saved.dirty = False
-                if server.recovery is not None:
-                    server.recovery.changed(sid, namespace)  # a shared store writes it through
+                if server.hooks.rooms:
+                    server.session_changed(sid, namespace)  # a shared recovery store writes it through
             if not self.manage_session:
                 session = flask.session
                 if getattr(session, "modified", True):

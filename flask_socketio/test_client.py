@@ -72,7 +72,7 @@ class SocketIOTestClient:
         self.server = server
         server.async_handlers = False
         # Background tasks become threads and the gevent loop is this thread's (see the top).
-        socketio._tasks_as_threads = True
+        socketio.tasks_in_threads = True
         self._driver = server.eio.driver
         self._driver.bind()
         # The loop runs only when the test uses the client: a task's thread must not wait for
@@ -106,8 +106,7 @@ class SocketIOTestClient:
         self._pump()
         if not self._engine_open:
             environ = self._environ(query_string, headers)
-            self.server.eio.attach_virtual(self.eio_sid, environ, _Sink(self))
-            self.server._handle_eio_connect(self.eio_sid, environ)
+            self.server.connect_virtual(self.eio_sid, environ, _Sink(self))
             self._engine_open = True
         self.queue.setdefault(namespace, [])
         self._send(SocketPacket(PacketType.CONNECT, namespace, auth))
@@ -139,9 +138,8 @@ class SocketIOTestClient:
         self._engine_open = False
         try:
             with self._raising_handler_errors():
-                self.server._handle_eio_disconnect(self.eio_sid, self.server.reason.TRANSPORT_CLOSE)
+                self.server.disconnect_virtual(self.eio_sid, self.server.reason.TRANSPORT_CLOSE)
         finally:
-            self.server.eio.detach_virtual(self.eio_sid)
             SocketIOTestClient.clients.pop(self.eio_sid, None)
         self._engine_closed()
         self.eio_sid = uuid.uuid4().hex
@@ -215,19 +213,19 @@ class SocketIOTestClient:
         parts = self.server.codec.encode(packet)
         with self._raising_handler_errors():
             for part in parts:
-                self.server._handle_eio_message(self.eio_sid, part)
+                self.server.receive(self.eio_sid, part)
 
     @contextmanager
     def _raising_handler_errors(self) -> Iterator[None]:
         """Re-raise, in the test, the first exception of a handler that no error handler
         took (the server only logs it), as Flask-SocketIO's test client does."""
         errors: list[BaseException] = []
-        previous = self.socketio._unhandled_errors
-        self.socketio._unhandled_errors = errors
+        listeners = self.socketio.unhandled_error_listeners
+        listeners.append(errors.append)
         try:
             yield
         finally:
-            self.socketio._unhandled_errors = previous
+            listeners.remove(errors.append)
         if errors:
             raise errors[0]
 
@@ -286,7 +284,6 @@ class SocketIOTestClient:
             self._engine_open = False
             try:
                 with self._raising_handler_errors():
-                    self.server._handle_eio_disconnect(self.eio_sid, self.server.reason.CLIENT_DISCONNECT)
+                    self.server.disconnect_virtual(self.eio_sid, self.server.reason.CLIENT_DISCONNECT)
             finally:
-                self.server.eio.detach_virtual(self.eio_sid)
                 SocketIOTestClient.clients.pop(self.eio_sid, None)

@@ -55,7 +55,9 @@ _MOVED = {
     "socketio_core.backoff": "socketio_core.brokers.backoff",
     "socketio_core.redis_backend": "socketio_core.brokers.redis_broker",
     "socketio_core.kombu_backend": "socketio_core.brokers.kombu_broker",
-    "socketio_core.redis_adapter": "socketio_core.brokers.node_adapter",
+    # The Node protocol and NodeEmitter are in brokers/node_adapter.py, the bridge is a feature;
+    # features/node_bridge.py re-exports both halves under the old name.
+    "socketio_core.redis_adapter": "socketio_core.features.node_bridge",
     "socketio_core.recovery": "socketio_core.features.recovery_store",
     "socketio_core.recovery_server": "socketio_core.features.recovery",
     "socketio_core.recovery_redis": "socketio_core.features.recovery_redis",

@@ -12,11 +12,11 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import EngineConfig
-from ..drivers.base import Driver, Waiter
+from ..connection import Connection as Connection  # re-exported: its old home
+from ..drivers.base import Driver
 from ..events import Event
 from ..flow import FlowControl
 from ..packets import EnginePacket
-from ..session import EngineSession
 
 if TYPE_CHECKING:  # `logging` imports `threading`: kept out of the pure modules' imports
     import logging
@@ -24,27 +24,6 @@ if TYPE_CHECKING:  # `logging` imports `threading`: kept out of the pure modules
     from .websocket import WebSocket
 
 StartResponse = Callable[..., Any]
-
-
-class Connection:
-    """The I/O side of one session: its pending poll, its WebSocket(s) and its environ."""
-
-    __slots__ = ("session", "environ", "poll_waiter", "posting", "ws", "probe_ws", "__weakref__")
-
-    def __init__(self, session: EngineSession, environ: dict[str, Any]) -> None:
-        self.session = session
-        self.environ = environ
-        self.poll_waiter: Waiter | None = None
-        # The transport messages are delivered to: a `WebSocket`, or the test client's sink.
-        self.ws: WebSocket | Any | None = None
-        self.probe_ws: WebSocket | None = None
-        self.posting = False
-
-    def wake_poll(self) -> None:
-        """End the pending long-poll, if there is one (it then answers what is queued)."""
-        waiter = self.poll_waiter
-        if waiter is not None:
-            waiter.set()
 
 
 class TransportHost(Protocol):

@@ -31,12 +31,17 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
-from .backoff import Backoff
-
 logger = logging.getLogger("socketio_core.kombu")
+
+
+def _release(connection: Any) -> None:
+    try:
+        connection.release()
+    except Exception:
+        pass
 
 CONNECT_TIMEOUT = 5.0
 PUBLISH_TIMEOUT = 5.0
@@ -70,6 +75,9 @@ def unwrap(body: bytes | str) -> bytes:
 
 class KombuBroker:
     """The `Broker` of `socketio_core.server.pubsub` over a RabbitMQ fanout exchange."""
+
+    label = "Kombu"
+    logger = logger
 
     def __init__(self, url: str, channel: str, connection_options: dict[str, Any] | None = None,
                  exchange_options: dict[str, Any] | None = None, queue_options: dict[str, Any] | None = None,
@@ -132,49 +140,46 @@ class KombuBroker:
             except Exception:
                 pass
 
-    def listen(self) -> Iterator[bytes]:
-        """Messages from this process's queue, forever; reconnects with backoff (declaring a
-        new queue) when RabbitMQ goes away."""
+    def listen(self) -> Generator[bytes, None, None]:
+        """Connect, declare this process's queue (a new one each time) and consume it: its
+        messages until the connection is lost (`core.Listener` reconnects, with backoff, and
+        closes this iterator, which releases the connection)."""
         kombu = _kombu()
-        backoff = Backoff()
-        while True:
-            connection = None
-            try:
-                connection = self._connect(HEARTBEAT)
-                received: list[Any] = []
-                options: dict[str, Any] = {"durable": False, "exclusive": True, "auto_delete": True}
-                options.update(self.queue_options)
-                queue = kombu.Queue(f"flask-socketio.{self.channel}.{uuid.uuid4().hex}", self._exchange(), **options)
-                # on_message: the raw message, never decoded by Kombu (no serializer, no pickle).
-                consumer = connection.Consumer([queue], on_message=received.append, no_ack=True)
-                consumer.consume()
-                logger.info("listening on RabbitMQ exchange %r", self.channel)
-                backoff.reset()
-                next_check = time.monotonic() + HEARTBEAT / 4
-                while True:
-                    try:
-                        connection.drain_events(timeout=HEARTBEAT / 4)
-                    except TimeoutError:
-                        pass
-                    # Heartbeats both ways, even while messages keep arriving (a listener
-                    # sends nothing else, and RabbitMQ closes a connection that stays silent).
-                    if time.monotonic() >= next_check:
-                        connection.heartbeat_check()
-                        next_check = time.monotonic() + HEARTBEAT / 4
-                    if received:
-                        batch = received[:]
-                        del received[:]
-                        for message in batch:
-                            yield unwrap(message.body)
-            except Exception as exc:
-                logger.error("Kombu listener lost its connection (%s); retrying in %.1fs", exc, backoff.delay)
-            finally:
-                if connection is not None:
-                    try:
-                        connection.release()
-                    except Exception:
-                        pass
-            backoff.sleep()
+        connection = self._connect(HEARTBEAT)
+        try:
+            received: list[Any] = []
+            options: dict[str, Any] = {"durable": False, "exclusive": True, "auto_delete": True}
+            options.update(self.queue_options)
+            queue = kombu.Queue(f"flask-socketio.{self.channel}.{uuid.uuid4().hex}", self._exchange(), **options)
+            # on_message: the raw message, never decoded by Kombu (no serializer, no pickle).
+            consumer = connection.Consumer([queue], on_message=received.append, no_ack=True)
+            consumer.consume()
+        except Exception:
+            _release(connection)
+            raise
+        return self._consume(connection, received)
+
+    @staticmethod
+    def _consume(connection: Any, received: list[Any]) -> Generator[bytes, None, None]:
+        try:
+            next_check = time.monotonic() + HEARTBEAT / 4
+            while True:
+                try:
+                    connection.drain_events(timeout=HEARTBEAT / 4)
+                except TimeoutError:
+                    pass
+                # Heartbeats both ways, even while messages keep arriving (a listener sends
+                # nothing else, and RabbitMQ closes a connection that stays silent).
+                if time.monotonic() >= next_check:
+                    connection.heartbeat_check()
+                    next_check = time.monotonic() + HEARTBEAT / 4
+                if received:
+                    batch = received[:]
+                    del received[:]
+                    for message in batch:
+                        yield unwrap(message.body)
+        finally:
+            _release(connection)
 
     def close(self) -> None:
         self._drop()

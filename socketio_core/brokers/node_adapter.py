@@ -14,26 +14,20 @@ redis-server (docs/cluster.md has the interop matrix):
   data}]}``), 6 server-side emit (``data``: the arguments).
 
 `NodeEmitter` is a write-only emitter that speaks this protocol (to Node servers, and to our
-servers that run a `NodeRedisBridge`). `NodeRedisBridge` makes one of our server processes a
-member of a Node cluster: it applies the broadcasts and requests above to its own clients,
-answers fetches, and mirrors its own broadcasts onto the Node channels. Our own nodes still
-talk to each other through the manager's channel; the bridge ignores broadcasts whose uid is
-one of ours (``py-…``), which our nodes already got there.
+servers that run a `features.node_bridge.NodeRedisBridge`, the feature that makes one of our
+server processes a member of a Node cluster).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 import msgpack
 
-from ..protocol.packets import PacketType, SocketPacket
 from ..protocol.rooms import room_list
-from .backoff import Backoff
+from .redis_broker import PUBLISH_TIMEOUT, connect
 
 logger = logging.getLogger("socketio_core.redis_adapter")
 
@@ -69,10 +63,8 @@ class NodeEmitter:
     """
 
     def __init__(self, url: str, key: str = DEFAULT_KEY, redis_options: dict[str, Any] | None = None) -> None:
-        import redis
-
         self.key = key
-        self.redis = redis.Redis.from_url(url, **(redis_options or {}))
+        self.redis = connect(url, redis_options, socket_timeout=PUBLISH_TIMEOUT)  # fails fast
 
     def emit(self, event: str, *args: Any, to: Any = None, skip_rooms: Any = None, namespace: str = "/",
              volatile: bool = False) -> None:
@@ -100,133 +92,3 @@ class NodeEmitter:
 
     def close(self) -> None:
         self.redis.close()
-
-
-class NodeRedisBridge:
-    """Makes a server process a member of a Node ``@socket.io/redis-adapter`` cluster."""
-
-    def __init__(self, server: Any, url: str, key: str = DEFAULT_KEY, namespaces: list[str] | None = None) -> None:
-        self.server = server
-        self.url = url
-        self.key = key
-        self.uid = OUR_UID_PREFIX + uuid.uuid4().hex[:12]
-        self.namespaces = namespaces or ["/"]
-        self._publisher: Any = None
-        self._started = False
-        server.emit_mirrors.append(self.mirror)
-        server.when_running(self.start)
-
-    def _redis(self) -> Any:
-        import redis
-
-        return redis.Redis.from_url(self.url.replace("valkey", "redis", 1) if self.url.startswith("valkey") else self.url)
-
-    # -- outgoing -------------------------------------------------------------------------------
-    def mirror(self, event: str, args: list[Any], namespace: str, to: Any, skip_sid: Any) -> None:
-        """Our broadcast, for the Node servers of the cluster (their clients)."""
-        if isinstance(to, str) and self.server.manager.is_connected(to, namespace):
-            return  # to a client of this process
-        rooms = room_list(to)
-        data = encode_broadcast(self.uid, event, args, namespace, rooms, room_list(skip_sid))
-        channel = broadcast_channel(self.key, namespace, rooms)
-        self._publish(channel, data)
-
-    def _publish(self, channel: str, data: bytes | str) -> None:
-        driver = self.server.eio.driver
-
-        def send() -> None:
-            try:
-                if self._publisher is None:
-                    self._publisher = self._redis()
-                self._publisher.publish(channel, data)
-            except Exception as exc:
-                self._publisher = None
-                logger.error("publish to the Node cluster failed (message dropped): %s", exc)
-
-        driver.blocking_io().start(send, "socketio-node-publish")
-
-    # -- incoming -------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Start listening (once the server runs: called by `SocketServer` via the manager's
-        initialize, or by hand)."""
-        if self._started:
-            return
-        self._started = True
-        driver = self.server.eio.driver
-        driver.bind()
-        driver.blocking_io().start(self._listen, "socketio-node-listener")
-
-    def _listen(self) -> None:
-        driver = self.server.eio.driver
-        backoff = Backoff()
-        while True:
-            try:
-                pubsub = self._redis().pubsub(ignore_subscribe_messages=True)
-                pubsub.psubscribe(f"{self.key}#*")
-                # Plain subscriptions: Node servers count the answers they wait for with NUMSUB.
-                pubsub.subscribe(*[f"{self.key}-request#{ns}#" for ns in self.namespaces])
-                logger.info("listening on the Node channels %r", self.key)
-                backoff.reset()
-                for message in pubsub.listen():
-                    channel = message.get("channel")
-                    data = message.get("data")
-                    if isinstance(channel, bytes) and isinstance(data, bytes):
-                        driver.call_in_loop(self._handle, channel.decode("utf-8", "replace"), data)
-            except Exception as exc:
-                logger.error("Node channel listener lost its connection (%s); retrying in %.1fs", exc, backoff.delay)
-            backoff.sleep()
-
-    def _handle(self, channel: str, data: bytes) -> None:
-        try:
-            prefix = f"{self.key}-request#"
-            if channel.startswith(prefix):
-                self._handle_request(channel[len(prefix):-1] or "/", data)
-            elif channel.startswith(f"{self.key}#"):
-                self._handle_broadcast(data)
-        except Exception as exc:
-            logger.warning("ignoring a bad message on %s: %s", channel, exc)
-
-    def _handle_broadcast(self, data: bytes) -> None:
-        message = msgpack.unpackb(data, raw=False)
-        if not (isinstance(message, list) and len(message) == 3):
-            raise ValueError("not [uid, packet, opts]")
-        uid, packet, opts = message
-        if isinstance(uid, str) and uid.startswith(OUR_UID_PREFIX):
-            return  # one of ours: our nodes got it on the manager's channel
-        if not isinstance(packet, dict) or packet.get("type") != EVENT:
-            raise ValueError("not an EVENT packet")
-        namespace = packet.get("nsp") or "/"
-        args = packet.get("data")
-        if not isinstance(namespace, str) or not isinstance(args, list) or not args or not isinstance(args[0], str):
-            raise ValueError("bad packet")
-        opts = opts if isinstance(opts, dict) else {}
-        flags: dict[str, Any] = opts["flags"] if isinstance(opts.get("flags"), dict) else {}
-        parts = self.server.encode(SocketPacket(PacketType.EVENT, namespace, args))
-        self.server.cluster._deliver(namespace, opts.get("rooms") or None, opts.get("except") or None,
-                                     bool(flags.get("volatile")), parts)
-
-    def _handle_request(self, namespace: str, data: bytes) -> None:
-        request = json.loads(data) if data[:1] == b"{" else msgpack.unpackb(data, raw=False)
-        if not isinstance(request, dict):
-            raise ValueError("not an object")
-        if isinstance(request.get("uid"), str) and request["uid"].startswith(OUR_UID_PREFIX):
-            return
-        kind = request.get("type")
-        opts: dict[str, Any] = request["opts"] if isinstance(request.get("opts"), dict) else {}
-        cluster = self.server.cluster
-        message = {"namespace": namespace, "to": opts.get("rooms") or None, "skip": opts.get("except") or None}
-        if kind in (REMOTE_JOIN, REMOTE_LEAVE) and "opts" in request:
-            cluster._apply_local({**message, "kind": "join" if kind == REMOTE_JOIN else "leave",
-                                  "rooms": room_list(request.get("rooms"))})
-        elif kind == REMOTE_DISCONNECT and "opts" in request:
-            cluster._apply_local({**message, "kind": "disconnect"})
-        elif kind == REMOTE_FETCH:
-            sockets = [{"id": s["id"], "handshake": s["handshake"], "rooms": s["rooms"], "data": None}
-                       for s in cluster._local_infos(namespace, message["to"], message["skip"])]
-            self._publish(f"{self.key}-response#{namespace}#",
-                          json.dumps({"requestId": request.get("requestId"), "sockets": sockets}))
-        elif kind == SERVER_SIDE_EMIT and isinstance(request.get("data"), list) and request["data"]:
-            event, *args = request["data"]
-            handler: Callable[..., Any] | None = cluster.server_handlers.get(namespace, {}).get(event)
-            if handler is not None and request.get("requestId") is None:
-                self.server.eio.driver.spawn(handler, *args)

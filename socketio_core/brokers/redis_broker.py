@@ -19,11 +19,9 @@ messages behind it would queue up, and a hung Redis would block it forever.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
-
-from .backoff import Backoff
 
 logger = logging.getLogger("socketio_core.redis")
 
@@ -63,90 +61,138 @@ def parse_sentinel_url(url: str) -> tuple[list[tuple[str, int]], str, dict[str, 
     return sentinels, service, options
 
 
+def connect(url: str, redis_options: dict[str, Any] | None = None, **defaults: Any) -> Any:
+    """A redis-py client for `url` that fails fast: `CONNECT_TIMEOUT`, no retry loop of its
+    own (the listener's backoff and the publisher's one retry are the retries); `defaults`
+    (e.g. ``socket_timeout``) and then `redis_options` override. Nothing connects until used."""
+    redis = _redis_module()
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    if url.startswith("valkey"):
+        url = url.replace("valkey", "redis", 1)
+    options = {"socket_connect_timeout": CONNECT_TIMEOUT, "retry": Retry(NoBackoff(), 0), **defaults}
+    options.update(redis_options or {})
+    if url.startswith("redis+sentinel://"):
+        from redis.sentinel import Sentinel
+
+        sentinels, service, url_options = parse_sentinel_url(url)
+        sentinel = Sentinel(sentinels, **options)  # type: ignore[no-untyped-call]
+        return sentinel.master_for(service, **url_options)  # type: ignore[no-untyped-call]
+    return redis.Redis.from_url(url, **options)
+
+
 class RedisBroker:
+    """A `core.Broker` on one Redis channel."""
+
+    label = "Redis"
+    logger = logger
+
     def __init__(self, url: str, channel: str, redis_options: dict[str, Any] | None = None) -> None:
         self.url = url.replace("valkey", "redis", 1) if url.startswith("valkey") else url
         self.channel = channel
         self.redis_options = dict(redis_options or {})
-        self._publisher: Any = None
+        self._sender = RedisSender(lambda: self.connect(socket_timeout=PUBLISH_TIMEOUT))
 
-    def _connect(self, **defaults: Any) -> Any:
-        redis = _redis_module()
-        from redis.backoff import NoBackoff
-        from redis.retry import Retry
-
-        options = {"socket_connect_timeout": CONNECT_TIMEOUT, "retry": Retry(NoBackoff(), 0), **defaults}
-        options.update(self.redis_options)
-        if self.url.startswith("redis+sentinel://"):
-            from redis.sentinel import Sentinel
-
-            sentinels, service, url_options = parse_sentinel_url(self.url)
-            sentinel = Sentinel(sentinels, **options)  # type: ignore[no-untyped-call]
-            return sentinel.master_for(service, **url_options)  # type: ignore[no-untyped-call]
-        return redis.Redis.from_url(self.url, **options)
+    def connect(self, **defaults: Any) -> Any:
+        """A new fail-fast client for this broker's Redis (see `connect`)."""
+        return connect(self.url, self.redis_options, **defaults)
 
     def publish(self, data: bytes) -> None:
         """Publish once; on a connection error reconnect and try once more, then raise."""
         self.publish_many([data])
 
     def publish_many(self, batch: list[bytes]) -> None:
-        """Publish several messages in order, in one round trip (a non-transactional pipeline);
-        on a connection error (a connection that went stale when Redis restarted) reconnect and
-        try once more, then raise. A timeout (a hung Redis) raises at once."""
-        connection_error = _redis_module().ConnectionError
-        for attempt in (1, 2):
-            try:
-                if self._publisher is None:
-                    self._publisher = self._connect(socket_timeout=PUBLISH_TIMEOUT)
-                if len(batch) == 1:
-                    self._publisher.publish(self.channel, batch[0])
-                    return
-                pipe = self._publisher.pipeline(transaction=False)
-                for data in batch:
-                    pipe.publish(self.channel, data)
-                pipe.execute()
-                return
-            except Exception as exc:
-                self._publisher = None
-                if attempt == 2 or not isinstance(exc, connection_error):
-                    raise
+        """Publish several messages in order, in one round trip (see `RedisSender.send`)."""
+        self._sender.send([(self.channel, data) for data in batch])
 
     def subscriber_count(self) -> int:
         """How many connections listen on the channel now (``PUBSUB NUMSUB``): the nodes of
         the cluster (cluster.py counts the answers it waits for with it)."""
-        client = self._connect(socket_timeout=PUBLISH_TIMEOUT)
+        client = self.connect(socket_timeout=PUBLISH_TIMEOUT)
         try:
             counts = client.pubsub_numsub(self.channel)
             return int(counts[0][1]) if counts else 0
         finally:
             client.close()
 
-    def listen(self) -> Iterator[bytes]:
-        """Messages on the channel, forever; reconnects with backoff when Redis goes away."""
-        backoff = Backoff()
-        while True:
-            pubsub = None
-            try:
-                client = self._connect()
-                pubsub = client.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(self.channel)
-                logger.info("listening on Redis channel %r", self.channel)
-                backoff.reset()
-                for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        data = message.get("data")
-                        if isinstance(data, (bytes, str)):
-                            yield data if isinstance(data, bytes) else data.encode("utf-8")
-            except Exception as exc:
-                # An error, as python-socketio logs it: visible with the default logger=False.
-                logger.error("Redis listener lost its connection (%s); retrying in %.1fs", exc, backoff.delay)
-            finally:
-                if pubsub is not None:
-                    try:
-                        pubsub.close()
-                    except Exception:
-                        pass
-            backoff.sleep()
+    def listen(self) -> RedisSubscription:
+        """Connect and subscribe to the channel: its messages until the connection is lost
+        (`core.Listener` reconnects, with backoff, and closes the old subscription)."""
+        return subscribe(self.connect(), channels=[self.channel])
 
     def close(self) -> None:
-        self._publisher = None
+        self._sender.client = None
+
+
+class RedisSender:
+    """One fail-fast publishing connection (a `core.Publisher`'s send function): a batch of
+    (channel, data) goes out in order in one round trip (a non-transactional pipeline); on a
+    connection error (a connection that went stale when Redis restarted) it reconnects and
+    tries once more, then raises. A timeout (a hung Redis) raises at once."""
+
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        self.connect = connect
+        self.client: Any = None
+
+    def send(self, batch: Sequence[tuple[str, bytes | str]]) -> None:
+        connection_error = _redis_module().ConnectionError
+        for attempt in (1, 2):
+            try:
+                if self.client is None:
+                    self.client = self.connect()
+                if len(batch) == 1:
+                    self.client.publish(*batch[0])
+                    return
+                pipe = self.client.pipeline(transaction=False)
+                for channel, data in batch:
+                    pipe.publish(channel, data)
+                pipe.execute()
+                return
+            except Exception as exc:
+                self.client = None
+                if attempt == 2 or not isinstance(exc, connection_error):
+                    raise
+
+
+def subscribe(client: Any, channels: Sequence[str] = (), patterns: Sequence[str] = (),
+              with_channel: bool = False) -> RedisSubscription:
+    """Subscribe a new connection of `client` (closed again if that fails)."""
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    try:
+        if patterns:
+            pubsub.psubscribe(*patterns)
+        if channels:
+            pubsub.subscribe(*channels)
+    except Exception:
+        pubsub.close()
+        raise
+    return RedisSubscription(pubsub, with_channel)
+
+
+class RedisSubscription:
+    """The messages of one redis-py `PubSub` until its connection is lost: the data (bytes),
+    or (channel, data) pairs `with_channel` (a subscriber of several channels)."""
+
+    def __init__(self, pubsub: Any, with_channel: bool = False) -> None:
+        self.pubsub = pubsub
+        self.with_channel = with_channel
+
+    def __iter__(self) -> Iterator[Any]:
+        with_channel = self.with_channel
+        for message in self.pubsub.listen():
+            if message.get("type") not in ("message", "pmessage"):
+                continue
+            data = message.get("data")
+            if isinstance(data, str):
+                data = data.encode("utf-8")
+            if not isinstance(data, bytes):
+                continue
+            if with_channel:
+                channel = message.get("channel")
+                yield (channel.decode("utf-8", "replace") if isinstance(channel, bytes) else str(channel)), data
+            else:
+                yield data
+
+    def close(self) -> None:
+        self.pubsub.close()

@@ -39,12 +39,16 @@ import os
 import re
 import socket as _socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..protocol.packets import PacketType, SocketPacket
 from .cluster import handshake_of
+
+if TYPE_CHECKING:
+    from ..server.pipeline import Outbound
+    from ..server.server import ClientState, SocketServer
 
 logger = logging.getLogger("socketio_core.admin")
 
@@ -119,7 +123,7 @@ class AdminUI:
 
     def __init__(
         self,
-        server: Any,
+        server: SocketServer,
         auth: Any = None,
         mode: str = "development",
         read_only: bool = False,
@@ -188,14 +192,22 @@ class AdminUI:
             server.on("join", self._on_join, namespace=namespace)
             server.on("leave", self._on_leave, namespace=namespace)
             server.on("_disconnect", self._on_disconnect, namespace=namespace)
+        self._install(server)
+
+    def _install(self, server: SocketServer) -> None:
+        """Plug into the server: the cluster's server-side events, the manager's room
+        observer, the `ConnectionHook`, `InboundHook` and `SocketHook` points and the outbound
+        pipeline's `OutboundObserver`; the flusher starts where and when the server runs."""
         cluster = server.cluster
-        cluster.on_server(_BATCH_EVENT, self._on_remote_batch, namespace=namespace)
-        cluster.on_server(_SOCKETS_EVENT, self._local_sockets, namespace=namespace)
-        manager = server.manager
-        if self.verbose and hasattr(manager, "room_observer"):
-            manager.room_observer = self._on_room
+        cluster.on_server(_BATCH_EVENT, self._on_remote_batch, namespace=self.namespace)
+        cluster.on_server(_SOCKETS_EVENT, self._local_sockets, namespace=self.namespace)
+        if self.verbose:
+            server.manager.room_observer = self._on_room
         server.admin = self
-        # The flusher starts where and when the server runs (see `SocketServer.when_running`).
+        server.hooks.connection.append(self)
+        server.hooks.inbound.append(self)
+        server.hooks.sockets.append(self)
+        server.pipeline.observer = self
         server.when_running(self._start_flusher)
 
     def _start_flusher(self) -> None:
@@ -327,6 +339,17 @@ class AdminUI:
         for namespace, sid in list(namespaces.items()):
             self.report("socket_updated", [{"id": sid, "nsp": namespace, "transport": "websocket"}])
 
+    # `SocketHook`
+    def connected(self, client: ClientState, namespace: str, sid: str) -> None:
+        self.socket_connected(sid, namespace, client.eio_sid)
+
+    def dropping(self, client: ClientState, namespace: str, sid: str, reason: str) -> None:
+        """Nothing: reported when it is gone."""
+
+    def disconnected(self, sid: str, namespace: str, reason: str, accepted: bool) -> None:
+        if accepted:
+            self.socket_disconnected(sid, namespace, reason)
+
     def socket_disconnected(self, sid: str, namespace: str, reason: str) -> None:
         if not self.verbose:
             return
@@ -337,16 +360,15 @@ class AdminUI:
         if self.verbose and namespace != self.namespace:
             self.report("event_received", [namespace, sid, [event, *_displayable(args)], _now_iso()])
 
-    def event_sent(self, event: str, args: list[Any], namespace: str, to: Any, skip_sid: Any) -> None:
-        """An emit this node originates: one report per recipient held by this node."""
+    def event_sent(self, out: Outbound, recipients: Sequence[tuple[str, str]]) -> None:
+        """The outbound pipeline's report stage: one report per recipient this node delivers
+        an emit to (whichever node originated it)."""
+        namespace = out.namespace
         if not self.verbose or namespace == self.namespace:
             return
-        skip = {skip_sid} if isinstance(skip_sid, str) else set(skip_sid or ())
-        data = [event, *_displayable(args)]
+        data = [out.event, *_displayable(out.args)]
         stamp = _now_iso()
-        for sid, _ in self.server.cluster.local_members(namespace, to):
-            if sid in skip:
-                continue
+        for sid, _ in recipients:
             if len(self._pending) >= MAX_PENDING:
                 self.dropped += 1
                 continue
@@ -412,16 +434,7 @@ class AdminUI:
         """This node's ``server_stats``: the UI's fields and our own."""
         server = self.server
         eio = server.eio
-        conns = list(eio._conns.values())
-        polling = 0
-        outbox = 0
-        for conn in conns:
-            ws = conn.ws
-            if ws is None:
-                polling += 1
-                outbox += conn.session.outbox_bytes
-            else:
-                outbox += int(getattr(ws, "buffered", 0) or 0)
+        clients, polling, outbox = eio.backpressure.transport_stats()
         manager = server.manager
         names = set(manager.get_namespaces()) | {n for n in server.handlers if n != "*"} | {self.namespace}
         namespaces = [{"name": n, "socketsCount": sum(1 for _ in manager.get_participants(n, None))}
@@ -437,7 +450,7 @@ class AdminUI:
             "hostname": HOSTNAME,
             "pid": os.getpid(),
             "uptime": time.monotonic() - self._started,
-            "clientsCount": len(conns),
+            "clientsCount": clients,
             "pollingClientsCount": polling,
             "aggregatedEvents": aggregated,
             "namespaces": namespaces,
@@ -478,8 +491,14 @@ class AdminUI:
     def shutdown(self) -> None:
         """Stop the flusher and the hooks."""
         self._stopped = True
-        if getattr(self.server, "admin", None) is self:
-            self.server.admin = None
+        server = self.server
+        if server.admin is self:
+            server.admin = None
+        for hooks in (server.hooks.connection, server.hooks.inbound, server.hooks.sockets):
+            if self in hooks:
+                hooks.remove(self)  # type: ignore[arg-type]
+        if server.pipeline.observer is self:
+            server.pipeline.observer = None
         manager = self.server.manager
         if getattr(manager, "room_observer", None) == self._on_room:
             manager.room_observer = None
@@ -517,7 +536,7 @@ class AdminUI:
         return serve_file(found[0], found[1], start_response)
 
 
-def instrument(server: Any, **options: Any) -> AdminUI:
+def instrument(server: SocketServer, **options: Any) -> AdminUI:
     """Turn the Admin UI on for `server` (see `AdminUI`)."""
     if getattr(server, "admin", None) is not None:
         raise RuntimeError("instrument(): this server is already instrumented")

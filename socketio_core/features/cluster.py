@@ -33,14 +33,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from ..exceptions import TimeoutError
-from ..protocol.packets import PacketType, SocketPacket
 from ..protocol.rooms import room_list
+from ..server.manager import LocalManager
+from ..server.pipeline import Outbound
+from ..server.pubsub import PubSubManager
 
 if TYPE_CHECKING:
-    from ..server.manager import LocalManager
+    from ..server.server import SocketServer
 
-SocketServer = Any
-"""The `server.SocketServer` this works for (not imported: the server imports this module)."""
 
 logger = logging.getLogger("socketio_core.cluster")
 
@@ -144,6 +144,12 @@ class _Request:
         self.waiter.set()
 
 
+def install_cluster(server: SocketServer) -> Cluster:
+    """The cluster-wide operations of `server` (`SocketServer.cluster`), made with the server,
+    so this node answers the other nodes' requests from the start."""
+    return Cluster(server)
+
+
 class Cluster:
     """The cluster-wide operations of one server (see the module docstring)."""
 
@@ -151,21 +157,28 @@ class Cluster:
         self.server = server
         self.server_handlers: dict[str, dict[str, Callable[..., Any]]] = {}
         self._requests: dict[str, _Request] = {}
-        manager = server.manager
-        extensions = getattr(manager, "extensions", None)
-        if isinstance(extensions, dict):
-            extensions["cluster_request"] = self._on_request
-            extensions["cluster_response"] = self._on_response
+        pubsub = self.pubsub
+        if pubsub is not None:
+            pubsub.extensions["cluster_request"] = self._on_request
+            pubsub.extensions["cluster_response"] = self._on_response
 
     # -- plumbing -------------------------------------------------------------------------------
     @property
     def manager(self) -> LocalManager:
-        manager: LocalManager = self.server.manager
+        manager = self.server.manager
+        if not isinstance(manager, LocalManager):
+            raise TypeError("cluster operations need a LocalManager (or a PubSubManager)")
         return manager
 
     @property
+    def pubsub(self) -> PubSubManager | None:
+        """The manager, when it publishes to other processes."""
+        manager = self.server.manager
+        return manager if isinstance(manager, PubSubManager) else None
+
+    @property
     def clustered(self) -> bool:
-        return bool(getattr(self.server.manager, "is_pubsub", False))
+        return self.server.manager.is_pubsub
 
     def _on_loop(self, fn: Callable[[], None]) -> None:
         driver = self.server.eio.driver
@@ -175,18 +188,21 @@ class Cluster:
             driver.call_in_loop(fn)
 
     def _publish(self, message: dict[str, Any]) -> None:
-        self.manager._publish(message)  # type: ignore[attr-defined]
+        pubsub = self.pubsub
+        if pubsub is not None:
+            pubsub.publish(message)
 
     def _host_id(self) -> str:
-        return str(getattr(self.manager, "host_id", ""))
+        pubsub = self.pubsub
+        return pubsub.host_id if pubsub is not None else ""
 
     def _count_nodes(self, request: _Request) -> None:
         """Count (again) the other nodes on the channel, off the loop, then re-check."""
-        broker = getattr(self.manager, "broker", None)
-        counter = getattr(broker, "subscriber_count", None)
+        pubsub = self.pubsub
+        counter = getattr(pubsub.broker, "subscriber_count", None) if pubsub is not None else None
         if counter is None:
             return
-        write_only = bool(getattr(self.manager, "write_only", False))
+        write_only = self.server.manager.write_only
         driver = self.server.eio.driver
 
         def count() -> None:
@@ -256,7 +272,7 @@ class Cluster:
                 targets = [t for t in targets if t[0] not in skipped]
         return targets
 
-    def _local_infos(self, namespace: str, to: Any, skip: Any) -> list[dict[str, Any]]:
+    def local_infos(self, namespace: str, to: Any, skip: Any) -> list[dict[str, Any]]:
         out = []
         for sid, eio_sid in self.local_members(namespace, to, skip):
             out.append({"id": sid, "rooms": [sid, *[r for r in self.manager.get_rooms(sid, namespace) if r != sid]],
@@ -269,7 +285,7 @@ class Cluster:
         """The clients of `to` (minus `skip`) on every node. Raises `TimeoutError` when a
         node did not answer in time."""
         def local(request: _Request) -> None:
-            request.items.extend(self._local_infos(namespace, to, skip))
+            request.items.extend(self.local_infos(namespace, to, skip))
 
         message = {"namespace": namespace, "to": _rooms(to), "skip": _rooms(skip)}
         request = self._ask("fetch", message, local, timeout)
@@ -297,13 +313,13 @@ class Cluster:
                    "to": _rooms(to), "skip": _rooms(skip), **extra}
 
         def run() -> None:
-            self._apply_local(message)
+            self.apply_local(message)
             if self.clustered:
                 self._publish(message)
 
         self._on_loop(run)
 
-    def _apply_local(self, message: dict[str, Any]) -> None:
+    def apply_local(self, message: dict[str, Any]) -> None:
         kind = message["kind"]
         namespace = message["namespace"]
         members = self.local_members(namespace, message.get("to"), message.get("skip"))
@@ -317,35 +333,6 @@ class Cluster:
                     manager.leave_room(sid, namespace, room)
             elif kind == "disconnect":
                 self.server.disconnect(sid, namespace=namespace, ignore_queue=True)
-
-    # -- emits: except-rooms and volatile ---------------------------------------------------------
-    def emit(self, event: str, data: Any, namespace: str = "/", to: Any = None, skip: Any = None,
-             volatile: bool = False) -> None:
-        """Emit to `to` minus the members of the `skip` rooms, on every node. `volatile`:
-        a client whose transport cannot take the message right now does not get it (it is
-        never queued for it)."""
-        args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
-        packet = SocketPacket(PacketType.EVENT, namespace, [event, *args])
-        parts = self.server.encode(packet)  # raises in the caller for un-serialisable data
-        message: dict[str, Any] = {"method": "cluster_request", "kind": "emit", "namespace": namespace,
-                                   "to": _rooms(to), "skip": _rooms(skip), "volatile": volatile}
-
-        def run() -> None:
-            self._deliver(namespace, to, skip, volatile, parts)
-            if self.clustered:
-                from ..server.pubsub import _part_to_json
-
-                message["packet"] = [_part_to_json(p) for p in parts]
-                self._publish(message)
-
-        self._on_loop(run)
-
-    def _deliver(self, namespace: str, to: Any, skip: Any, volatile: bool, parts: Any) -> None:
-        recipients = self.local_members(namespace, to, skip)
-        if volatile:
-            recipients = [r for r in recipients if transport_ready(self.server, r[1])]
-        if recipients:
-            self.server.deliver(recipients, parts)
 
     # -- broadcast with acknowledgements ---------------------------------------------------------
     @property
@@ -399,8 +386,9 @@ class Cluster:
             answer(ack_args[0] if len(ack_args) == 1 else (None if not ack_args else ack_args))
             request.check()
 
-        for sid, _ in recipients:
-            self.manager.emit(event, args, namespace, room=sid, callback=on_ack, ignore_queue=True)
+        pipeline = self.server.pipeline
+        for sid, _ in recipients:  # on the loop: each goes through the pipeline's ack path now
+            pipeline.emit(Outbound(event, args, namespace, sid, callback=on_ack, local_only=True))
             request.callbacks.append((sid, on_ack))
         return len(recipients)
 
@@ -447,17 +435,7 @@ class Cluster:
         if kind in ("join", "leave", "disconnect"):
             if kind != "disconnect" and not isinstance(message.get("rooms"), list):
                 raise ValueError("bad rooms")
-            self._apply_local(message)
-            return
-        if kind == "emit":
-            from ..server.pubsub import _check_event_parts, _part_from_json
-
-            packet = message.get("packet")
-            if not isinstance(packet, list) or not packet:
-                raise ValueError("bad packet")
-            parts = [_part_from_json(p) for p in packet]
-            _check_event_parts(parts, namespace)
-            self._deliver(namespace, message.get("to"), message.get("skip"), bool(message.get("volatile")), parts)
+            self.apply_local(message)
             return
         origin = message.get("host_id")
         request_id = message.get("request_id")
@@ -467,7 +445,7 @@ class Cluster:
                            "request_id": request_id, **fields})
 
         if kind == "fetch":
-            respond(sockets=self._local_infos(namespace, message.get("to"), message.get("skip")))
+            respond(sockets=self.local_infos(namespace, message.get("to"), message.get("skip")))
         elif kind == "ack":
             event, data = message.get("event"), message.get("data")
             if not isinstance(event, str) or not isinstance(data, list):
@@ -529,17 +507,3 @@ class Cluster:
 
 
 _NO_ANSWER = object()
-
-
-def transport_ready(server: SocketServer, eio_sid: str) -> bool:
-    """Whether a client's transport can take a message now (Node's ``writable``): a
-    WebSocket that is not congested, or a long-poll that is waiting for data."""
-    conn = server.eio._conns.get(eio_sid)
-    if conn is None or not conn.session.is_open:
-        return False
-    ws = conn.ws
-    if ws is not None:
-        lane = getattr(ws, "writer", ws)  # the flow-control lane of a WebSocket
-        return lane not in server.eio.flow.congested
-    return conn.poll_waiter is not None and conn not in server.eio.flow.congested
-

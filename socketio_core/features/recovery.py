@@ -28,16 +28,14 @@ from .recovery_store import (
     RecoveryStore,
     Restored,
     new_pid,
-    room_list,
 )
 
 if TYPE_CHECKING:
     from engineio_core.encoded import EncodedMessage
 
-# The server and its per-connection state are typed loosely here: `server` imports this
-# module, and the package keeps its import graph acyclic (type-only imports included).
-SocketServer = Any
-ClientState = Any
+    from ..server.pipeline import Outbound
+    from ..server.server import ClientState, SocketServer
+
 
 logger = logging.getLogger("socketio_core.recovery")
 
@@ -73,12 +71,40 @@ class ConnectionRecovery:
         """(dump, load) of per-connection state the layer above keeps in the environ (the
         Flask session of Flask-SocketIO); parked and restored with the session."""
 
-    # -- ids ---------------------------------------------------------------------------------
-    def connect_ack(self, sid: str) -> dict[str, Any]:
+    def install(self) -> None:
+        """Plug into the server: `ResumeHook`, `RoomHook`, `SocketHook` and the outbound
+        pipeline's `OutboundLog`."""
+        server = self.server
+        server.recovery = self
+        server.hooks.resume = self
+        server.hooks.rooms.append(self)
+        server.hooks.sockets.append(self)
+        server.pipeline.log = self
+
+    # -- hooks ---------------------------------------------------------------------------------
+    def resume(self, client: ClientState, namespace: str, auth: Any) -> bool:
+        """`ResumeHook.resume`: a CONNECT with ``{"pid", "offset"}``."""
+        return self.restore(client, namespace, auth)
+
+    def connect_ack(self, client: ClientState, namespace: str, sid: str) -> dict[str, Any]:
+        """`ResumeHook.connect_ack`: ``{"sid", "pid"}`` (a shared store writes the session
+        through: `accepted`)."""
         pid = self.pids.get(sid)
         if pid is None:
             pid = self.pids[sid] = new_pid()
+        self.accepted(client, namespace, sid)
         return {"sid": sid, "pid": pid}
+
+    def connected(self, client: ClientState, namespace: str, sid: str) -> None:
+        """`SocketHook.connected`: nothing more (the CONNECT ack gave the private id)."""
+
+    def dropping(self, client: ClientState, namespace: str, sid: str, reason: str) -> None:
+        """`SocketHook.dropping`: park the session when the reason is recoverable."""
+        self.park(client, namespace, sid, reason)
+
+    def disconnected(self, sid: str, namespace: str, reason: str, accepted: bool) -> None:
+        """`SocketHook.disconnected`."""
+        self.forget(sid)
 
     def accepted(self, client: ClientState, namespace: str, sid: str) -> None:
         """`sid` was accepted in `namespace` (its CONNECT ack is being sent): a shared store
@@ -95,31 +121,19 @@ class ConnectionRecovery:
         self.pids.pop(sid, None)
         self.recovered.discard(sid)
 
-    # -- emitting ----------------------------------------------------------------------------
-    def emit(self, event: str, args: list[Any], namespace: str, target: Any, skip_sid: Any,
-             ignore_queue: bool) -> None:
-        """A replayable emit: its offset goes last in the arguments, the packet is encoded once
-        with it, logged, and handed to the manager already encoded."""
-        server = self.server
-        if not server.eio.driver.in_loop():
-            # From a foreign thread: un-serialisable data raises here, in the caller; the
-            # offset is taken on the loop, where the log's order is decided.
-            server.encode(SocketPacket(PacketType.EVENT, namespace, [event, *args]))
-            server.eio.run_from_thread(self._emit, event, list(args), namespace, target, skip_sid, ignore_queue)
-            return
-        self._emit(event, args, namespace, target, skip_sid, ignore_queue)
+    # -- the replay log (the outbound pipeline's `OutboundLog`) -----------------------------------
+    delivers = False
+    """This log is per process: the pipeline delivers and publishes what it logs."""
 
-    def _emit(self, event: str, args: list[Any], namespace: str, target: Any, skip_sid: Any,
-              ignore_queue: bool) -> None:
-        server = self.server
-        with server._lock:  # threads: the log's order is the order clients get packets in
-            offset = self.store.next_offset()
-            full = [*args, offset]
-            parts = server.encode(SocketPacket(PacketType.EVENT, namespace, [event, *full]))
-            skip = [skip_sid] if isinstance(skip_sid, str) else list(skip_sid or ())
-            self.store.append(offset, namespace, room_list(target), skip, parts, self.clock())
-            server.manager.emit(event, full, namespace, room=target, skip_sid=skip_sid,
-                                ignore_queue=ignore_queue, encoded=parts)
+    def append(self, out: Outbound, encode: Callable[[SocketPacket], list[EncodedMessage]]) -> list[EncodedMessage]:
+        """A replayable emit: its offset goes last in the arguments, the packet is encoded once
+        with it and logged with its rooms and except-rooms (called on the loop, under the
+        server's lock: the log's order is the order clients get packets in)."""
+        offset = self.store.next_offset()
+        parts = encode(SocketPacket(PacketType.EVENT, out.namespace, [out.event, *out.args, offset]))
+        self.store.append(offset, out.namespace, out.room_list(), out.skip_list(),  # type: ignore[arg-type]
+                          parts, self.clock())
+        return parts
 
     # -- parking -----------------------------------------------------------------------------
     def park(self, client: ClientState, namespace: str, sid: str, reason: str) -> None:
@@ -152,7 +166,7 @@ class ConnectionRecovery:
         if not isinstance(pid, str) or not isinstance(offset, str):
             return False
         server = self.server
-        with server._lock:
+        with server.lock:
             restored = self.store.restore(namespace, pid, offset, self.clock())
             if restored is None:
                 logger.info("%s: state of %s not recovered", client.eio_sid, namespace)
@@ -179,18 +193,7 @@ class ConnectionRecovery:
         missed: list[EncodedMessage] = [part for parts in restored.missed for part in parts]
         logger.info("%s: recovered %s in %s, %d missed packets", client.eio_sid, sid, namespace,
                     len(restored.missed))
-        if self.options.skip_middlewares:
-            if client.connect_timer is not None:
-                server.eio.cancel_call(client.connect_timer)
-                client.connect_timer = None
-            server._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT, namespace, self.connect_ack(sid)))
-            self.accepted(client, namespace, sid)
-            send = server.eio.send_encoded
-            for part in missed:
-                send(client.eio_sid, part)
-            return
-        # The connect handler decides; the missed packets wait for its answer, first in line.
-        client.pending.add(namespace)
-        server._held[sid] = missed
-        server._dispatch(server._run_connect, client, namespace, sid, auth)
+        # skip_middlewares: the CONNECT ack and the missed packets now; else the connect
+        # handler decides, the missed packets waiting for its answer, first in line.
+        server.resume_session(client, namespace, sid, missed, auth, run_connect=not self.options.skip_middlewares)
 

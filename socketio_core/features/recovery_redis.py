@@ -44,25 +44,28 @@ import json as stdlib_json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
-from queue import Empty
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engineio_core.encoded import EncodedMessage
-from engineio_core.flow import NO_WAIT
 
-from ..brokers.backoff import Backoff
+from ..brokers.core import Listener, Publisher
 from ..protocol.packets import PacketType, SocketPacket
-from .recovery import ConnectionRecovery
+from ..server.pipeline import LOG, Outbound
+from .recovery import ConnectionRecovery, make_recovery
 from .recovery_store import (
     RECOVERABLE_REASONS,
     ParkedSession,
     RecoveryOptions,
     Restored,
-    room_list,
     should_replay,
 )
+
+if TYPE_CHECKING:
+    from ..brokers.redis_broker import RedisBroker
+    from ..server.pubsub import PubSubManager
+    from ..server.server import ClientState, SocketServer
 
 logger = logging.getLogger("socketio_core.recovery")
 
@@ -222,6 +225,15 @@ class RedisRecoveryStore:
         self._client = None
         self._reader = None
 
+    def reset_reader(self) -> None:
+        """Close the stream reader's connection: the next `read` makes a new one."""
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            try:
+                reader.close()
+            except Exception:
+                pass
+
     def session_key(self, pid: str) -> str:
         return self.session_prefix + pid
 
@@ -299,14 +311,26 @@ class RedisRecoveryStore:
 
 
 # -- the server side ------------------------------------------------------------------------------
-def make_cluster_recovery(server: Any, option: Any) -> ClusterRecovery | None:
+def install_recovery(server: SocketServer, option: Any) -> ConnectionRecovery | None:
+    """Turn connection state recovery on for `server` (the ``connection_state_recovery``
+    option; None: off): with a Redis message queue the sessions and the log are in Redis
+    (recovery_redis.py), else in memory. The recovery plugs into the server's hooks."""
+    recovery = make_cluster_recovery(server, option) or make_recovery(server, option)
+    if recovery is not None:
+        recovery.install()
+    return recovery
+
+
+def make_cluster_recovery(server: SocketServer, option: Any) -> ClusterRecovery | None:
     """A `ClusterRecovery` when recovery is on and the manager publishes through Redis."""
     from ..brokers.redis_broker import RedisBroker  # imports no redis until a broker connects
+    from ..server.pubsub import PubSubManager
 
     options = RecoveryOptions.parse(option)
-    if options is None or not isinstance(getattr(server.manager, "broker", None), RedisBroker):
+    manager = server.manager
+    if options is None or not isinstance(manager, PubSubManager) or not isinstance(manager.broker, RedisBroker):
         return None
-    return ClusterRecovery(server, options)
+    return ClusterRecovery(server, manager, manager.broker, options)
 
 
 @dataclass(slots=True)
@@ -319,16 +343,25 @@ class _Restoring:
 class ClusterRecovery(ConnectionRecovery):
     """`ConnectionRecovery` whose sessions and log are in Redis (see the module docstring)."""
 
-    def __init__(self, server: Any, options: RecoveryOptions) -> None:
-        manager = server.manager
-        self.redis = RedisRecoveryStore(manager.broker._connect, manager.channel, options, manager.json)
+    def __init__(self, server: SocketServer, manager: PubSubManager, broker: RedisBroker,
+                 options: RecoveryOptions) -> None:
+        self.redis = RedisRecoveryStore(broker.connect, manager.channel, options, manager.json)
         super().__init__(server, options, self.redis)  # type: ignore[arg-type]
         self.host_id: str = manager.host_id
-        self._live: dict[str, tuple[Any, str]] = {}  # sid -> (client, namespace), connected here
+        self._live: dict[str, tuple[ClientState, str]] = {}  # sid -> (client, namespace), connected here
         self._parked: set[str] = set()  # sids parked at their drop (the store keeps them)
         self._restoring: dict[str, _Restoring] = {}
         self._applied: tuple[int, int] | None = None  # the newest entry this node has applied
-        self._worker: Any = None
+        driver = server.eio.driver
+        # The broker core (brokers/core.py): the writes go through one ordered, bounded, batched
+        # worker; the stream is read by one listener whose applier runs on the loop.
+        self.worker: Publisher[tuple[Any, ...]] = Publisher(
+            driver, self._run_batch, "socketio-recovery-worker", "connection state recovery", logger,
+            MAX_BACKLOG, MAX_BATCH)
+        self.reader: Listener[list[Entry]] = Listener(
+            driver, self._subscribe, self._apply_entries, "socketio-recovery-reader", "connection state recovery",
+            f"the recovery stream {self.redis.stream!r}", logger, MAX_INBOX)
+        self._position: tuple[int, int] | None = None  # the newest entry read from the stream
         self._started = False
         server.when_running(self.start)
 
@@ -339,46 +372,27 @@ class ClusterRecovery(ConnectionRecovery):
         if self._started:
             return
         self._started = True
-        driver = self.server.eio.driver
-        driver.bind()
-        io = driver.blocking_io()
-        self._worker = io.queue()
-        self._inbox = driver.queue()
-        self._permits = io.semaphore(MAX_INBOX)
-        io.start(self._work_forever, "socketio-recovery-worker")
-        driver.spawn(self._apply_forever)
-        io.start(self._read_forever, "socketio-recovery-reader")
-        driver.spawn(self._refresh_forever)
+        self.reader.start()
+        self.server.eio.driver.spawn(self._refresh_forever)
 
     def _submit(self, item: tuple[Any, ...]) -> None:
-        if self._worker is None:
-            self.start()
-        if self._worker.qsize() >= MAX_BACKLOG:
-            logger.error("connection state recovery: Redis backlog full (%d); %s dropped", MAX_BACKLOG, item[0])
-            return
-        self._worker.put(item)
+        self.worker.submit(item)
 
-    def _work_forever(self) -> None:
-        queue = self._worker
-        while True:
-            batch = [queue.get()]
-            while len(batch) < MAX_BATCH:
+    def _run_batch(self, batch: list[tuple[Any, ...]]) -> None:
+        """The worker's send: the writes in one round trip, a call (a blocking read of a
+        recovery) in its turn."""
+        writes: list[tuple[Any, ...]] = []
+        for item in batch:
+            if item[0] == "call":
+                self._flush(writes)
+                writes = []
                 try:
-                    batch.append(queue.get_nowait())
-                except Empty:
-                    break
-            writes: list[tuple[Any, ...]] = []
-            for item in batch:
-                if item[0] == "call":
-                    self._flush(writes)
-                    writes = []
-                    try:
-                        item[1](*item[2:])
-                    except Exception:
-                        logger.exception("connection state recovery: Redis call failed")
-                else:
-                    writes.append(item)
-            self._flush(writes)
+                    item[1](*item[2:])
+                except Exception:
+                    logger.exception("connection state recovery: Redis call failed")
+            else:
+                writes.append(item)
+        self._flush(writes)
 
     def _flush(self, writes: list[tuple[Any, ...]]) -> None:
         if not writes:
@@ -393,57 +407,52 @@ class ClusterRecovery(ConnectionRecovery):
                     logger.error("connection state recovery: %d Redis writes lost: %s", len(writes), exc)
 
     # -- the log: emitting and reading -----------------------------------------------------------
-    def emit(self, event: str, args: list[Any], namespace: str, target: Any, skip_sid: Any,
-             ignore_queue: bool) -> None:
-        """Encode once (here, in the caller: bad data raises in it), with the placeholder for
-        the offset, and add to the log; every node delivers it from there, this one too."""
-        parts = self.server.encode(SocketPacket(PacketType.EVENT, namespace, [event, *args, self.redis.placeholder]))
-        skip = [skip_sid] if isinstance(skip_sid, str) else list(skip_sid or ())
-        self._submit(("x", entry_fields(namespace, room_list(target), skip, parts, self.redis.placeholder,
-                                         self.host_id if ignore_queue else "")))
+    delivers = True
+    """The stream carries each logged packet to every node, this one included: the pipeline
+    neither publishes nor delivers it (`_apply` hands it back to the pipeline when read)."""
 
-    def _read_forever(self) -> None:
-        driver = self.server.eio.driver
-        put = self._inbox.put_nowait
-        acquire = self._permits.acquire
-        position: tuple[int, int] | None = None
-        backoff = Backoff()
-        while True:
-            try:
-                if position is None:
-                    position = self.redis.last_id()
-                    driver.call_in_loop(self._start_at, position)
-                entries = self.redis.read(position)
-                backoff.reset()
-            except Exception as exc:
-                logger.error("connection state recovery: stream reader lost Redis (%s); retrying in %.1fs",
-                             exc, backoff.delay)
-                self.redis._reader = None
-                backoff.sleep()
-                continue
-            if entries:
-                position = entries[-1][0]
-                acquire()
-                driver.call_in_loop(put, entries)
+    def append(self, out: Outbound, encode: Callable[[SocketPacket], list[EncodedMessage]]) -> list[EncodedMessage]:
+        """Encode once, with the placeholder for the offset, and add to the log (with the
+        rooms and except-rooms); every node delivers it from there, this one too."""
+        placeholder = self.redis.placeholder
+        parts = encode(SocketPacket(PacketType.EVENT, out.namespace, [out.event, *out.args, placeholder]))
+        self._submit(("x", entry_fields(out.namespace, out.room_list(), out.skip_list(),  # type: ignore[arg-type]
+                                         parts, placeholder, self.host_id if out.local_only else "")))
+        return parts
+
+    def _subscribe(self) -> Iterator[list[Entry]]:
+        """The reader's subscription: connects (one round trip: raises when Redis is away),
+        then the stream's entries after the newest one read, in batches, from a reading
+        connection of its own (closed with the subscription)."""
+        self.redis.reset_reader()
+        if self._position is None:
+            self._position = self.redis.last_id()
+            self.server.eio.driver.call_in_loop(self._start_at, self._position)
+        else:
+            self.redis.last_id()
+        return self._entries()
+
+    def _entries(self) -> Iterator[list[Entry]]:
+        try:
+            while True:
+                entries = self.redis.read(self._position or (0, 0))
+                if entries:
+                    self._position = entries[-1][0]
+                    yield entries
+        finally:
+            self.redis.reset_reader()
 
     def _start_at(self, position: tuple[int, int]) -> None:
         if self._applied is None:
             self._applied = position
 
-    def _apply_forever(self) -> None:
-        NO_WAIT.set(True)  # as the pub/sub applier: one slow client must not hold the others
-        inbox = self._inbox
-        release = self._permits.release
-        while True:
-            entries = inbox.get()
+    def _apply_entries(self, entries: list[Entry]) -> None:
+        """The reader's applier (on the loop): each entry, in stream order."""
+        for entry_id, fields in entries:
             try:
-                for entry_id, fields in entries:
-                    try:
-                        self._apply(entry_id, fields)
-                    except Exception:
-                        logger.exception("connection state recovery: bad log entry %s", entry_id)
-            finally:
-                release()
+                self._apply(entry_id, fields)
+            except Exception:
+                logger.exception("connection state recovery: bad log entry %s", entry_id)
 
     def _apply(self, entry_id: tuple[int, int], fields: dict[bytes, bytes]) -> None:
         self._applied = entry_id
@@ -454,10 +463,13 @@ class ClusterRecovery(ConnectionRecovery):
                     pending.buffer.append((entry_id, entry.parts))
         if entry.local_to and entry.local_to != self.host_id:
             return
-        self.server.manager.deliver_local(entry.namespace, entry.rooms, entry.skip or None, entry.parts)
+        # The skipped names are rooms (a sid is a room): the pipeline leaves their members out.
+        # (Its Admin UI report was made by the node that emitted it.)
+        self.server.pipeline.apply(Outbound("", [], entry.namespace, entry.rooms,
+                                            except_rooms=tuple(entry.skip), origin=LOG), entry.parts)
 
     # -- sessions --------------------------------------------------------------------------------
-    def _snapshot(self, client: Any, namespace: str, sid: str) -> str | None:
+    def _snapshot(self, client: ClientState, namespace: str, sid: str) -> str | None:
         pid = self.pids.get(sid)
         if pid is None:
             return None
@@ -480,7 +492,7 @@ class ClusterRecovery(ConnectionRecovery):
         if text is not None:
             self._submit(("set", self.pids[sid], text))
 
-    def accepted(self, client: Any, namespace: str, sid: str) -> None:
+    def accepted(self, client: ClientState, namespace: str, sid: str) -> None:
         self._live[sid] = (client, namespace)
         self._parked.discard(sid)
         self._write(sid)
@@ -488,7 +500,7 @@ class ClusterRecovery(ConnectionRecovery):
     def changed(self, sid: str, namespace: str) -> None:
         if sid in self._live:
             # After the room change itself, which may still be on its way to the loop.
-            self.server._in_loop(self._write, sid)
+            self.server.in_loop(self._write, sid)
 
     def _refresh_forever(self) -> None:
         driver = self.server.eio.driver
@@ -502,7 +514,7 @@ class ClusterRecovery(ConnectionRecovery):
             except Exception:
                 logger.exception("connection state recovery: refresh failed")
 
-    def park(self, client: Any, namespace: str, sid: str, reason: str) -> None:
+    def park(self, client: ClientState, namespace: str, sid: str, reason: str) -> None:
         if reason not in RECOVERABLE_REASONS:
             return
         text = self._snapshot(client, namespace, sid)
@@ -520,7 +532,7 @@ class ClusterRecovery(ConnectionRecovery):
         super().forget(sid)
 
     # -- restoring ---------------------------------------------------------------------------
-    def restore(self, client: Any, namespace: str, auth: Any) -> bool:
+    def restore(self, client: ClientState, namespace: str, auth: Any) -> bool:
         if not isinstance(auth, dict):
             return False
         pid, offset = auth.get("pid"), auth.get("offset")
@@ -529,10 +541,10 @@ class ClusterRecovery(ConnectionRecovery):
         self._submit(("call", self._take, client, namespace, pid, offset, auth))
         return True
 
-    def _present(self, client: Any) -> bool:
-        return bool(self.server._clients.get(client.eio_sid) is client)
+    def _present(self, client: ClientState) -> bool:
+        return self.server.client_state(client.eio_sid) is client
 
-    def _take(self, client: Any, namespace: str, pid: str, offset: str, auth: Any) -> None:
+    def _take(self, client: ClientState, namespace: str, pid: str, offset: str, auth: Any) -> None:
         """Worker: the session, then back on the loop."""
         session: ParkedSession | None = None
         try:
@@ -542,7 +554,7 @@ class ClusterRecovery(ConnectionRecovery):
             logger.error("connection state recovery: cannot read session: %s", exc)
         self.server.eio.driver.call_in_loop(self._taken, client, namespace, session, offset, auth)
 
-    def _taken(self, client: Any, namespace: str, session: ParkedSession | None, offset: str, auth: Any) -> None:
+    def _taken(self, client: ClientState, namespace: str, session: ParkedSession | None, offset: str, auth: Any) -> None:
         """Loop: from now on the entries read for its rooms are kept, then the log is read."""
         if not self._present(client) or namespace in client.namespaces:
             return
@@ -553,7 +565,7 @@ class ClusterRecovery(ConnectionRecovery):
         self._restoring[session.sid] = _Restoring(namespace, list(session.rooms))
         self._submit(("call", self._fetch, client, namespace, session, offset, auth))
 
-    def _fetch(self, client: Any, namespace: str, session: ParkedSession, offset: str, auth: Any) -> None:
+    def _fetch(self, client: ClientState, namespace: str, session: ParkedSession, offset: str, auth: Any) -> None:
         entries: list[Entry] | None = None
         try:
             entries = self.redis.entries_after(offset)
@@ -562,7 +574,7 @@ class ClusterRecovery(ConnectionRecovery):
             logger.error("connection state recovery: cannot read the log: %s", exc)
         self.server.eio.driver.call_in_loop(self._fetched, client, namespace, session, offset, entries, auth)
 
-    def _fetched(self, client: Any, namespace: str, session: ParkedSession, offset: str,
+    def _fetched(self, client: ClientState, namespace: str, session: ParkedSession, offset: str,
                  entries: list[Entry] | None, auth: Any) -> None:
         pending = self._restoring.pop(session.sid, None)
         if not self._present(client) or namespace in client.namespaces or pending is None:
@@ -585,5 +597,5 @@ class ClusterRecovery(ConnectionRecovery):
                 missed.append(entry.parts)
             last = entry_id
         missed.extend(parts for entry_id, parts in pending.buffer if entry_id > last)
-        with self.server._lock:
+        with self.server.lock:
             self._resume(client, namespace, Restored(session, missed), auth)

@@ -24,10 +24,13 @@ from typing import TYPE_CHECKING, Any
 from ..protocol.acks import AckTracker
 from ..protocol.packets import PacketType, SocketPacket
 from ..protocol.rooms import Room, RoomRegistry
+from .pipeline import skip_set
 
 if TYPE_CHECKING:
     from engineio_core.drivers.base import Driver
     from engineio_core.encoded import EncodedMessage
+
+    from .pipeline import Outbound
 
 Recipient = tuple[str, str]
 """(sid, eio_sid) of one client in one namespace."""
@@ -50,14 +53,9 @@ class ManagerHost:
     """The engine's driver: where tasks, queues and blocking I/O come from."""
     json: Any = None
     """The JSON module the server encodes with (None: the standard one)."""
-
-
-def _skip_set(skip_sid: str | Iterable[str] | None) -> frozenset[str]:
-    if skip_sid is None:
-        return frozenset()
-    if isinstance(skip_sid, str):
-        return frozenset((skip_sid,))
-    return frozenset(skip_sid)
+    apply: Callable[[Outbound, Sequence[EncodedMessage] | None], None] | None = None
+    """The server's outbound pipeline, for an emit another process sent (`OutboundPipeline.apply`:
+    the packet already encoded, or None to encode it here)."""
 
 
 class ClientManager(ABC):
@@ -71,6 +69,9 @@ class ClientManager(ABC):
     """Whether operations also reach other processes (the Flask test client refuses those)."""
     write_only: bool = False
     """An emit-only manager (an external emitter): it serves no clients of its own."""
+    room_observer: Callable[[bool, str, str, Room], None] | None = None
+    """Told (joined, sid, namespace, room) after a room change of a client of this process
+    (the Admin UI); None: off."""
 
     @abstractmethod
     def attach(self, host: ManagerHost) -> None:
@@ -145,6 +146,17 @@ class ClientManager(ABC):
         foreign thread encodes there, so errors raise in the caller); only without callback.
         """
 
+    @abstractmethod
+    def recipients(self, namespace: str, rooms: Room | list[Room] | None, skip_sids: frozenset[str],
+                   except_rooms: Sequence[Room] = ()) -> list[Recipient]:
+        """The pipeline's first stage: (sid, eio_sid) of the clients of this process in `rooms`
+        (None: the namespace), minus `skip_sids` and the members of `except_rooms`."""
+
+    @abstractmethod
+    def publish_emit(self, out: Outbound, parts: Sequence[EncodedMessage]) -> None:
+        """The pipeline's cluster stage: send an emit of this process, already encoded, to the
+        other processes (the pipeline calls it only when `is_pubsub`)."""
+
     # -- acks --------------------------------------------------------------------------------
     @abstractmethod
     def trigger_callback(self, sid: str, ack_id: int, data: list[Any]) -> bool:
@@ -170,8 +182,7 @@ class LocalManager(ClientManager):
         self._eio_to_sid: dict[tuple[str, str], str] = {}
         self.lock: AbstractContextManager[Any] = nullcontext()
         self.host: ManagerHost | None = None
-        # Told (joined, sid, namespace, room) after a room change (the Admin UI); None: off.
-        self.room_observer: Callable[[bool, str, str, Room], None] | None = None
+        self.room_observer = None
 
     def attach(self, host: ManagerHost) -> None:
         self.host = host
@@ -259,7 +270,7 @@ class LocalManager(ClientManager):
     ) -> None:
         host = self._host()
         with self.lock:
-            recipients = self.rooms.participants(namespace, room, _skip_set(skip_sid))
+            recipients = self.rooms.participants(namespace, room, skip_set(skip_sid))
             ack_ids = [self.acks.register(sid, callback) for sid, _ in recipients] if callback is not None else []
         args = [event, *data]
         if not recipients:
@@ -277,6 +288,19 @@ class LocalManager(ClientManager):
             parts = host.encode(SocketPacket(PacketType.EVENT, namespace, args, ack_id))
             host.deliver(((sid, eio_sid),), parts)
 
+    def recipients(self, namespace: str, rooms: Room | list[Room] | None, skip_sids: frozenset[str],
+                   except_rooms: Sequence[Room] = ()) -> list[Recipient]:
+        with self.lock:
+            if except_rooms:
+                skip = set(skip_sids)
+                for room in except_rooms:
+                    skip.update(self.rooms.members(namespace, room))
+                skip_sids = frozenset(skip)
+            return self.rooms.participants(namespace, rooms, skip_sids)
+
+    def publish_emit(self, out: Outbound, parts: Sequence[EncodedMessage]) -> None:
+        """One process: there is nobody to publish to."""
+
     def deliver_local(
         self,
         namespace: str,
@@ -287,7 +311,7 @@ class LocalManager(ClientManager):
         """Deliver already-encoded messages to the members of `room` in this process."""
         host = self._host()
         with self.lock:
-            recipients = self.rooms.participants(namespace, room, _skip_set(skip_sid))
+            recipients = self.rooms.participants(namespace, room, skip_set(skip_sid))
         if recipients:
             host.deliver(recipients, parts)
 

@@ -27,36 +27,27 @@ import base64
 import json as stdlib_json
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from queue import Empty
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
-from engineio_core.drivers.base import BlockingIO
 from engineio_core.encoded import EncodedMessage
-from engineio_core.flow import NO_WAIT
 
+from ..brokers.core import MAX_BACKLOG, MAX_BATCH, MAX_INBOX, Broker, Listener, Publisher
+from ..brokers.core import logger as core_logger
 from ..protocol.binary import deconstruct, reconstruct
 from ..protocol.packets import PacketType, SocketPacket
 from ..protocol.rooms import Room
-from .manager import LocalManager, ManagerHost, _skip_set
+from .manager import LocalManager, ManagerHost
+from .pipeline import QUEUE, Outbound, skip_set
 
 ENVELOPE_VERSION = 1
-# Most messages waiting for the publisher (a slow or hung broker): past it, emits are dropped
-# and logged instead of growing memory without limit.
-MAX_PUBLISH_BACKLOG = 10_000
-# Most messages the publisher sends in one round trip (when the broker has `publish_many`).
-MAX_PUBLISH_BATCH = 256
-# Most messages received from the broker and not applied yet: past it the listener stops
-# reading (the broker holds the backlog: for Redis, up to its `client-output-buffer-limit
-# pubsub`). The applier never waits for a congested client (it serves every client of the
-# node), so it only falls behind when the loop itself is saturated.
-MAX_INBOX = 1024
-
-
-class Broker(Protocol):
-    def publish(self, data: bytes) -> None: ...
-    def listen(self) -> Iterator[bytes]: ...
-    def close(self) -> None: ...
+# The publisher's and the listener's bounds (brokers/core.py): past MAX_PUBLISH_BACKLOG waiting
+# messages (a slow or hung broker) emits are dropped and logged; MAX_INBOX messages read and not
+# applied yet stop the listener (the broker holds the backlog: for Redis, up to its
+# `client-output-buffer-limit pubsub`). The applier never waits for a congested client (it
+# serves every client of the node), so it only falls behind when the loop itself is saturated.
+MAX_PUBLISH_BACKLOG = MAX_BACKLOG
+MAX_PUBLISH_BATCH = MAX_BATCH
 
 
 class PubSubManager(LocalManager):
@@ -74,10 +65,8 @@ class PubSubManager(LocalManager):
         self.logger = logger if isinstance(logger, logging.Logger) else logging.getLogger("socketio_core.pubsub")
         self._json_given = json is not None
         self.json = json or stdlib_json
-        self._publisher: _Worker | None = None
-        self._listener_started = False
-        self._inbox: Any = None
-        self._inbox_permits: Any = None
+        self._publisher: Publisher[bytes] | None = None
+        self._listener: Listener[bytes] | None = None
         self._remote_callbacks: dict[int, Callable[..., Any]] = {}
         self._next_remote_id = 0
         # Handlers of further queue methods, by name (cluster.py registers its requests and
@@ -99,20 +88,17 @@ class PubSubManager(LocalManager):
         one applier task on the loop, FIFO. Messages are applied in a task, not in a loop
         callback, because applying one may run user code that blocks (a disconnect handler,
         an ack callback)."""
-        if not self.write_only and not self._listener_started:
-            self._listener_started = True
-            driver = self._host().driver
-            # Called before the engine has seen its first request: adopt this (the serving)
-            # thread's loop now, so the listener can hand messages over from the start.
-            driver.bind()
-            io = driver.blocking_io()
-            self._inbox = driver.queue()
-            # Acquired by the listener, released by the applier on the loop.
-            self._inbox_permits = io.semaphore(MAX_INBOX)
-            driver.spawn(self._apply_forever)
-            io.start(self._listen_forever, "socketio-pubsub-listener")
+        if not self.write_only and self._listener is None:
+            broker = self.broker
+            self._listener = Listener(
+                self._host().driver, broker.listen, self._handle_raw, "socketio-pubsub-listener",
+                getattr(broker, "label", "message queue"), f"{getattr(broker, 'label', 'the')} channel {self.channel!r}",
+                getattr(broker, "logger", core_logger), MAX_INBOX)
+            self._listener.start()
 
-    def _publish(self, message: dict[str, Any]) -> None:
+    def publish(self, message: dict[str, Any]) -> None:
+        """Publish a message (a JSON object with a ``method``) for the other processes, after
+        everything published before it; `extensions` of theirs handle further methods."""
         message.setdefault("host_id", self.host_id)
         try:
             text = self.json.dumps(message)
@@ -126,12 +112,8 @@ class PubSubManager(LocalManager):
             self._send(data)
             return
         if self._publisher is None:
-            io = self._host().driver.blocking_io()
-            self._publisher = _Worker(io, self._send_batch, "socketio-pubsub-publisher")
-        if self._publisher.backlog() >= MAX_PUBLISH_BACKLOG:
-            self.logger.error("message queue publish backlog full (%d messages): %s dropped",
-                              MAX_PUBLISH_BACKLOG, message.get("method"))
-            return
+            self._publisher = Publisher(self._host().driver, self._send_batch, "socketio-pubsub-publisher",
+                                        "message queue", self.logger, MAX_PUBLISH_BACKLOG, MAX_PUBLISH_BATCH)
         self._publisher.submit(data)
 
     def _send(self, data: bytes) -> None:
@@ -141,17 +123,15 @@ class PubSubManager(LocalManager):
             self.logger.error("message queue publish failed (message dropped): %s", exc)
 
     def _send_batch(self, batch: list[bytes]) -> None:
-        """What queued up while the previous publish was on the wire goes out in one round
-        trip (in order) when the broker can do that; one publish per message otherwise."""
+        """The publisher's send: what queued up while the previous publish was on the wire goes
+        out in one round trip (in order) when the broker can do that (it raises: the publisher
+        logs the batch as dropped); one publish per message otherwise."""
         publish_many = getattr(self.broker, "publish_many", None)
         if publish_many is None or len(batch) == 1:
             for data in batch:
                 self._send(data)
             return
-        try:
-            publish_many(batch)
-        except Exception as exc:
-            self.logger.error("message queue publish failed (%d messages dropped): %s", len(batch), exc)
+        publish_many(batch)
 
     # -- operations: local first, then published ---------------------------------------------
     def emit(self, event: str, data: list[Any], namespace: str, room: Room | list[Room] | None = None,
@@ -161,7 +141,7 @@ class PubSubManager(LocalManager):
             super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback,
                          encoded=encoded)
             return
-        skip = sorted(_skip_set(skip_sid)) if skip_sid is not None else None
+        skip = sorted(skip_set(skip_sid)) if skip_sid is not None else None
         message: dict[str, Any] = {
             "method": "emit", "event": event, "namespace": namespace, "room": room,
             "skip_sid": skip if skip is None or len(skip) != 1 else skip[0],
@@ -186,65 +166,50 @@ class PubSubManager(LocalManager):
             self.deliver_local(namespace, room, skip_sid, parts)
             message["packet"] = [_part_to_json(p) for p in parts]
             message["v"] = ENVELOPE_VERSION
-        payload, attachments = deconstruct(data)
-        if attachments:
-            message["binary"] = True
-            message["data"] = [payload, *[base64.b64encode(a).decode("ascii") for a in attachments]]
-        else:
-            message["binary"] = False
-            message["data"] = data
-        self._publish(message)
+        self.publish(_with_data(message, data))
+
+    def publish_emit(self, out: Outbound, parts: Sequence[EncodedMessage]) -> None:
+        """The pipeline's cluster stage: the emit, with its packet already encoded, for the
+        other processes (not when it is addressed to a client of this one: a sid is unique
+        in the cluster). ``except_rooms`` and ``volatile`` are fields of our envelope; a
+        python-socketio peer reads the rest."""
+        room = out.rooms
+        namespace = out.namespace
+        if isinstance(room, str) and self.rooms.is_connected(namespace, room):
+            return
+        skip = sorted(out.skip_sids) if out.skip_sids else None
+        message: dict[str, Any] = {
+            "method": "emit", "event": out.event, "namespace": namespace, "room": room,
+            "skip_sid": skip if skip is None or len(skip) != 1 else skip[0], "callback": None,
+            "packet": [_part_to_json(p) for p in parts], "v": ENVELOPE_VERSION,
+        }
+        if out.except_rooms:
+            message["except_rooms"] = list(out.except_rooms)
+        if out.volatile:
+            message["volatile"] = True
+        self.publish(_with_data(message, out.args))
 
     def enter_room(self, sid: str, namespace: str, room: Room, eio_sid: str | None = None) -> None:
         if self.rooms.is_connected(namespace, sid):
             super().enter_room(sid, namespace, room, eio_sid)
         else:
-            self._publish({"method": "enter_room", "sid": sid, "namespace": namespace, "room": room})
+            self.publish({"method": "enter_room", "sid": sid, "namespace": namespace, "room": room})
 
     def leave_room(self, sid: str, namespace: str, room: Room) -> None:
         if self.rooms.is_connected(namespace, sid):
             super().leave_room(sid, namespace, room)
         else:
-            self._publish({"method": "leave_room", "sid": sid, "namespace": namespace, "room": room})
+            self.publish({"method": "leave_room", "sid": sid, "namespace": namespace, "room": room})
 
     def close_room(self, room: Room, namespace: str) -> None:
         super().close_room(room, namespace)
-        self._publish({"method": "close_room", "room": room, "namespace": namespace})
+        self.publish({"method": "close_room", "room": room, "namespace": namespace})
 
     def disconnect_remote(self, sid: str, namespace: str) -> None:
         """The server asks to disconnect a sid it does not hold: another process may."""
-        self._publish({"method": "disconnect", "sid": sid, "namespace": namespace})
+        self.publish({"method": "disconnect", "sid": sid, "namespace": namespace})
 
-    # -- listening -------------------------------------------------------------------------------
-    def _listen_forever(self) -> None:
-        driver = self._host().driver
-        put = self._inbox.put_nowait
-        acquire = self._inbox_permits.acquire
-        for raw in self.broker.listen():
-            acquire()  # bounded: at most MAX_INBOX messages wait for the applier
-            driver.call_in_loop(put, raw)
-
-    def _apply_forever(self) -> None:
-        """The one task that applies queue messages, in the order the broker delivered them.
-
-        It never waits for a congested client (flow control): it delivers to every client of
-        this node, so waiting for one slow reader would hold all the others back, and a
-        producer on another node cannot be slowed down through pub/sub anyway. A client that
-        cannot keep up with a remote producer is bounded by `max_outbox_bytes` (then closed);
-        a stalled one (no byte taken for `stall_patience`) is closed past `max_unwaited_bytes`
-        or after `stall_timeout`."""
-        NO_WAIT.set(True)
-        inbox = self._inbox
-        release = self._inbox_permits.release
-        while True:
-            raw = inbox.get()
-            try:
-                self._handle_raw(raw)
-            except Exception:  # never let one message stop the applier
-                self.logger.exception("error applying a message from the queue")
-            finally:
-                release()
-
+    # -- applying (the listener's applier, on the loop, in broker order) ---------------------------
     def _handle_raw(self, raw: bytes | str) -> None:
         try:
             message = self.json.loads(raw)
@@ -280,16 +245,17 @@ class PubSubManager(LocalManager):
         skip_sid = message.get("skip_sid")
         if skip_sid is not None and not isinstance(skip_sid, (str, list)):
             raise ValueError("bad skip_sid")
+        except_rooms = message.get("except_rooms") or ()
+        if not isinstance(except_rooms, (list, tuple)):
+            raise ValueError("bad except_rooms")
         callback = message.get("callback")
         packet = message.get("packet")
-        if callback is None and isinstance(packet, list) and message.get("v") == ENVELOPE_VERSION and packet:
-            parts = [_part_from_json(p) for p in packet]
-            _check_event_parts(parts, namespace)
-            self.deliver_local(namespace, room, skip_sid, parts)
-            return
         event = message.get("event")
         if not isinstance(event, str):
             raise ValueError("emit without an event name")
+        apply = self._host().apply
+        if apply is None:
+            raise RuntimeError("the client manager is not attached to a server")
         data = message.get("data")
         if message.get("binary"):
             if not isinstance(data, list) or not data:
@@ -297,8 +263,14 @@ class PubSubManager(LocalManager):
             attachments = [base64.b64decode(a, validate=True) for a in data[1:]]
             data = reconstruct(data[0], attachments)
         args = data if isinstance(data, list) else ([] if data is None else [data])
+        if not all(isinstance(r, (str, int, float)) for r in except_rooms):
+            raise ValueError("bad except_rooms")
         ack: Callable[..., Any] | None = None
-        if callback is not None:
+        parts = None
+        if callback is None and isinstance(packet, list) and message.get("v") == ENVELOPE_VERSION and packet:
+            parts = [_part_from_json(p) for p in packet]
+            _check_event_parts(parts, namespace)
+        elif callback is not None:
             if not (isinstance(callback, list) and len(callback) == 3):
                 raise ValueError("bad callback")
             target_sid, cb_namespace, cb_id = callback
@@ -309,11 +281,12 @@ class PubSubManager(LocalManager):
             def ack(*ack_args: Any) -> None:
                 self._publish_callback(origin, target_sid, cb_namespace, cb_id, list(ack_args))
 
-        LocalManager.emit(self, event, args, namespace, room=room, skip_sid=skip_sid, callback=ack)
+        apply(Outbound(event, args, namespace, room, skip_set(skip_sid), tuple(except_rooms),
+                       bool(message.get("volatile")), ack, origin=QUEUE), parts)
 
     def _publish_callback(self, origin: Any, sid: str, namespace: str, cb_id: Any, args: list[Any]) -> None:
         """Route a client's ACK back to the process that emitted (its host_id)."""
-        self._publish({"method": "callback", "host_id": origin, "sid": sid,
+        self.publish({"method": "callback", "host_id": origin, "sid": sid,
                        "namespace": namespace, "id": cb_id, "args": args})
 
     def drop_callback(self, sid: str, callback: Callable[..., Any]) -> None:
@@ -376,6 +349,18 @@ def _room(value: Any) -> Any:
     raise ValueError("bad room")
 
 
+def _with_data(message: dict[str, Any], data: list[Any]) -> dict[str, Any]:
+    """The envelope's ``data`` (python-socketio's fields: binary attachments in base64)."""
+    payload, attachments = deconstruct(data)
+    if attachments:
+        message["binary"] = True
+        message["data"] = [payload, *[base64.b64encode(a).decode("ascii") for a in attachments]]
+    else:
+        message["binary"] = False
+        message["data"] = data
+    return message
+
+
 def _part_to_json(part: EncodedMessage) -> Any:
     data = part.packet.data
     if isinstance(data, bytes):
@@ -414,34 +399,6 @@ def _part_from_json(value: Any) -> EncodedMessage:
     if isinstance(value, dict) and isinstance(value.get("b64"), str):
         return EncodedMessage.message(base64.b64decode(value["b64"], validate=True))
     raise ValueError("bad encoded packet part")
-
-
-class _Worker:
-    """One thread (or greenlet: `io` decides) that runs `fn(batch)` for the submitted items, in
-    order: each batch is what was waiting when the previous call returned (at most
-    `MAX_PUBLISH_BATCH` items)."""
-
-    def __init__(self, io: BlockingIO, fn: Callable[[list[Any]], None], name: str) -> None:
-        self._fn = fn
-        self._queue = io.queue()
-        self._thread = io.start(self._run, name)
-
-    def submit(self, item: Any) -> None:
-        self._queue.put(item)
-
-    def backlog(self) -> int:
-        return int(self._queue.qsize())
-
-    def _run(self) -> None:
-        queue = self._queue
-        while True:
-            batch = [queue.get()]
-            while len(batch) < MAX_PUBLISH_BATCH:
-                try:
-                    batch.append(queue.get_nowait())
-                except Empty:
-                    break
-            self._fn(batch)
 
 
 def manager_for_url(url: str, channel: str = "flask-socketio", write_only: bool = False,

@@ -18,47 +18,35 @@ import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from engineio_core import EncodedMessage, EngineServer, Reason
 from engineio_core.config import resolve_logger
 
 from ..exceptions import ConnectionRefusedError, DisconnectedError, TimeoutError
-from ..features.cluster import Cluster
 from ..protocol import codec_v4
-from ..protocol.codec import Codec, Decoder, JSONCodec
+from ..protocol.codec import Codec, JSONCodec
 from ..protocol.errors import RemoteProtocolError
 from ..protocol.msgpack_codec import MsgPackCodec
 from ..protocol.packets import RESERVED_EVENTS, PacketType, SocketPacket
+from ..protocol.rooms import room_list
+from .client import ClientState
+from .hooks import AdminFeature, ClusterOperations, Hooks, RecoveryFeature, install_feature
 from .manager import ClientManager, LocalManager, ManagerHost
 from .namespace import Namespace, trim_args
-
-if TYPE_CHECKING:
-    from ..features.admin import AdminUI
-    from ..features.recovery import ConnectionRecovery
+from .pipeline import Outbound, OutboundPipeline, skip_set
 
 # Most messages a client's connect handler may cause to be held for it before it is accepted.
 MAX_HELD_MESSAGES = 10_000
 _NO_HANDLER = object()
+_NO_SIDS: frozenset[str] = frozenset()
 
 
-class ClientState:
-    """What the Socket.IO layer keeps per Engine.IO connection."""
+class VirtualSink(Protocol):
+    """Where the messages of an in-memory connection go (`SocketServer.connect_virtual`)."""
 
-    __slots__ = ("eio_sid", "environ", "decoder", "namespaces", "pending", "sessions", "connect_timer",
-                 "revision")
-
-    def __init__(self, eio_sid: str, environ: dict[str, Any], decoder: Decoder) -> None:
-        self.eio_sid = eio_sid
-        self.environ = environ
-        self.decoder = decoder
-        self.namespaces: dict[str, str] = {}  # namespace -> sid
-        # Namespaces whose connect handler has not accepted yet: the client's events there
-        # are dropped (the reference's pre-connect state).
-        self.pending: set[str] = set()
-        self.sessions: dict[str, dict[str, Any]] = {}
-        self.connect_timer: int | None = None
-        self.revision = codec_v4.V5  # the Socket.IO protocol revision (4: `codec_v4`)
+    def send(self, message: EncodedMessage) -> None: ...
+    def close(self, code: int = 1000, reason: str = "") -> None: ...
 
 
 class SocketServer:
@@ -106,45 +94,39 @@ class SocketServer:
         self.environ: dict[str, dict[str, Any]] = {}
         self._clients: dict[str, ClientState] = {}
         self._held: dict[str, list[EncodedMessage]] = {}  # sid -> messages held until accepted
-        self._lock = self.eio.driver.lock()
+        self.lock = self.eio.driver.lock()
         self.manager: ClientManager = client_manager or LocalManager()
+        # The hook points of the features (hooks.py): empty lists while they are off.
+        self.hooks = Hooks()
+        # Every emit takes this one path (pipeline.py); the features plug into its stages.
+        self.pipeline = OutboundPipeline(self.manager, self.encode, self.deliver, self.eio.backpressure.writable,
+                                         self.eio.driver, self.lock, self.eio.run_from_thread)
         self.manager.attach(ManagerHost(
             encode=self.encode, deliver=self.deliver, disconnect=self._disconnect_local,
-            lock=self._lock, driver=self.eio.driver, json=json,
+            lock=self.lock, driver=self.eio.driver, json=json, apply=self.pipeline.apply,
         ))
         self._manager_initialized = False
         # Cluster-wide operations (fetch/move sockets, broadcast with acks, server-side emits):
         # made now, so this node answers the other nodes' requests from the start.
-        self.cluster = Cluster(self)
-        # Called with (event, args, namespace, to, skip_sid) for each emit without callback
-        # that this process originates (redis_adapter.NodeRedisBridge: the Node cluster).
-        self.emit_mirrors: list[Callable[..., None]] = []
+        self.cluster: ClusterOperations = install_feature("cluster", self)
         # Called once with the manager's initialize(), when the server runs (`when_running`).
         self.initializers: list[Callable[[], None]] = []
-        # Connection state recovery (recovery_server.py); None when off: the hot path then
-        # pays one `is None` test per emit.
-        self.recovery: ConnectionRecovery | None = None
+        # Connection state recovery (features/recovery.py) and the Admin UI (features/admin.py,
+        # `instrument`) install themselves on the hooks and set these (None: off).
+        self.recovery: RecoveryFeature | None = None
+        self.admin: AdminFeature | None = None
         if connection_state_recovery is not None and connection_state_recovery is not False:  # {}: on
-            from ..features.recovery import make_recovery
-            from ..features.recovery_redis import make_cluster_recovery
-
-            # With a Redis message queue the sessions and the log are in Redis; else in memory.
-            self.recovery = (make_cluster_recovery(self, connection_state_recovery)
-                             or make_recovery(self, connection_state_recovery))
-        # The Admin UI (admin.py, `instrument`); None when off: each hook is one `is None` test.
-        self.admin: AdminUI | None = None
+            install_feature("recovery", self, connection_state_recovery)
 
     def instrument(self, auth: Any = None, mode: str = "development", read_only: bool = False,
                    server_id: str | None = None, namespace: str = "/admin",
                    server_stats_interval: float = 2, ui_path: str | None = None,
-                   ui_dir: str | None = None) -> AdminUI:
+                   ui_dir: str | None = None) -> Any:
         """Report to the official Socket.IO Admin UI on `namespace` (python-socketio's call;
         see `socketio_core.features.admin`). `auth` is mandatory: a ``{'username', 'password'}`` dict,
         a list of them, a callable(auth) -> bool, or False to turn authentication off.
         `ui_path` also serves the UI's files (the npm package's ``ui/dist``) at that URL path."""
-        from ..features.admin import instrument
-
-        return instrument(self, auth=auth, mode=mode, read_only=read_only, server_id=server_id,
+        return install_feature("admin", self, auth=auth, mode=mode, read_only=read_only, server_id=server_id,
                           namespace=namespace, server_stats_interval=server_stats_interval,
                           ui_path=ui_path, ui_dir=ui_dir)
 
@@ -185,8 +167,8 @@ class SocketServer:
         held = self._held
         if not held:  # nobody is waiting for a connect handler: the broadcast hot path
             eio_sids = [eio_sid for _, eio_sid in recipients]
-            if self.admin is not None:
-                self.admin.packets_out(len(eio_sids) * len(parts), len(eio_sids) * _size(parts))
+            if self.hooks.connection:
+                self._count_out(len(eio_sids), parts)
             send_many = self.eio.send_many
             for part in parts:
                 send_many(eio_sids, part)
@@ -195,7 +177,7 @@ class SocketServer:
         for sid, eio_sid in recipients:
             if held and sid in held:
                 # Under the lock: `_run_connect` may be flushing this queue in another thread.
-                with self._lock:
+                with self.lock:
                     queue = held.get(sid)
                     if queue is not None:
                         queue.extend(parts)
@@ -210,11 +192,16 @@ class SocketServer:
             eio_sids.append(eio_sid)
         if not eio_sids:
             return
-        if self.admin is not None:
-            self.admin.packets_out(len(eio_sids) * len(parts), len(eio_sids) * _size(parts))
+        if self.hooks.connection:
+            self._count_out(len(eio_sids), parts)
         send_many = self.eio.send_many
         for part in parts:
             send_many(eio_sids, part)
+
+    def _count_out(self, recipients: int, parts: Sequence[EncodedMessage]) -> None:
+        count, size = recipients * len(parts), recipients * _size(parts)
+        for hook in self.hooks.connection:
+            hook.packets_out(count, size)
 
     def emit(
         self,
@@ -226,43 +213,23 @@ class SocketServer:
         namespace: str | None = None,
         callback: Callable[..., Any] | None = None,
         ignore_queue: bool = False,
+        skip_rooms: Any = None,
+        volatile: bool = False,
         **kwargs: Any,
     ) -> None:
-        """Emit to a sid, a room, a list of rooms, or everyone in the namespace. A tuple
-        `data` is several arguments."""
+        """Emit to a sid, a room, a list of rooms, or everyone in the namespace, minus the
+        `skip_sid` sids and the members of the `skip_rooms` rooms. A tuple `data` is several
+        arguments. `volatile`: a client whose transport cannot take it right now does not get
+        it. Every emit goes through the outbound pipeline (pipeline.py)."""
         namespace = namespace or "/"
         args = _args(data)
         target = to if to is not None else room
         if self.logger.isEnabledFor(logging.INFO):
             self.logger.info('emitting event "%s" to %s [%s]', event, _target_name(target), namespace)
-        if self.admin is not None:
-            self.admin.event_sent(event, args, namespace, target, skip_sid)
-        if self.emit_mirrors and callback is None and not ignore_queue:
-            for mirror in self.emit_mirrors:
-                mirror(event, args, namespace, target, skip_sid)
-        if self.recovery is not None and callback is None:
-            # Replayable: an offset, the replay log, then the manager (recovery_server.py).
-            self.recovery.emit(event, args, namespace, target, skip_sid, ignore_queue)
-            return
-        driver = self.eio.driver
-        if not driver.in_loop():
-            # From a foreign thread: encode here, so that un-serialisable data raises in the
-            # caller and later changes to `data` are not what gets sent; deliver on the loop.
-            # The thread waits (thread-safely) while its recipients are congested.
-            encoded = None
-            if callback is None:
-                encoded = self.encode(SocketPacket(PacketType.EVENT, namespace, [event, *args]))
-            self.eio.run_from_thread(
-                lambda: self.manager.emit(
-                    event, args, namespace, room=target, skip_sid=skip_sid,
-                    callback=callback, ignore_queue=ignore_queue, encoded=encoded,
-                )
-            )
-            return
-        self.manager.emit(
-            event, args, namespace, room=target, skip_sid=skip_sid, callback=callback,
-            ignore_queue=ignore_queue,
-        )
+        self.pipeline.emit(Outbound(
+            event, args, namespace, target, skip_set(skip_sid) if skip_sid is not None else _NO_SIDS,
+            tuple(room_list(skip_rooms)) if skip_rooms is not None else (), volatile, callback, ignore_queue,
+        ))
 
     def send(self, data: Any, to: Any = None, room: Any = None, skip_sid: Any = None,
              namespace: str | None = None, callback: Callable[..., Any] | None = None,
@@ -288,7 +255,7 @@ class SocketServer:
         self.emit(event, data, to=target, namespace=namespace, callback=on_ack, ignore_queue=ignore_queue)
         if not waiter.wait(timeout):
             # From a foreign thread under gevent: the ack table belongs to the loop.
-            self._in_loop(self.manager.drop_callback, target, on_ack)
+            self.in_loop(self.manager.drop_callback, target, on_ack)
             raise TimeoutError()
         args = box[0]
         if len(args) == 0:
@@ -299,27 +266,34 @@ class SocketServer:
     def enter_room(self, sid: str, room: Any, namespace: str | None = None) -> None:
         namespace = namespace or "/"
         self.logger.info("%s is entering room %s [%s]", sid, room, namespace)
-        self._in_loop(self.manager.enter_room, sid, namespace, room)
-        if self.recovery is not None:
-            self.recovery.changed(sid, namespace)
+        self.in_loop(self.manager.enter_room, sid, namespace, room)
+        if self.hooks.rooms:
+            self.session_changed(sid, namespace)
 
     def leave_room(self, sid: str, room: Any, namespace: str | None = None) -> None:
         namespace = namespace or "/"
         self.logger.info("%s is leaving room %s [%s]", sid, room, namespace)
-        self._in_loop(self.manager.leave_room, sid, namespace, room)
-        if self.recovery is not None:
-            self.recovery.changed(sid, namespace)
+        self.in_loop(self.manager.leave_room, sid, namespace, room)
+        if self.hooks.rooms:
+            self.session_changed(sid, namespace)
 
     def close_room(self, room: Any, namespace: str | None = None) -> None:
         namespace = namespace or "/"
         self.logger.info("room %s is closing [%s]", room, namespace)
-        self._in_loop(self.manager.close_room, room, namespace)
+        self.in_loop(self.manager.close_room, room, namespace)
 
     def rooms(self, sid: str, namespace: str | None = None) -> list[Any]:
         """The rooms of a client, its own sid room included."""
         return self.manager.get_rooms(sid, namespace or "/")
 
-    def _in_loop(self, fn: Callable[..., Any], *args: Any) -> None:
+    def session_changed(self, sid: str, namespace: str) -> None:
+        """The rooms or the session data of a connected `sid` changed (the `RoomHook`s: a
+        shared recovery store writes them through)."""
+        for hook in self.hooks.rooms:
+            hook.changed(sid, namespace)
+
+    def in_loop(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run `fn(*args)` on the serving loop: now when called there, else handed to it."""
         driver = self.eio.driver
         if driver.in_loop():
             fn(*args)
@@ -344,14 +318,18 @@ class SocketServer:
         if client is None:
             raise KeyError(f"Session {sid} not found")
         client.sessions[namespace] = session
-        if self.recovery is not None:
-            self.recovery.changed(sid, namespace)
+        if self.hooks.rooms:
+            self.session_changed(sid, namespace)
 
     @contextmanager
     def session(self, sid: str, namespace: str | None = None) -> Iterator[dict[str, Any]]:
         sess = self.get_session(sid, namespace)
         yield sess
         self.save_session(sid, sess, namespace)
+
+    def client_state(self, eio_sid: str) -> ClientState | None:
+        """What this server keeps for a live Engine.IO connection (None: gone)."""
+        return self._clients.get(eio_sid)
 
     def transport(self, sid: str, namespace: str | None = None) -> str:
         client = self._client_of(sid, namespace or "/")
@@ -370,7 +348,8 @@ class SocketServer:
 
     def recovered(self, sid: str, namespace: str | None = None) -> bool:
         """Whether this connection of `sid` got its state back (connection state recovery)."""
-        return self.recovery is not None and self.recovery.was_recovered(sid)
+        resume = self.hooks.resume
+        return resume is not None and resume.was_recovered(sid)
 
     def disconnect(self, sid: str, namespace: str | None = None, ignore_queue: bool = False, **kwargs: Any) -> None:
         """Disconnect a client from one namespace (server side)."""
@@ -423,7 +402,28 @@ class SocketServer:
     def shutdown(self) -> None:
         self.eio.shutdown()
 
-    # -- sending (internal, also used by the Flask test client) --------------------------------
+    # -- virtual connections (the Flask test client) ------------------------------------------------
+    def connect_virtual(self, eio_sid: str, environ: dict[str, Any], sink: VirtualSink) -> None:
+        """Open an in-memory connection: the engine delivers to ``sink.send(EncodedMessage)``
+        as to a WebSocket (`EngineServer.attach_virtual`), and this server sees it connect.
+        Drive it with `receive` and end it with `disconnect_virtual`."""
+        self.eio.attach_virtual(eio_sid, environ, sink)
+        self._handle_eio_connect(eio_sid, environ)
+
+    def receive(self, eio_sid: str, data: str | bytes) -> None:
+        """One Engine.IO message of a connection, as the engine hands it over (decoded and
+        dispatched here, handlers included)."""
+        self._handle_eio_message(eio_sid, data)
+
+    def disconnect_virtual(self, eio_sid: str, reason: str) -> None:
+        """End an in-memory connection as the engine would, for `reason` (``transport close``:
+        as a network failure, recoverable; ``client namespace disconnect``)."""
+        try:
+            self._handle_eio_disconnect(eio_sid, reason)
+        finally:
+            self.eio.detach_virtual(eio_sid)
+
+    # -- sending (internal) ----------------------------------------------------------------------
     def _send_packet(self, eio_sid: str, packet: SocketPacket) -> None:
         for part in self.encode(packet):
             self.eio.send_encoded(eio_sid, part)
@@ -435,8 +435,8 @@ class SocketServer:
     def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> bool:
         if not self._manager_initialized:
             self._start_running()
-        if self.admin is not None:
-            self.admin.raw_connection()
+        for hook in self.hooks.connection:
+            hook.raw_connection()
         client = ClientState(eio_sid, environ, self.codec.decoder())
         client.revision = codec_v4.revision_for_engine(self.eio.protocol(eio_sid))
         self._clients[eio_sid] = client
@@ -454,8 +454,9 @@ class SocketServer:
 
     def _handle_eio_upgrade(self, eio_sid: str) -> None:
         client = self._clients.get(eio_sid)
-        if self.admin is not None and client is not None:
-            self.admin.socket_upgraded(client.namespaces)
+        if client is not None:
+            for hook in self.hooks.connection:
+                hook.socket_upgraded(client.namespaces)
 
     def _connect_timed_out(self, eio_sid: str) -> None:
         client = self._clients.get(eio_sid)
@@ -467,8 +468,9 @@ class SocketServer:
         client = self._clients.get(eio_sid)
         if client is None:
             return
-        if self.admin is not None:
-            self.admin.packet_in(len(data))
+        if self.hooks.inbound:
+            for hook in self.hooks.inbound:
+                hook.packet_in(len(data))
         try:
             packet = client.decoder.feed(data)
         except RemoteProtocolError as exc:
@@ -499,14 +501,15 @@ class SocketServer:
         client = self._clients.get(eio_sid)
         if client is None:
             return
-        if self.admin is not None:
-            self.admin.raw_disconnection(reason)
+        for hook in self.hooks.connection:
+            hook.raw_disconnection(reason)
         if client.connect_timer is not None:
             self.eio.cancel_call(client.connect_timer)
-        recovery = self.recovery
+        sockets = self.hooks.sockets
         for namespace, sid in list(client.namespaces.items()):
-            if recovery is not None and namespace not in client.pending:
-                recovery.park(client, namespace, sid, reason)
+            if sockets and namespace not in client.pending:
+                for socket_hook in sockets:
+                    socket_hook.dropping(client, namespace, sid, reason)
             self._disconnect_namespace(client, namespace, sid, reason)
         client.decoder.reset()
         self._clients.pop(eio_sid, None)
@@ -535,13 +538,14 @@ class SocketServer:
             self.logger.info("%s: connect to %s refused: %s", client.eio_sid, namespace, message)
             self._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT_ERROR, namespace, {"message": message}))
             return
-        if self.recovery is not None and self.recovery.restore(client, namespace, auth):
-            return  # recovered (or being recovered: a shared store answers later)
+        resume = self.hooks.resume
+        if resume is not None and resume.resume(client, namespace, auth):
+            return  # resumed (or being resumed: a shared store answers later)
         self.connect_new(client, namespace, auth)
 
     def connect_new(self, client: ClientState, namespace: str, auth: Any) -> None:
         """A CONNECT that is not a recovery: a new sid, then the connect handler."""
-        with self._lock:  # threading: no broadcast may reach the new sid before it is held
+        with self.lock:  # threading: no broadcast may reach the new sid before it is held
             sid = self.manager.connect(client.eio_sid, namespace, codec_v4.legacy_sid(client.revision, client.eio_sid, namespace))
             client.namespaces[namespace] = sid
             if not self.always_connect:
@@ -551,13 +555,32 @@ class SocketServer:
             self._send_packet(client.eio_sid, codec_v4.connect_ack(client.revision, namespace, self._connect_ack(sid, client, namespace)))
         self._dispatch(self._run_connect, client, namespace, sid, auth)
 
+    def resume_session(self, client: ClientState, namespace: str, sid: str, missed: Sequence[EncodedMessage],
+                       auth: Any, run_connect: bool) -> None:
+        """The server's half of a resumed session (a `ResumeHook` calls it on the loop, under
+        the lock, once it registered `sid` again with its rooms): without `run_connect` the
+        CONNECT ack and then the `missed` messages are sent now; with it the connect handler
+        decides, the missed messages held first in line until it accepts."""
+        if not run_connect:
+            if client.connect_timer is not None:
+                self.eio.cancel_call(client.connect_timer)
+                client.connect_timer = None
+            self._send_packet(client.eio_sid, SocketPacket(PacketType.CONNECT, namespace,
+                                                           self._connect_ack(sid, client, namespace)))
+            for part in missed:
+                self.eio.send_encoded(client.eio_sid, part)
+            return
+        client.pending.add(namespace)
+        self._held[sid] = list(missed)
+        self._dispatch(self._run_connect, client, namespace, sid, auth)
+
     def _connect_ack(self, sid: str, client: ClientState, namespace: str) -> dict[str, Any]:
-        """The CONNECT ack's data: ``{"sid"}``, plus the private id with recovery on."""
-        if self.recovery is None:
+        """The CONNECT ack's data: ``{"sid"}``, or the `ResumeHook`'s (recovery adds its
+        private id)."""
+        resume = self.hooks.resume
+        if resume is None:
             return {"sid": sid}
-        ack = self.recovery.connect_ack(sid)
-        self.recovery.accepted(client, namespace, sid)
-        return ack
+        return resume.connect_ack(client, namespace, sid)
 
     def _run_connect(self, client: ClientState, namespace: str, sid: str, auth: Any) -> None:
         refusal: dict[str, Any] | None = None
@@ -580,7 +603,7 @@ class SocketServer:
             self.eio.cancel_call(client.connect_timer)
             client.connect_timer = None
         if refusal is not None:
-            with self._lock:
+            with self.lock:
                 self._held.pop(sid, None)
                 client.pending.discard(namespace)
             if self.always_connect:
@@ -590,8 +613,8 @@ class SocketServer:
             self.manager.disconnect(sid, namespace)
             client.namespaces.pop(namespace, None)
             client.sessions.pop(namespace, None)
-            if self.recovery is not None:
-                self.recovery.forget(sid)
+            for hook in self.hooks.sockets:
+                hook.disconnected(sid, namespace, "connection refused", False)
             return
         if not self.always_connect:
             # Accepting is one step, as seen from both sides of the connection. The client's
@@ -599,15 +622,15 @@ class SocketServer:
             # ack at once, and its event must not find the namespace still pending); messages
             # to the client stay held until the ack and the held ones are written, so nothing
             # another thread delivers directly overtakes the ack.
-            with self._lock:
+            with self.lock:
                 client.pending.discard(namespace)
                 self._send_packet(client.eio_sid, codec_v4.connect_ack(client.revision, namespace, self._connect_ack(sid, client, namespace)))
                 held = self._held.pop(sid, None)
                 if held:
                     for part in held:
                         self.eio.send_encoded(client.eio_sid, part)
-        if self.admin is not None:
-            self.admin.socket_connected(sid, namespace, client.eio_sid)
+        for hook in self.hooks.sockets:
+            hook.connected(client, namespace, sid)
 
     def _disconnect_namespace(self, client: ClientState, namespace: str, sid: str, reason: str) -> None:
         if client.namespaces.get(namespace) != sid:
@@ -619,13 +642,11 @@ class SocketServer:
         try:
             if was_accepted:
                 self._trigger_disconnect(namespace, sid, reason)
-                if self.admin is not None:
-                    self.admin.socket_disconnected(sid, namespace, reason)
         finally:
             self.manager.disconnect(sid, namespace)
             client.sessions.pop(namespace, None)
-            if self.recovery is not None:
-                self.recovery.forget(sid)
+            for hook in self.hooks.sockets:
+                hook.disconnected(sid, namespace, reason, was_accepted)
 
     # -- events and acks ---------------------------------------------------------------------
     def _handle_event(self, client: ClientState, packet: SocketPacket) -> None:
@@ -641,8 +662,9 @@ class SocketServer:
         if event in RESERVED_EVENTS:
             self.logger.warning("%s: ignoring reserved event name %r from the client", sid, event)
             return
-        if self.admin is not None:
-            self.admin.event_received(sid, namespace, event, data[1:])
+        if self.hooks.inbound:
+            for hook in self.hooks.inbound:
+                hook.event_received(sid, namespace, event, data[1:])
         if self.async_handlers:
             driver = self.eio.driver
             if driver.inline_allowed():

@@ -112,3 +112,21 @@ def test_an_empty_dict_turns_recovery_on_with_the_defaults(option: Any, on: bool
 def test_a_wrong_type_is_a_clear_error(option: Any) -> None:
     with pytest.raises(TypeError, match="connection_state_recovery must be True, False or a dict"):
         SocketIO(flask.Flask(__name__), connection_state_recovery=option)
+
+
+def test_broadcasts_with_skip_rooms_are_replayed_filtered_volatile_and_acks_not() -> None:
+    """Node's rules (socket.io 4.8, checked by running it): an event broadcast without an ack
+    and not volatile is logged with its rooms and except-rooms and replayed filtered."""
+    app, socketio, _ = make_app()
+    client = socketio.test_client(app)
+    client.emit("join", "lobby", "ann")
+    socketio.emit("tick", -1, to="lobby")
+    client.get_received()
+    client.drop()
+    for i in range(20):
+        socketio.emit("tick", i, to="lobby", skip_rooms="muted")
+    socketio.emit("tick", "skipped", to="lobby", skip_rooms="lobby")  # its own room: filtered
+    socketio.emit("tick", "volatile", to="lobby", volatile=True)  # never replayed
+    socketio.emit("tick", "ack", to="lobby", callback=lambda *a: None, timeout=1)  # never replayed
+    assert client.reconnect() is True
+    assert [m["args"][0] for m in client.get_received()] == list(range(20))

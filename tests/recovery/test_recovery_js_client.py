@@ -120,6 +120,49 @@ def test_recovers_room_session_and_missed_messages(served: Any, transport: str, 
         node.close()
 
 
+def test_node_replays_except_rooms_broadcasts_not_volatile_nor_ack_emits() -> None:
+    """The reference for the test below, run: Node socket.io 4.8 (node_modules) replays a
+    broadcast with ``except`` rooms, filtered by the client's rooms (its sid, "r": the
+    broadcasts except its sid or except "r" are not replayed), and neither a volatile
+    broadcast nor one that waits for acks."""
+    from tests.conftest import run_node
+
+    result = run_node("recovery_rules_node.js", {}, timeout=30)
+    assert result == {"recovered": True, "got": [
+        ["first", "string"], ["skip_rooms", 0, "string"], ["skip_rooms", 1, "string"],
+        ["skip_rooms", 2, "string"], ["plain", "string"]]}
+
+
+@pytest.mark.parametrize("transport", ["websocket", "polling"])
+def test_skip_rooms_broadcasts_are_replayed_volatile_and_ack_emits_are_not(served: Any, transport: str) -> None:
+    """Node socket.io 4.8's rules (checked by running it): a broadcast with except-rooms is
+    logged with them and replayed, filtered by the rooms the client was in; volatile emits and
+    emits with an ack are not logged."""
+    app, url = served()
+    node = NodeClients(url, transports=[transport])
+    try:
+        sid = node.joined["ids"][0]
+        app.broadcast(range(0, 1))
+        node.command("wait msg 1", "waited")
+        node.command("drop", "dropped")
+        app.wait_disconnects(1)
+        sio = app.sio
+        for i in range(1, 21):
+            sio.emit("msg", i, to="r", skip_rooms="muted")
+        sio.emit("msg", -1, to="r", skip_rooms=["muted", "r"])  # the client's own room: left out
+        sio.emit("msg", -2, skip_sid=sid)  # the client's sid: left out
+        sio.emit("msg", -3, to="r", volatile=True)
+        sio.emit("msg", -4, to="r", callback=lambda *args: None)
+        app.broadcast(range(0, 0))  # wait until the loop applied the emits above
+        back = node.command("reconnect", "reconnected")
+        assert back["recovered"] == [True] and back["ids"] == [sid]
+        app.broadcast(range(21, 22))
+        node.command("wait msg 22", "waited")
+        assert numbers(node.command("report", "report")) == list(range(0, 22))
+    finally:
+        node.close()
+
+
 def test_past_max_disconnection_duration_nothing_is_replayed(served: Any) -> None:
     app, url = served(max_disconnection_duration=30)
     node = NodeClients(url)

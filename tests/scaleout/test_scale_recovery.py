@@ -50,7 +50,7 @@ PER_PRODUCER = 150
 # -- the store ---------------------------------------------------------------------------------
 def make_store(redis_server: RedisServer, prefix: str, **options: Any) -> RedisRecoveryStore:
     broker = RedisBroker(redis_server.url, "unused")
-    return RedisRecoveryStore(broker._connect, prefix, RecoveryOptions(**options))
+    return RedisRecoveryStore(broker.connect, prefix, RecoveryOptions(**options))
 
 
 def log(store: RedisRecoveryStore, n: int, rooms: list[Any] | None = None, namespace: str = "/") -> None:

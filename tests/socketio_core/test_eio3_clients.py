@@ -79,10 +79,11 @@ def test_a_broadcast_encodes_once_per_protocol_revision(
     clients = [RawV3(url, 3), RawV3(url, 3), RawV3(url, 4), RawV3(url, 4)]
     encodes: list[Any] = []
     v3_frames: list[bytes] = []
-    real_encode = SocketServer.encode
+    codec_class = type(sio.codec)
+    real_encode = codec_class.encode
     real_ws_binary = engineio_core.v3.ws_binary
 
-    def counting_encode(self: SocketServer, packet: Any) -> Any:
+    def counting_encode(self: Any, packet: Any) -> Any:
         encodes.append(packet)
         return real_encode(self, packet)
 
@@ -90,7 +91,7 @@ def test_a_broadcast_encodes_once_per_protocol_revision(
         v3_frames.append(data)
         return real_ws_binary(data)
 
-    monkeypatch.setattr(SocketServer, "encode", counting_encode)
+    monkeypatch.setattr(codec_class, "encode", counting_encode)  # the server's codec: once per packet
     monkeypatch.setattr(engineio_core.v3, "ws_binary", counting_ws_binary)
     try:
         sio.emit("blob", b"\x01\x02")  # everyone in "/": two v3, two v4 clients (and no one else)

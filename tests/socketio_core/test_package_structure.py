@@ -150,7 +150,7 @@ def test_the_manager_guards_its_rooms_with_the_server_lock(async_mode: str) -> N
     server = SocketServer(async_mode=async_mode)
     manager = server.manager
     assert isinstance(manager, LocalManager)
-    assert manager.lock is server._lock
+    assert manager.lock is server.lock
 
 
 def test_every_io_exemption_in_pyproject_names_existing_files() -> None:

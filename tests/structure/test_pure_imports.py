@@ -85,3 +85,31 @@ def test_the_probe_sees_an_io_module_load_them() -> None:
     loaded = _probe("engineio_core.serving")["loaded"]
     assert isinstance(loaded, list)
     assert {"gevent", "socket", "threading"} <= set(loaded)
+
+
+def _runtime_imports(module: str) -> set[str]:
+    """The package modules `module` imports when it runs (not under ``if TYPE_CHECKING``)."""
+    import ast
+
+    path = ROOT / (module.replace(".", "/") + ".py")
+    if not path.exists():
+        path = ROOT / module.replace(".", "/") / "__init__.py"
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
+               for n in ast.walk(node)}
+    found = set()
+    for node in ast.walk(tree):
+        if id(node) in skipped or not isinstance(node, ast.ImportFrom) or not node.level:
+            continue
+        base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+        found.add(".".join(base + ([node.module] if node.module else [])))
+    return found
+
+
+@pytest.mark.parametrize("module", [m for m in pure_modules() if m.startswith("engineio_core")])
+def test_a_pure_engine_module_imports_pure_modules_only(module: str) -> None:
+    """A pure module names the driver and connection types through the pure `driver` and
+    `connection` modules, never through `drivers/` or `transports/` (issue 22)."""
+    pure = set(pure_modules()) | {"engineio_core"}
+    assert sorted(_runtime_imports(module) - pure) == []

@@ -3,8 +3,8 @@
     SCALE_MESSAGE_QUEUE=redis://127.0.0.1:6379/0 python tests/scaleout/apps/cluster_ops_app.py --port 5001
 
 A client joins rooms with ``join``; a control client on any node runs each cluster-wide
-operation with ``op`` ({"op": "fetch" | "join" | "leave" | "disconnect" | "call" |
-"server_call", ...}) and gets its result as the acknowledgement.
+operation with ``op`` ({"op": "fetch" | "join" | "leave" | "disconnect" | "emit" | "burst" |
+"call" | "server_call", ...}) and gets its result as the acknowledgement.
 """
 
 from __future__ import annotations
@@ -58,6 +58,9 @@ def on_op(spec: dict[str, Any]) -> Any:
         socketio.disconnect_sockets(to=to, skip_rooms=skip)
     elif op == "emit":
         socketio.emit(spec["event"], spec.get("data"), to=to, skip_rooms=skip, volatile=spec.get("volatile", False))
+    elif op == "burst":  # `count` emits from this one handler, in order
+        for i in range(spec["count"]):
+            socketio.emit(spec["event"], i, to=to)
     elif op == "call":
         try:
             return {"answers": socketio.call(spec["event"], spec.get("data"), to=to, skip_rooms=skip,
