@@ -26,7 +26,10 @@ control, then ``stall_timeout``) like any other.
 
 Security. Authentication is mandatory: ``auth=None`` raises unless ``auth=False`` says so
 explicitly. Credentials are compared in constant time (`hmac.compare_digest`), every
-configured credential is checked (no early exit on the first match). In production mode no
+configured credential is checked (no early exit on the first match). The admin namespace is
+accepted only once the credentials are checked, even with ``always_connect=True``, and no
+event of a client reaches an action before that (`SocketServer._accepts_early`, the gate of
+`ClientState.gated`); a refused login closes its connection (one guess per handshake). In production mode no
 socket is reported, so no handshake data leaves the server; in development mode the
 ``cookie``, ``authorization`` and ``proxy-authorization`` headers are redacted.
 """
@@ -214,11 +217,22 @@ class AdminUI:
 
         if not self.check_auth(auth):
             logger.warning("Admin UI: invalid credentials from %s", (environ or {}).get("REMOTE_ADDR"))
+            self._close_after_refusal(sid)
             raise ConnectionRefusedError("invalid credentials")
         # Held until the CONNECT ack is out, then sent first.
         self.server.emit("config", {"supportedFeatures": self.features}, to=sid, namespace=self.namespace)
         if self.verbose:
             self.server.start_background_task(self._send_all_sockets, sid)
+
+    def _close_after_refusal(self, sid: str) -> None:
+        """Throttle: one guess per connection. The connection of a refused login is closed on
+        the timer loop's next turn, right after its CONNECT error is written, so every new
+        guess costs a new Engine.IO handshake (issue 21: thousands of guesses per second on one
+        WebSocket before)."""
+        server = self.server
+        eio_sid = server.manager.eio_sid_from_sid(sid, self.namespace)
+        if eio_sid is not None:
+            server._in_loop(server.eio.call_later, 0, server.eio.disconnect, eio_sid)
 
     def _send_all_sockets(self, sid: str) -> None:
         sockets = self._local_sockets()

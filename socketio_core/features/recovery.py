@@ -191,6 +191,7 @@ class ConnectionRecovery:
             return
         # The connect handler decides; the missed packets wait for its answer, first in line.
         client.pending.add(namespace)
+        client.gated[namespace] = []  # its events wait for that answer too (issue 21)
         server._held[sid] = missed
         server._dispatch(server._run_connect, client, namespace, sid, auth)
 
