@@ -67,6 +67,7 @@ class ConnectionRecovery:
         self.store = store
         self.pids: dict[str, str] = {}  # sid -> private id, for connected clients
         self.recovered: set[str] = set()  # sids whose current connection was recovered
+        self.floors: dict[str, str] = {}  # sid -> the log's position when its session began
         self.clock: Callable[[], float] = time.time
         """Wall-clock seconds (a shared store's entries are compared across processes)."""
         self.environ_state: EnvironState | None = None
@@ -74,7 +75,17 @@ class ConnectionRecovery:
         Flask session of Flask-SocketIO); parked and restored with the session."""
 
     # -- ids ---------------------------------------------------------------------------------
+    def floor_now(self) -> str:
+        """The replay floor of a session that begins now: the log's newest offset."""
+        return self.store.position()
+
+    def started(self, sid: str) -> None:
+        """`sid` begins (it may receive packets from now on): its replay floor is taken, so
+        a recovery never replays what was logged before it existed (issue 21)."""
+        self.floors.setdefault(sid, self.floor_now())
+
     def connect_ack(self, sid: str) -> dict[str, Any]:
+        self.started(sid)
         pid = self.pids.get(sid)
         if pid is None:
             pid = self.pids[sid] = new_pid()
@@ -94,6 +105,7 @@ class ConnectionRecovery:
     def forget(self, sid: str) -> None:
         self.pids.pop(sid, None)
         self.recovered.discard(sid)
+        self.floors.pop(sid, None)
 
     # -- emitting ----------------------------------------------------------------------------
     def emit(self, event: str, args: list[Any], namespace: str, target: Any, skip_sid: Any,
@@ -135,7 +147,7 @@ class ConnectionRecovery:
             extra = self.environ_state[0](client.environ)
         rooms: list[Hashable] = [sid, *self.server.manager.get_rooms(sid, namespace)]
         session = ParkedSession(sid, pid, namespace, list(dict.fromkeys(rooms)),
-                                client.sessions.get(namespace), extra)
+                                client.sessions.get(namespace), extra, floor=self.floors.get(sid, ""))
         try:
             self.store.park(session, self.clock())
         except Exception:  # a shared store that is down: this drop is not recoverable
@@ -175,6 +187,7 @@ class ConnectionRecovery:
         if session.extra is not None and self.environ_state is not None:
             self.environ_state[1](client.environ, session.extra)
         self.pids[sid] = session.pid
+        self.floors[sid] = session.floor  # the session's own floor, not the reconnect's
         self.recovered.add(sid)
         missed: list[EncodedMessage] = [part for parts in restored.missed for part in parts]
         logger.info("%s: recovered %s in %s, %d missed packets", client.eio_sid, sid, namespace,

@@ -178,7 +178,8 @@ def read_entry(fields: dict[bytes, bytes], offset: str) -> LogEntry:
 
 def session_to_json(session: ParkedSession, json: Any) -> str:
     text = json.dumps({"sid": session.sid, "pid": session.pid, "nsp": session.namespace,
-                       "rooms": session.rooms, "data": session.data, "extra": session.extra})
+                       "rooms": session.rooms, "data": session.data, "extra": session.extra,
+                       "floor": session.floor})
     return text if isinstance(text, str) else text.decode()
 
 
@@ -186,9 +187,11 @@ def session_from_json(raw: bytes | str, json: Any) -> ParkedSession | None:
     try:
         value = json.loads(raw)
         sid, pid, nsp, rooms = value["sid"], value["pid"], value["nsp"], value["rooms"]
-        if not (isinstance(sid, str) and isinstance(pid, str) and isinstance(nsp, str) and isinstance(rooms, list)):
+        floor = value.get("floor", "")
+        if not (isinstance(sid, str) and isinstance(pid, str) and isinstance(nsp, str) and isinstance(rooms, list)
+                and isinstance(floor, str)):
             return None
-        return ParkedSession(sid, pid, nsp, rooms, value.get("data"), value.get("extra"))
+        return ParkedSession(sid, pid, nsp, rooms, value.get("data"), value.get("extra"), floor=floor)
     except Exception:
         return None
 
@@ -256,6 +259,13 @@ class RedisRecoveryStore:
         raw = self.client.getdel(self.session_key(pid))
         return None if raw is None else session_from_json(raw, self.json)
 
+    @staticmethod
+    def below_floor(session: ParkedSession, offset: str) -> bool:
+        """Issue 21: an offset from before the session began (or a session without a floor)
+        is unknown: nothing logged before a client existed is replayed to it."""
+        floor, entry_id = id_of_offset(session.floor), id_of_offset(offset)
+        return floor is None or entry_id is None or entry_id < floor
+
     def entries_after(self, offset: str) -> list[Entry] | None:
         """The log's entries after `offset`, oldest first; None when that would not be
         complete (the offset's entry was trimmed, or more than ``max_buffered_packets``
@@ -272,7 +282,7 @@ class RedisRecoveryStore:
     def restore(self, namespace: str, pid: str, offset: str, now: float) -> Restored | None:
         """The whole recovery in one call (blocking): the session and the packets it missed."""
         session = self.take(pid)
-        if session is None or session.namespace != namespace:
+        if session is None or session.namespace != namespace or self.below_floor(session, offset):
             return None
         entries = self.entries_after(offset)
         if entries is None:
@@ -457,6 +467,11 @@ class ClusterRecovery(ConnectionRecovery):
         self.server.manager.deliver_local(entry.namespace, entry.rooms, entry.skip or None, entry.parts)
 
     # -- sessions --------------------------------------------------------------------------------
+    def floor_now(self) -> str:
+        """The newest entry this node has applied (a stream id); before the reader started,
+        this node's clock (the ids are Redis's milliseconds)."""
+        return offset_of(self._applied or (int(time.time() * 1000), 0))
+
     def _snapshot(self, client: Any, namespace: str, sid: str) -> str | None:
         pid = self.pids.get(sid)
         if pid is None:
@@ -464,7 +479,7 @@ class ClusterRecovery(ConnectionRecovery):
         rooms: list[Hashable] = [sid, *self.server.manager.get_rooms(sid, namespace)]
         extra = self.environ_state[0](client.environ) if self.environ_state is not None else None
         session = ParkedSession(sid, pid, namespace, list(dict.fromkeys(rooms)),
-                                client.sessions.get(namespace), extra)
+                                client.sessions.get(namespace), extra, floor=self.floors.get(sid, ""))
         try:
             return session_to_json(session, self.redis.json)
         except (TypeError, ValueError) as exc:
@@ -546,7 +561,7 @@ class ClusterRecovery(ConnectionRecovery):
         """Loop: from now on the entries read for its rooms are kept, then the log is read."""
         if not self._present(client) or namespace in client.namespaces:
             return
-        if session is None or session.namespace != namespace:
+        if session is None or session.namespace != namespace or self.redis.below_floor(session, offset):
             logger.info("%s: state of %s not recovered", client.eio_sid, namespace)
             self.server.connect_new(client, namespace, auth)
             return

@@ -94,6 +94,9 @@ class ParkedSession:
     extra: Any = None
     """State of the layer above (Flask-SocketIO's forked Flask session)."""
     disconnected_at: float = 0.0
+    floor: str = ""
+    """The store's newest offset when the session began (issue 21): it may be replayed only
+    what was logged after it; an offset below it is unknown (no floor: nothing recoverable)."""
 
 
 @dataclass(slots=True)
@@ -129,6 +132,7 @@ class RecoveryStore(Protocol):
     """Whether other processes see it (then `restore` does blocking I/O, off the loop)."""
 
     def next_offset(self) -> str: ...
+    def position(self) -> str: ...
     def append(self, offset: str, namespace: str, rooms: list[Hashable] | None, skip: Sequence[str],
                parts: Sequence[EncodedMessage], now: float) -> None: ...
     def park(self, session: ParkedSession, now: float) -> None: ...
@@ -164,6 +168,10 @@ class MemoryRecoveryStore:
 
     def next_offset(self) -> str:
         self._seq += 1
+        return f"{self._prefix}-{self._seq:x}"
+
+    def position(self) -> str:
+        """The offset of the newest packet logged so far (a new session's floor)."""
         return f"{self._prefix}-{self._seq:x}"
 
     def _seq_of(self, offset: str) -> int | None:
@@ -213,8 +221,9 @@ class MemoryRecoveryStore:
         if session.disconnected_at < horizon:
             return None
         seq = self._seq_of(offset)
-        if seq is None or seq > self._seq:
-            return None
+        floor = self._seq_of(session.floor)
+        if seq is None or seq > self._seq or floor is None or seq < floor:
+            return None  # issue 21: an offset from before the session began is unknown
         log = self._logs.get(namespace)
         if log is None:
             log = self._logs[namespace] = deque()

@@ -550,6 +550,8 @@ class SocketServer:
         with self._lock:  # threading: no broadcast may reach the new sid before it is held
             sid = self.manager.connect(client.eio_sid, namespace, codec_v4.legacy_sid(client.revision, client.eio_sid, namespace))
             client.namespaces[namespace] = sid
+            if self.recovery is not None:
+                self.recovery.started(sid)  # issue 21: the session's replay floor
             client.gated[namespace] = []  # issue 21: no event is handled before the handler accepts
             if not early:
                 client.pending.add(namespace)

@@ -78,3 +78,25 @@ def test_a_normal_disconnect_is_not_recovered() -> None:
 def test_bad_options_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown connection_state_recovery options"):
         SocketIO(flask.Flask(__name__), connection_state_recovery={"maxDisconnectionDuration": 1})
+
+
+def test_an_older_offset_of_another_client_replays_nothing() -> None:
+    """Issue 21 #1, the issue's reproduction: C reconnects with its own pid and A's older
+    offset; what was broadcast before C existed is not replayed to it (no recovery at all)."""
+    app, socketio, _ = make_app()
+    a = socketio.test_client(app)
+    socketio.emit("news", "seen by A")
+    a.get_received()
+    a_offset = a.offsets["/"]
+    socketio.emit("news", "sent-before-C-existed")
+    c = socketio.test_client(app)
+    socketio.emit("news", "for both")
+    assert [m["args"] for m in c.get_received()] == [["for both"]]
+    c.drop()
+    c.offsets["/"] = a_offset
+    assert c.reconnect() is False
+    assert c.get_received() == []
+    # C's own offset still recovers (the floor does not refuse what is C's).
+    c.drop()
+    socketio.emit("news", "missed by C")
+    assert c.reconnect() is False  # a new session: its first pid was parked with no offset

@@ -62,8 +62,12 @@ def log(store: RedisRecoveryStore, n: int, rooms: list[Any] | None = None, names
     store.write(ops)
 
 
-def park(store: RedisRecoveryStore, pid: str, rooms: list[Any], namespace: str = "/") -> None:
-    store.write([("set", pid, session_to_json(ParkedSession("sid-" + pid, pid, namespace, rooms, {"k": 1}), store.json))])
+FIRST = offset_of((0, 0))  # the floor of a session that began before anything was logged
+
+
+def park(store: RedisRecoveryStore, pid: str, rooms: list[Any], namespace: str = "/", floor: str = FIRST) -> None:
+    session = ParkedSession("sid-" + pid, pid, namespace, rooms, {"k": 1}, floor=floor)
+    store.write([("set", pid, session_to_json(session, store.json))])
 
 
 def last_offset(store: RedisRecoveryStore) -> str:
@@ -129,6 +133,23 @@ def test_store_size_bound_fails_instead_of_a_partial_replay(redis_server: RedisS
     # An offset no store made, or one from the future, replays nothing either.
     park(store, "bad", ["sid-bad"])
     assert replayed(store, "bad", "not-an-offset") is None
+
+
+def test_store_refuses_an_offset_from_before_the_session_began(redis_server: RedisServer) -> None:
+    """Issue 21 #1 with the Redis store: the floor travels with the session between nodes."""
+    store = make_store(redis_server, "t5")
+    log(store, 1, None)
+    older = last_offset(store)
+    log(store, 1, None)
+    floor = last_offset(store)
+    log(store, 2, None)
+    park(store, "late", ["sid-late"], floor=floor)
+    assert replayed(store, "late", older) is None
+    park(store, "late", ["sid-late"], floor=floor)
+    got = replayed(store, "late", floor)
+    assert got is not None and len(got) == 2
+    park(store, "nofloor", ["sid-nofloor"], floor="")
+    assert replayed(store, "nofloor", floor) is None
 
 
 def replayed_again(store: RedisRecoveryStore, pid: str, offset: str) -> list[str]:
