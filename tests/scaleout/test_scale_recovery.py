@@ -40,6 +40,7 @@ from socketio_core.features.recovery_redis import (
 from socketio_core.features.recovery_store import ParkedSession, RecoveryOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recovery"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hardening"))
 from recovery_support import NodeClients  # noqa: E402
 
 RECOVERY_APP = APPS / "recovery_app.py"
@@ -255,3 +256,90 @@ def test_past_max_disconnection_duration_nothing_is_replayed(redis_server: Redis
         clients.close()
     assert all(a["recovered"] is False and "late" not in a["rooms"] for a in answers)
     assert all([e[0]["p"] for e in got] == ["before"] for got in events)
+
+
+# -- two nodes in this process, one Redis (issue 21) -------------------------------------------------
+def _open(port: int, auth: Any = None) -> tuple[Any, dict[str, Any]]:
+    """A raw WebSocket client: Engine.IO open and a Socket.IO CONNECT; (client, ack data)."""
+    import json
+
+    from hard_support import RawWS
+
+    ws = RawWS(port)
+    ws.open()
+    ws.send_text("40" + (json.dumps(auth) if auth is not None else ""))
+    ack = ws.recv_message()
+    assert isinstance(ack, str) and ack.startswith("40{"), ack
+    return ws, json.loads(ack[2:])
+
+
+def _offset_of(message: Any) -> str:
+    import json
+
+    assert isinstance(message, str) and message.startswith("42["), message
+    offset = json.loads(message[2:])[-1]
+    assert isinstance(offset, str)
+    return offset
+
+
+@pytest.fixture
+def two_nodes(redis_server: RedisServer) -> Iterator[list[Any]]:
+    """Two `SocketServer`s on loopback (gevent), recovery on, one Redis message queue."""
+    import contextlib
+    import uuid
+
+    from hard_support import http, sio_env
+
+    from socketio_core.server.pubsub import manager_for_url
+
+    channel = f"two-{uuid.uuid4().hex[:8]}"
+    with contextlib.ExitStack() as stack:
+        envs = [stack.enter_context(sio_env(bystander=False, client_manager=manager_for_url(redis_server.url, channel),
+                                            connection_state_recovery={"max_disconnection_duration": 30}))
+                for _ in range(2)]
+        for env in envs:  # the listener starts with the first request
+            assert http(env.port).status == 200
+        redis_server.wait_subscribers(2, channel=channel)
+        yield envs
+
+
+def test_a_live_sessions_pid_is_refused_on_another_node(redis_server: RedisServer, two_nodes: list[Any]) -> None:
+    """Issue 21 #1b: B presents connected A's pid (and its own offset) on node 2: it gets a
+    new sid, not A's, and so does C trying again later; A's copy stays A's."""
+    node1, node2 = two_nodes
+    a, a_ack = _open(node1.port)
+    b, _ = _open(node2.port)
+    client = redis_server.client()
+    wait_for(lambda: client.keys(f"{node1.sio.manager.channel}:recovery:*{a_ack['pid']}"), timeout=10)
+    node2.sio.emit("news", "for everyone")
+    b_offset = _offset_of(b.recv_message())
+    assert _offset_of(a.recv_message()) == b_offset
+    for _ in range(2):  # B, then C repeating it
+        thief, ack = _open(node2.port, {"pid": a_ack["pid"], "offset": b_offset})
+        assert ack["sid"] != a_ack["sid"], "a connected client's session was copied"
+        thief.close()
+    node1.sio.emit("news", "still A's")
+    assert a.recv_message().startswith('42["news","still A\'s"')
+    for ws in (a, b):
+        ws.close()
+
+
+def test_the_floor_travels_between_nodes(redis_server: RedisServer, two_nodes: list[Any]) -> None:
+    """Issue 21 #1 across nodes: C, connected on node 1 after A's offset, drops and reconnects
+    on node 2 with A's older offset: no recovery."""
+    node1, node2 = two_nodes
+    a, _ = _open(node1.port)
+    node1.sio.emit("news", "seen by A")
+    a_offset = _offset_of(a.recv_message())
+    node1.sio.emit("news", "sent-before-C-existed")
+    a.recv_message()
+    c, c_ack = _open(node1.port)
+    c.close()  # abrupt: parked
+    client = redis_server.client()
+    wait_for(lambda: client.exists(f"{node1.sio.manager.channel}:recovery:session:{c_ack['pid']}"), timeout=10)
+    again, ack = _open(node2.port, {"pid": c_ack["pid"], "offset": a_offset})
+    assert ack["sid"] != c_ack["sid"], ack
+    node2.sio.emit("news", "after")
+    assert again.recv_message().startswith('42["news","after"')  # nothing replayed before it
+    for ws in (a, again):
+        ws.close()
