@@ -94,6 +94,11 @@ def _same_credentials(expected: dict[str, Any], given: Any) -> bool:
     return ok
 
 
+def _recovery_stats(server: Any) -> dict[str, int] | None:
+    stats = getattr(getattr(server.recovery, "store", None), "stats", None)
+    return stats() if callable(stats) else None
+
+
 def _displayable(value: Any, depth: int = 0) -> Any:
     """A report's copy of event data: JSON-able (binary shown by its size), bounded depth."""
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -452,6 +457,8 @@ class AdminUI:
             "congestedClients": len(eio.flow.congested),
             "messagesPerSecond": round(out / elapsed, 1) if elapsed > 0 else 0.0,
             "adminEventsDropped": self.dropped,
+            # Connection state recovery's in-memory store: sizes, evictions (issue 21 #2).
+            "recovery": _recovery_stats(server),
         }
 
     def flush(self) -> None:

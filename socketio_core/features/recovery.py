@@ -41,6 +41,9 @@ ClientState = Any
 
 logger = logging.getLogger("socketio_core.recovery")
 
+SWEEP_INTERVAL = 5.0
+"""Most seconds between two sweeps of the in-memory store (expired sessions, old packets)."""
+
 EnvironState = tuple[Callable[[dict[str, Any]], Any], Callable[[dict[str, Any], Any], None]]
 
 
@@ -73,6 +76,19 @@ class ConnectionRecovery:
         self.environ_state: EnvironState | None = None
         """(dump, load) of per-connection state the layer above keeps in the environ (the
         Flask session of Flask-SocketIO); parked and restored with the session."""
+        if not store.shared:
+            # Issue 21 #2: expired sessions and old packets go on the timer loop, not only
+            # when another client is parked.
+            server.when_running(self._sweep)
+
+    def _sweep(self) -> None:
+        """Sweep the in-memory store, then again in a while (on the engine's timer loop)."""
+        try:
+            with self.server._lock:
+                self.store.sweep(self.clock())
+        finally:
+            period = max(0.1, min(SWEEP_INTERVAL, self.options.max_disconnection_duration / 4))
+            self.server.eio.call_later(period, self._sweep)
 
     # -- ids ---------------------------------------------------------------------------------
     def floor_now(self) -> str:

@@ -4,16 +4,35 @@
    under ``always_connect`` and with a slow auth callable, over polling and WebSocket; no
    event of any namespace reaches a handler before its connect handler has accepted; a
    refused admin login closes its connection (one guess per handshake).
+1c/2. Connection state recovery's memory is bounded: the replay log in bytes, the parked
+   sessions in count and bytes (measured on a server in a subprocess, RSS from /proc).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hard_support import PEER_CLOSED, TIMEOUT, Closed, PollClient, RawWS, SioEnv, sio_env, wait_for
+from hard_support import (
+    PEER_CLOSED,
+    ROOT,
+    TIMEOUT,
+    Closed,
+    PollClient,
+    RawWS,
+    SioEnv,
+    sio_env,
+    wait_for,
+)
+
+from socketio_core.features.recovery_store import DEFAULT_MAX_BUFFERED_BYTES
+
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from hardening_server import TargetServer  # noqa: E402
 
 CREDS = {"username": "admin", "password": "correct-horse"}
 WRONG = '0/admin,{"username":"admin","password":"WRONG"}'
@@ -153,3 +172,73 @@ def test_refused_admin_login_closes_the_connection(always_env: SioEnv, caplog: p
         ws.send_text("4" + WRONG)
         ws.recv_message()
     assert [r.levelname for r in caplog.records if r.name == "socketio_core.admin"] == ["WARNING"]
+
+
+# -- 1c / 2: recovery memory --------------------------------------------------------------------
+MIB_KB = 1024
+
+
+@pytest.fixture
+def recovery_server(request: pytest.FixtureRequest) -> Iterator[TargetServer]:
+    options = getattr(request, "param", "true")
+    server = TargetServer("--recovery", options)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_replay_log_is_bounded_in_bytes_under_a_900kb_relay(recovery_server: TargetServer) -> None:
+    """Issue 21 #1c: one client relays 100 broadcasts of 900 KB (90 MB; the issue's 300 took
+    RSS 39 → 836 MB and kept it): the server's RSS grows by at most the documented per-namespace
+    log budget (`max_buffered_bytes`, 16 MiB) plus a margin, and the log says so."""
+    ws = RawWS(recovery_server.port)
+    ws.sio_connect()
+    payload = "x" * 900_000
+    ws.send_text('42["broadcast","warm-up"]')
+    ws.recv_message()
+    before = recovery_server.rss_kb()
+    for _ in range(100):
+        ws.send_text(f'42["broadcast","{payload}"]')
+        got = ws.recv_message()
+        assert isinstance(got, str) and got.startswith('42["news","xxx')
+    growth = recovery_server.rss_kb() - before
+    ws.close()
+    print(f"RSS growth under the relay: {growth} KiB")
+    assert growth < (DEFAULT_MAX_BUFFERED_BYTES // 1024) + 16 * MIB_KB, f"RSS grew by {growth} KiB"
+    stats = recovery_server.stats()["recovery"]
+    assert stats["logBytes"] <= DEFAULT_MAX_BUFFERED_BYTES and stats["logTrimmedForBytes"] > 0, stats
+
+
+def test_parked_sessions_are_bounded_under_churn(recovery_server: TargetServer) -> None:
+    """Issue 21 #2: connect / join a 100 KB room / abrupt close, 600 times (60 MB of room names
+    parked for 120 s before): a session over `max_session_bytes` is not parked, RSS stays flat."""
+    before = recovery_server.rss_kb()
+    for i in range(600):
+        ws = RawWS(recovery_server.port)
+        ws.sio_connect()
+        ws.send_text(f'421["join","{i:06d}' + "r" * 100_000 + '"]')
+        assert ws.recv_message() == "431[true]"
+        ws.close()
+    wait_for(lambda: recovery_server.stats()["clients"] == 0, TIMEOUT)
+    growth = recovery_server.rss_kb() - before
+    print(f"RSS growth under the churn: {growth} KiB")
+    assert growth < 16 * MIB_KB, f"RSS grew by {growth} KiB"
+    stats = recovery_server.stats()["recovery"]
+    assert stats["tooBig"] == 600 and stats["parked"] == 0, stats
+
+
+@pytest.mark.parametrize("recovery_server", ['{"max_disconnection_duration": 1}'], indirect=True)
+def test_expired_sessions_are_swept_on_the_timer_loop(recovery_server: TargetServer) -> None:
+    """Issue 21 #2: parked sessions go once expired, with no other client parked after them."""
+    for _ in range(20):
+        ws = RawWS(recovery_server.port)
+        ws.sio_connect()
+        ws.send_text('421["join","small"]')
+        assert ws.recv_message() == "431[true]"
+        ws.close()
+    wait_for(lambda: recovery_server.stats()["recovery"]["parked"] + recovery_server.stats()["recovery"]["expired"]
+             == 20, TIMEOUT)
+    wait_for(lambda: recovery_server.stats()["recovery"]["parked"] == 0, TIMEOUT)  # swept
+    assert recovery_server.stats()["recovery"]["expired"] == 20

@@ -311,6 +311,7 @@ def actual_limits() -> dict[str, Any]:
     from engineio_core import server as engine_server
     from engineio_core.drivers import gevent_driver
     from socketio_core import codec, packets, pubsub, server
+    from socketio_core.server import server as server_module
 
     cfg = EngineConfig()
     sio = server.SocketServer(async_mode="threading")
@@ -327,7 +328,7 @@ def actual_limits() -> dict[str, Any]:
         "connect_timeout": sio.connect_timeout,
         "max_attachments": codec.JSONCodec().max_attachments,
         "MAX_ACK_ID": packets.MAX_ACK_ID,
-        "MAX_HELD_MESSAGES": server.MAX_HELD_MESSAGES,
+        "MAX_HELD_MESSAGES": server_module.MAX_HELD_MESSAGES,
         "MAX_SID_LENGTH": handshake.MAX_SID_LENGTH,
         "CLOSING_GRACE": session.CLOSING_GRACE,
         "FLUSH_GRACE": gevent_driver.FLUSH_GRACE,
@@ -338,7 +339,18 @@ def actual_limits() -> dict[str, Any]:
         "THREAD_WINDOW": engine_server.THREAD_WINDOW,
         "CORK_LIMIT": gevent_driver.CORK_LIMIT,
         "MAX_PUBLISH_BACKLOG": pubsub.MAX_PUBLISH_BACKLOG,
+        **recovery_limits(),
     }
+
+
+def recovery_limits() -> dict[str, Any]:
+    """The connection state recovery bounds (issue 21), on whenever recovery is."""
+    from socketio_core.features.recovery_store import RecoveryOptions
+
+    options = RecoveryOptions()
+    return {name: getattr(options, name) for name in (
+        "max_buffered_packets", "max_buffered_bytes", "max_total_buffered_bytes", "max_parked_sessions",
+        "max_parked_bytes", "max_session_bytes")}
 
 
 def test_every_limit_is_on_by_default_with_its_documented_value() -> None:

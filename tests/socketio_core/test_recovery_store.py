@@ -110,3 +110,46 @@ def test_options() -> None:
     assert RecoveryOptions.parse(True) == RecoveryOptions()
     with pytest.raises(ValueError):
         RecoveryOptions.parse({"max_disconnection_duration": 0})
+
+
+def test_the_log_is_bounded_in_bytes_per_namespace_and_for_the_store() -> None:
+    """Issue 21 #1c: the oldest packets go once a namespace's log, or all logs together, pass
+    their byte budget; a client whose missed packets went is not recovered (never partly)."""
+    s = store(max_buffered_bytes=10_000, max_total_buffered_bytes=15_000)
+    first_offset = log(s, "x" * 4_000, 0)
+    floor = first(s)
+    for _ in range(3):
+        log(s, "y" * 4_000, 0)
+    assert s.log_bytes["/"] <= 10_000 and len(s._logs["/"]) == 2
+    for _ in range(3):
+        log(s, "z" * 4_000, 0, namespace="/chat")
+    assert s.total_log_bytes <= 15_000
+    assert s.log_bytes["/"] + s.log_bytes["/chat"] == s.total_log_bytes
+    assert s.stats()["logTrimmedForBytes"] >= 3
+    s.park(ParkedSession("sid1", "p", "/", ["sid1"], floor=floor), 1)
+    assert s.restore("/", "p", first_offset, 2) is None  # what it missed was trimmed
+
+
+def test_parked_sessions_are_capped_oldest_first() -> None:
+    """Issue 21 #2: a count and a byte budget, the oldest evicted first, counted."""
+    s = store(max_parked_sessions=3, max_parked_bytes=10_000, max_session_bytes=5_000)
+    for i in range(5):
+        s.park(ParkedSession(f"sid{i}", f"p{i}", "/", [f"sid{i}"], floor=first(s)), i)
+    assert list(s._parked) == ["p2", "p3", "p4"] and s.stats()["evicted"] == 2
+    s.park(ParkedSession("big", "pbig", "/", ["big", "r" * 4_000], floor=first(s)), 5)
+    s.park(ParkedSession("big2", "pbig2", "/", ["big2", "r" * 4_000], floor=first(s)), 6)
+    assert s.parked_bytes <= 10_000 and "p2" not in s._parked and "pbig2" in s._parked
+    s.park(ParkedSession("huge", "phuge", "/", ["huge"], data={"k": "v" * 6_000}, floor=first(s)), 7)
+    assert "phuge" not in s._parked and s.stats()["tooBig"] == 1
+    assert s.restore("/", "p2", first(s), 8) is None  # evicted: not recoverable
+
+
+def test_sweep_drops_expired_sessions_and_old_packets_without_another_park() -> None:
+    s = store(max_disconnection_duration=10)
+    log(s, "a", 0)
+    s.park(ParkedSession("sid1", "p", "/", ["sid1"], floor=first(s)), 1)
+    s.sweep(5)
+    assert s.stats()["parked"] == 1 and s.stats()["logPackets"] == 1
+    s.sweep(12)
+    assert s.stats()["parked"] == 0 and s.stats()["expired"] == 1
+    assert s.stats()["logPackets"] == 0 and s.total_log_bytes == 0 and s.parked_bytes == 0
