@@ -201,17 +201,18 @@ def test_v3_base64_client_gets_text_payloads(v3_server: tuple[EngineHarness, int
 
 def test_v3_jsonp(v3_server: tuple[EngineHarness, int]) -> None:
     harness, port = v3_server
-    resp = http(port, "GET", "EIO=3&transport=polling&j=2")
+    page = {"Referer": f"http://127.0.0.1:{port}/chat.html"}  # the server's own page (issue 21 #3)
+    resp = http(port, "GET", "EIO=3&transport=polling&j=2", headers=page)
     assert resp.text.startswith('___eio[2]("') and resp.text.endswith('");'), resp.text
     payload = json.loads(resp.text[len("___eio[2]("):-2])
     sid = json.loads(payload.partition(":")[2][1:])["sid"]
     q = f"EIO=3&transport=polling&j=2&sid={sid}"
     form = "d=" + "4%3A4a%5Cnb"  # "4:4a\\nb": the client writes a newline as backslash-n
-    resp = http(port, "POST", q, form, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    resp = http(port, "POST", q, form, headers={"Content-Type": "application/x-www-form-urlencoded", **page})
     assert (resp.status, resp.text) == (200, "ok")
     harness.wait(lambda: len(harness.messages) == 1)
     assert harness.messages[0][1] == "a\nb"
-    resp = http(port, "GET", q)
+    resp = http(port, "GET", q, headers=page)
     assert resp.text == '___eio[2]("4:4a\\nb");'
 
 

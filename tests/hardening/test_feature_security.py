@@ -6,6 +6,8 @@
    refused admin login closes its connection (one guess per handshake).
 1c/2. Connection state recovery's memory is bounded: the replay log in bytes, the parked
    sessions in count and bytes (measured on a server in a subprocess, RSS from /proc).
+3. JSONP (``allow_eio3``) only for a site CORS would let read the answer; ``nosniff`` on
+   every polling answer.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from hard_support import (
     PollClient,
     RawWS,
     SioEnv,
+    http,
     sio_env,
     wait_for,
 )
@@ -242,3 +245,34 @@ def test_expired_sessions_are_swept_on_the_timer_loop(recovery_server: TargetSer
              == 20, TIMEOUT)
     wait_for(lambda: recovery_server.stats()["recovery"]["parked"] == 0, TIMEOUT)  # swept
     assert recovery_server.stats()["recovery"]["expired"] == 20
+
+
+# -- 3: JSONP -----------------------------------------------------------------------------------
+CROSS_SITE = {"Cookie": "session=victim", "Sec-Fetch-Site": "cross-site", "Referer": "http://evil.example/page",
+              "Sec-Fetch-Dest": "script"}
+
+
+@pytest.mark.parametrize("headers", [CROSS_SITE, {"Cookie": "session=victim"}], ids=["cross-site", "no-headers"])
+def test_cross_site_jsonp_gets_no_session(headers: dict[str, str]) -> None:
+    """Issue 21 #3: a <script> GET from another site opens no session (the connect handler
+    never runs with the victim's cookie); the v4 spelling too."""
+    with sio_env(allow_eio3=True) as env:
+        for query in ("EIO=3&transport=polling&j=0", "EIO=4&transport=polling&j=0"):
+            resp = http(env.port, target=f"/socket.io/?{query}", headers=headers)
+            assert resp.status == 400 and "sid" not in resp.text, (resp.status, resp.text)
+            assert resp.headers["x-content-type-options"] == "nosniff"
+        assert env.sio.eio.session_count == 1  # the bystander's only
+        assert [auth for _, auth in env.of("connect")] == [{"who": "bystander"}]
+        resp = http(env.port, target="/socket.io/?EIO=4&transport=polling", headers=headers)
+        assert resp.status == 200 and resp.headers["x-content-type-options"] == "nosniff"  # XHR: CORS rules
+
+
+@pytest.mark.parametrize(("cors", "referer"), [("*", "http://evil.example/page"),
+                                               (["http://good.example"], "http://good.example/chat")])
+def test_jsonp_is_served_where_cors_lets_the_site_read(cors: Any, referer: str) -> None:
+    with sio_env(allow_eio3=True, cors_allowed_origins=cors) as env:
+        headers = {**CROSS_SITE, "Referer": referer}
+        resp = http(env.port, target="/socket.io/?EIO=3&transport=polling&j=0", headers=headers)
+        assert resp.status == 200 and resp.text.startswith('___eio[0]("'), resp.text
+        assert resp.headers["content-type"].startswith("text/javascript")
+        assert resp.headers["x-content-type-options"] == "nosniff"

@@ -289,6 +289,7 @@ def test_static_files_inside_are_served(static_port: int, target: str, body: byt
     resp = http(static_port, "GET", target)
     assert (resp.status, resp.body) == (200, body)
     assert resp.headers["content-type"] == ctype
+    assert resp.headers["x-content-type-options"] == "nosniff"  # issue 21 #3
 
 
 # -- size limits on by default, as documented -------------------------------------------------------------
