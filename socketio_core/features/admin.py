@@ -282,7 +282,9 @@ class AdminUI:
             "data": {},
             "serverId": self.server_id,
             "handshake": {
-                "address": headers.get("x-forwarded-for") or environ.get("REMOTE_ADDR", ""),
+                # The peer's address: a client-set X-Forwarded-For is not trusted (issue 21 #4);
+                # behind a proxy, werkzeug's ProxyFix (configured for it) sets REMOTE_ADDR.
+                "address": environ.get("REMOTE_ADDR", ""),
                 "headers": headers,
                 "query": handshake.get("query", {}),
                 "issued": int(connected * 1000),

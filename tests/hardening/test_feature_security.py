@@ -8,11 +8,13 @@
    sessions in count and bytes (measured on a server in a subprocess, RSS from /proc).
 3. JSONP (``allow_eio3``) only for a site CORS would let read the answer; ``nosniff`` on
    every polling answer.
+4. No recovery pid and no admin password in any log line; X-Forwarded-For is not trusted.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -276,3 +278,53 @@ def test_jsonp_is_served_where_cors_lets_the_site_read(cors: Any, referer: str) 
         assert resp.status == 200 and resp.text.startswith('___eio[0]("'), resp.text
         assert resp.headers["content-type"].startswith("text/javascript")
         assert resp.headers["x-content-type-options"] == "nosniff"
+
+
+# -- 4: secrets in logs ------------------------------------------------------------------------
+def test_no_pid_and_no_admin_password_in_any_log_line(caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 21 #4: with every logger at INFO (the engine's packet lines included), the
+    recovery pid (CONNECT ack, reconnecting CONNECT) and the admin password (admin CONNECT,
+    right and wrong) appear in no log line."""
+    caplog.set_level(logging.DEBUG)
+    with sio_env(connection_state_recovery=True) as env:
+        admin = env.sio.instrument(auth=dict(CREDS))
+        try:
+            ws = RawWS(env.port)
+            ws.open()
+            ws.send_text("40")
+            ack = json.loads(str(ws.recv_message())[2:])
+            env.sio.emit("news", "one")
+            offset = json.loads(str(ws.recv_message())[2:])[-1]
+            ws.close()
+            env.wait_event("disconnect", lambda sid, reason: sid == ack["sid"])
+            again = RawWS(env.port)
+            again.open()
+            again.send_text("40" + json.dumps({"pid": ack["pid"], "offset": offset}))
+            assert json.loads(str(again.recv_message())[2:])["sid"] == ack["sid"]  # recovered
+            for password in ("correct-horse", "WRONG-guess"):
+                ui = RawWS(env.port)
+                ui.open()
+                ui.send_text("40/admin," + json.dumps({"username": "admin", "password": password}))
+                assert str(ui.recv_message()).startswith(("40/admin,", "44/admin,"))
+                ui.close()
+            again.close()
+        finally:
+            admin.shutdown()
+        lines = env.logs.messages() + [r.getMessage() for r in caplog.records]
+    assert any("Received packet MESSAGE data 0/admin," in line for line in lines)  # the lines are there
+    assert any(ack["sid"] in line and "Sending packet MESSAGE data 0{" in line for line in lines)
+    for secret in (ack["pid"], "correct-horse", "WRONG-guess"):
+        assert not [line for line in lines if secret in line], secret
+
+
+def test_admin_ui_does_not_trust_a_client_set_x_forwarded_for() -> None:
+    with sio_env() as env:
+        admin = env.sio.instrument(auth=dict(CREDS))
+        try:
+            ws = RawWS(env.port, headers={"X-Forwarded-For": "6.6.6.6"})
+            sid = ws.sio_connect()
+            shown = admin.serialize(sid, "/", ws.eio_sid or "")
+            assert shown["handshake"]["address"] == "127.0.0.1"
+            ws.close()
+        finally:
+            admin.shutdown()
