@@ -80,7 +80,9 @@ def _now_iso(t: float | None = None) -> str:
 def _as_bytes(value: Any) -> bytes:
     if isinstance(value, bytes):
         return value
-    return str(value).encode("utf-8")
+    # surrogatepass: a lone surrogate ("\ud800" in the JSON) is bytes like any other, not an
+    # UnicodeEncodeError with a traceback in the error log (issue 21 #5).
+    return str(value).encode("utf-8", "surrogatepass")
 
 
 def _same_credentials(expected: dict[str, Any], given: Any) -> bool:
@@ -220,8 +222,13 @@ class AdminUI:
     def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         from ..exceptions import ConnectionRefusedError
 
-        if not self.check_auth(auth):
-            logger.warning("Admin UI: invalid credentials from %s", (environ or {}).get("REMOTE_ADDR"))
+        why = ""
+        try:
+            ok = self.check_auth(auth)
+        except Exception as exc:  # any shape of credentials is a refusal, never a traceback
+            ok, why = False, f" (the check raised {type(exc).__name__})"
+        if not ok:
+            logger.warning("Admin UI: invalid credentials from %s%s", (environ or {}).get("REMOTE_ADDR"), why)
             self._close_after_refusal(sid)
             raise ConnectionRefusedError("invalid credentials")
         # Held until the CONNECT ack is out, then sent first.

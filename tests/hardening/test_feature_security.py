@@ -9,6 +9,7 @@
 3. JSONP (``allow_eio3``) only for a site CORS would let read the answer; ``nosniff`` on
    every polling answer.
 4. No recovery pid and no admin password in any log line; X-Forwarded-For is not trusted.
+5. Bad admin credentials of any shape: a refusal and one WARNING, no traceback.
 """
 
 from __future__ import annotations
@@ -328,3 +329,44 @@ def test_admin_ui_does_not_trust_a_client_set_x_forwarded_for() -> None:
             ws.close()
         finally:
             admin.shutdown()
+
+
+# -- 5: bad admin credentials of any shape --------------------------------------------------------
+BAD_CREDENTIALS = [
+    '{"username":"admin","password":"\\ud800"}',  # a lone surrogate
+    '{"username":"\\udfff","password":["x"]}',
+    '{"username":"admin","password":{"$gt":""}}',
+    '{"username":null,"password":1e308}',
+    '{"username":"admin","password":' + "[" * 200 + "]" * 200 + "}",
+    '"admin:correct-horse"',
+]
+
+
+@pytest.mark.parametrize("auth", ["dict", "callable"])
+def test_bad_admin_credentials_are_one_warning_and_no_traceback(caplog: pytest.LogCaptureFixture, auth: str) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    def strict(given: Any) -> bool:
+        return bool(given["password"].encode() == b"correct-horse")  # raises on most shapes
+
+    with sio_env() as env:
+        admin = env.sio.instrument(auth=dict(CREDS) if auth == "dict" else strict)
+        try:
+            for payload in BAD_CREDENTIALS:
+                ws = RawWS(env.port)
+                ws.open()
+                ws.send_text("40/admin," + payload)
+                if payload.startswith("{"):
+                    assert ws.recv_message() == '44/admin,{"message":"invalid credentials"}', payload
+                else:  # not an object: an invalid CONNECT packet (spec), the connection closes
+                    with pytest.raises(PEER_CLOSED):
+                        ws.recv_message()
+                ws.close()
+            env.assert_served()
+        finally:
+            admin.shutdown()
+    ours = [r for r in caplog.records if r.name.startswith("socketio_core")]
+    levels = [r.levelno for r in ours] + [level for level, _ in env.logs.records]  # the server's loggers
+    assert [level for level in levels if level >= logging.WARNING] == [logging.WARNING] * len(BAD_CREDENTIALS)
+    assert all(r.exc_info is None for r in ours)
+    assert not any("Traceback" in line for line in env.logs.messages())
