@@ -134,9 +134,15 @@ class RedisBroker:
                 backoff.reset()
                 for message in pubsub.listen():
                     if message.get("type") == "message":
-                        data = message.get("data")
-                        if isinstance(data, (bytes, str)):
-                            yield data if isinstance(data, bytes) else data.encode("utf-8")
+                        # Popped, not kept in this frame: a refused huge message is freed at
+                        # once by the consumer (issue 21 #6).
+                        data = message.pop("data", None)
+                        message = None
+                        if isinstance(data, str):
+                            data = data.encode("utf-8")
+                        if isinstance(data, bytes):
+                            box, data = [data], None
+                            yield box.pop()  # nothing of it stays in this frame
             except Exception as exc:
                 # An error, as python-socketio logs it: visible with the default logger=False.
                 logger.error("Redis listener lost its connection (%s); retrying in %.1fs", exc, backoff.delay)

@@ -51,6 +51,9 @@ MAX_PUBLISH_BATCH = 256
 # pubsub`). The applier never waits for a congested client (it serves every client of the
 # node), so it only falls behind when the loop itself is saturated.
 MAX_INBOX = 1024
+# Issue 21 #6: the largest message taken from the queue; a larger one is refused (and logged)
+# before it is decoded (a 300 MB JSON message decodes to gigabytes).
+MAX_QUEUE_MESSAGE_BYTES = 16_777_216
 
 
 class Broker(Protocol):
@@ -221,6 +224,11 @@ class PubSubManager(LocalManager):
         put = self._inbox.put_nowait
         acquire = self._inbox_permits.acquire
         for raw in self.broker.listen():
+            if len(raw) > MAX_QUEUE_MESSAGE_BYTES:  # issue 21 #6: refused before decoding
+                self.logger.error("ignoring a message on the queue of %d bytes (bound %d)", len(raw),
+                                  MAX_QUEUE_MESSAGE_BYTES)
+                del raw  # freed now, not when the next message comes
+                continue
             acquire()  # bounded: at most MAX_INBOX messages wait for the applier
             driver.call_in_loop(put, raw)
 

@@ -340,6 +340,7 @@ def actual_limits() -> dict[str, Any]:
         "THREAD_WINDOW": engine_server.THREAD_WINDOW,
         "CORK_LIMIT": gevent_driver.CORK_LIMIT,
         "MAX_PUBLISH_BACKLOG": pubsub.MAX_PUBLISH_BACKLOG,
+        "MAX_QUEUE_MESSAGE_BYTES": pubsub.MAX_QUEUE_MESSAGE_BYTES,
         **recovery_limits(),
     }
 
