@@ -99,3 +99,68 @@ def test_admin_disconnect_close_flag_on_a_client_in_two_namespaces(close: bool) 
             ui.close()
         finally:
             admin.shutdown()
+
+
+# -- decoders (pure) -----------------------------------------------------------------------------
+def test_v3_binary_payload_marker_above_one_is_refused() -> None:
+    """Mutant: record markers up to 2 accepted."""
+    from engineio_core import v3
+    from engineio_core.errors import RemoteProtocolError
+
+    with pytest.raises(RemoteProtocolError):
+        v3.decode_binary_payload(b"\x02\x02\xff\x04\x01", 0)
+    assert v3.decode_binary_payload(b"\x01\x02\xff\x04\x01", 0)[0].data == b"\x01"  # marker 1 is fine
+
+
+@pytest.mark.parametrize("body", ["6:b5AQ==", "2:b5"])
+def test_v3_base64_record_of_another_type_than_message_is_refused(body: str) -> None:
+    """Mutant: the ``b4`` type check of base64 records dropped."""
+    from engineio_core import v3
+    from engineio_core.errors import RemoteProtocolError
+
+    with pytest.raises(RemoteProtocolError):
+        v3.decode_text_payload(body, 0)
+    assert v3.decode_text_payload("6:b4AQ==", 0)[0].data == b"\x01"
+
+
+def test_v3_binary_payload_length_digit_over_nine_is_refused() -> None:
+    """``\\x00\\x0a\\xff…``: a length "digit" of 10. Mutant: digits up to 10 accepted."""
+    from engineio_core import v3
+    from engineio_core.errors import RemoteProtocolError
+
+    with pytest.raises(RemoteProtocolError):
+        v3.decode_binary_payload(b"\x00\x0a\xff4123456789", 0)
+    assert v3.decode_binary_payload(b"\x00\x01\x00\xff4123456789", 0)[0].data == "123456789"
+
+
+def _chunked(data: bytes, bytewise: bool) -> bytes:
+    from engineio_core.http11 import ChunkedDecoder
+
+    decoder = ChunkedDecoder()
+    if not bytewise:
+        return decoder.feed(data)
+    return b"".join(decoder.feed(data[i:i + 1]) for i in range(len(data)))
+
+
+@pytest.mark.parametrize("bytewise", [False, True])
+def test_chunk_data_followed_by_cr_and_not_lf_is_refused(bytewise: bool) -> None:
+    """``1\\r\\nx\\rX``: mutant: only the CR after chunk data checked."""
+    from engineio_core.http11 import HTTPError
+
+    with pytest.raises(HTTPError):
+        _chunked(b"1\r\nx\rX", bytewise)
+
+
+def test_a_chunk_line_without_crlf_is_refused_before_its_end() -> None:
+    """5,000 bytes of size line and no CRLF yet: refused now, not when the CRLF comes
+    (mutant: the length checked on complete lines only)."""
+    from engineio_core.http11 import ChunkedDecoder, HTTPError
+
+    decoder = ChunkedDecoder()
+    with pytest.raises(HTTPError):
+        decoder.feed(b"1;" + b"a" * 4998)
+
+
+def test_a_zero_padded_chunk_size_is_accepted() -> None:
+    """``0000000000000005``: 16 digits, 1 significant (mutant: padding counted)."""
+    assert _chunked(b"0000000000000005\r\nhello\r\n0\r\n\r\n", False) == b"hello"
