@@ -164,3 +164,23 @@ def test_a_chunk_line_without_crlf_is_refused_before_its_end() -> None:
 def test_a_zero_padded_chunk_size_is_accepted() -> None:
     """``0000000000000005``: 16 digits, 1 significant (mutant: padding counted)."""
     assert _chunked(b"0000000000000005\r\nhello\r\n0\r\n\r\n", False) == b"hello"
+
+
+def test_the_first_frame_after_a_recovering_reconnect_is_the_connect_ack() -> None:
+    """Raw WebSocket (the JS client hides the order): the CONNECT ack, then the missed
+    packets in order (mutant: the missed packets written before the ack)."""
+    with sio_env(connection_state_recovery=True) as env:
+        ws, ack = _connect(env)
+        env.sio.emit("news", "seen")
+        offset = _offset(ws)
+        ws.close()
+        env.wait_event("disconnect", lambda sid, reason: sid == ack["sid"])
+        env.sio.emit("news", "missed 1")
+        env.sio.emit("news", "missed 2")
+        again = RawWS(env.port)
+        again.open()
+        again.send_text("40" + json.dumps({"pid": ack["pid"], "offset": offset}))
+        first = str(again.recv_message())
+        assert first.startswith('40{"sid":"' + ack["sid"] + '"'), first
+        assert [json.loads(str(again.recv_message())[2:])[1] for _ in range(2)] == ["missed 1", "missed 2"]
+        again.close()

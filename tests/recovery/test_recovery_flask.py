@@ -100,3 +100,29 @@ def test_an_older_offset_of_another_client_replays_nothing() -> None:
     c.drop()
     socketio.emit("news", "missed by C")
     assert c.reconnect() is False  # a new session: its first pid was parked with no offset
+
+
+def test_an_include_self_false_emit_is_not_replayed_to_its_sender() -> None:
+    """Issue 21 #7 (mutant: the skipped sids ignored at replay): what the sender was kept out
+    of live is not replayed to it either; the others' copies are."""
+    app, socketio, _ = make_app()
+
+    @socketio.on("shout")
+    def shout(text: str) -> None:
+        emit("heard", text, to="lobby", include_self=False)
+
+    a = socketio.test_client(app)
+    b = socketio.test_client(app)
+    for client, name in ((a, "ann"), (b, "bob")):
+        client.emit("join", "lobby", name)
+    socketio.emit("news", "mark", to="lobby")
+    a.get_received()
+    b.get_received()
+    a.emit("shout", "from ann")
+    assert a.get_received() == []
+    b.drop()
+    a.drop()
+    socketio.emit("news", "after", to="lobby")
+    assert a.reconnect() is True and b.reconnect() is True
+    assert [(m["name"], m["args"]) for m in a.get_received()] == [("news", ["after"])]
+    assert [(m["name"], m["args"]) for m in b.get_received()] == [("heard", ["from ann"]), ("news", ["after"])]
