@@ -184,3 +184,24 @@ def test_the_first_frame_after_a_recovering_reconnect_is_the_connect_ack() -> No
         assert first.startswith('40{"sid":"' + ack["sid"] + '"'), first
         assert [json.loads(str(again.recv_message())[2:])[1] for _ in range(2)] == ["missed 1", "missed 2"]
         again.close()
+
+
+def test_a_duplicate_node_count_in_a_cluster_ack_request_is_counted_once() -> None:
+    """A node's ``count`` answer arriving twice (a redelivery) must not double the acks the
+    asker waits for (mutant: every count added)."""
+    from socketio_core.features.cluster import _Request
+    from socketio_core.server.server import SocketServer
+
+    sio = SocketServer(async_mode="threading")
+    cluster = sio.cluster
+    request = _Request(cluster, "ack", sio.eio.create_event())
+    request.nodes = 1
+    cluster._requests[request.id] = request
+    me = cluster._host_id()
+    count = {"to": me, "request_id": request.id, "host_id": "node-2", "count": 2}
+    cluster._on_response(dict(count))
+    cluster._on_response(dict(count))
+    for answer in ("a", "b"):
+        cluster._on_response({"to": me, "request_id": request.id, "host_id": "node-2", "answer": answer})
+    assert request.expected_acks == 2 and request.items == ["a", "b"]
+    assert request.waiter.is_set()
