@@ -346,3 +346,20 @@ def test_the_floor_travels_between_nodes(redis_server: RedisServer, two_nodes: l
     assert again.recv_message().startswith('42["news","after"')  # nothing replayed before it
     for ws in (a, again):
         ws.close()
+
+
+def test_store_offset_trimmed_from_the_stream_fails_with_a_large_bound(redis_server: RedisServer) -> None:
+    """Issue 21 #7: the offset's own entry trimmed away (by age) while the count bound is far
+    (max_buffered_packets=100000): no recovery, never the partial rest (mutant: only the
+    count checked)."""
+    store = make_store(redis_server, "t6", max_buffered_packets=100_000)
+    log(store, 1, None)
+    offset = last_offset(store)
+    log(store, 3, None)
+    entry = id_of_offset(offset)
+    assert entry is not None
+    store.client.xtrim(store.stream, minid=f"{entry[0]}-{entry[1] + 1}", approximate=False)  # its entry goes
+    park(store, "gone", ["sid-gone"])
+    assert replayed(store, "gone", offset) is None
+    park(store, "kept", ["sid-kept"])
+    assert replayed(store, "kept", last_offset(store)) == []  # the newest entry is still there
