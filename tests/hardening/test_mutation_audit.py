@@ -205,3 +205,23 @@ def test_a_duplicate_node_count_in_a_cluster_ack_request_is_counted_once() -> No
         cluster._on_response({"to": me, "request_id": request.id, "host_id": "node-2", "answer": answer})
     assert request.expected_acks == 2 and request.items == ["a", "b"]
     assert request.waiter.is_set()
+
+
+def test_volatile_skips_a_polling_client_that_is_not_polling() -> None:
+    """Node's ``volatile``: a long-polling client with no GET waiting does not get the message
+    (never queued for it); a later ordinary emit does arrive (mutant: every polling client
+    counted as writable)."""
+    from hard_support import PollClient
+
+    with sio_env() as env:
+        poller = PollClient(env.port)
+        sid = poller.sio_connect()
+        sio = env.sio
+
+        def both() -> None:  # on the loop, in this order
+            sio.cluster.emit("volatile", "dropped", volatile=True)
+            sio.emit("ordinary", "kept", to=sid)
+
+        sio.eio.driver.call_in_loop(both)
+        assert poller.recv_message() == '42["ordinary","kept"]'
+        assert env.bystanders[0].next_event() == '42["volatile","dropped"]'  # a WebSocket that can take it
