@@ -29,7 +29,9 @@ explicitly. Credentials are compared in constant time (`hmac.compare_digest`), e
 configured credential is checked (no early exit on the first match). The admin namespace is
 accepted only once the credentials are checked, even with ``always_connect=True``, and no
 event of a client reaches an action before that (`SocketServer._accepts_early`, the gate of
-`ClientState.gated`); a refused login closes its connection (one guess per handshake). In production mode no
+`ClientState.gated`); a refused login is answered `REFUSAL_DELAY` (1 s) late, and a connection
+has one login pending at a time: one guess per second per connection (3,715 per second on one
+WebSocket before). In production mode no
 socket is reported, so no handshake data leaves the server; in development mode the
 ``cookie``, ``authorization`` and ``proxy-authorization`` headers are redacted.
 """
@@ -54,6 +56,7 @@ logger = logging.getLogger("socketio_core.admin")
 HOSTNAME = _socket.gethostname()
 FLUSH_INTERVAL = 0.1  # seconds between two flushes of the report buffer
 MAX_PENDING = 2000  # reports buffered per flush; more are dropped (and counted)
+REFUSAL_DELAY = 1.0  # seconds a refused admin login waits before its refusal (one guess per second)
 REDACTED_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization"})
 _BATCH_EVENT = "__socketio_admin_batch__"  # server-side event between nodes: reports
 _SOCKETS_EVENT = "__socketio_admin_sockets__"  # server-side call between nodes: all sockets
@@ -229,22 +232,14 @@ class AdminUI:
             ok, why = False, f" (the check raised {type(exc).__name__})"
         if not ok:
             logger.warning("Admin UI: invalid credentials from %s%s", (environ or {}).get("REMOTE_ADDR"), why)
-            self._close_after_refusal(sid)
+            # Throttle (issue 21 #0): the refusal comes REFUSAL_DELAY seconds late, and a
+            # connection has one login pending at a time ("Already connected" otherwise).
+            self.server.sleep(REFUSAL_DELAY)
             raise ConnectionRefusedError("invalid credentials")
         # Held until the CONNECT ack is out, then sent first.
         self.server.emit("config", {"supportedFeatures": self.features}, to=sid, namespace=self.namespace)
         if self.verbose:
             self.server.start_background_task(self._send_all_sockets, sid)
-
-    def _close_after_refusal(self, sid: str) -> None:
-        """Throttle: one guess per connection. The connection of a refused login is closed on
-        the timer loop's next turn, right after its CONNECT error is written, so every new
-        guess costs a new Engine.IO handshake (issue 21: thousands of guesses per second on one
-        WebSocket before)."""
-        server = self.server
-        eio_sid = server.manager.eio_sid_from_sid(sid, self.namespace)
-        if eio_sid is not None:
-            server._in_loop(server.eio.call_later, 0, server.eio.disconnect, eio_sid)
 
     def _send_all_sockets(self, sid: str) -> None:
         sockets = self._local_sockets()

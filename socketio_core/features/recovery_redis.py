@@ -86,7 +86,8 @@ the session of a client still connected to a node whose key exists cannot be cla
 ALIVE_PERIOD = 1.0
 CLAIM_RETRY = 0.25
 """Seconds between two claims of a session whose node still looks alive; the claim gives up
-(a new connection) once `ALIVE_TTL` + 1 s have passed: a killed node's key has expired then."""
+(a new connection) after `CLAIM_WINDOW`: a killed node's key has long expired then."""
+CLAIM_WINDOW = 2 * ALIVE_TTL + 1.0
 
 Entry = tuple[tuple[int, int], dict[bytes, bytes]]
 """A stream entry: its id as (ms, seq) and its fields."""
@@ -609,7 +610,7 @@ class ClusterRecovery(ConnectionRecovery):
         except Exception as exc:
             self.redis.reset()
             logger.error("connection state recovery: cannot read session: %s", exc)
-        if busy and time.monotonic() - since < ALIVE_TTL + 1.0:
+        if busy and time.monotonic() - since < CLAIM_WINDOW:
             # Its node still looks alive: a killed node's key expires within ALIVE_TTL.
             self.server.eio.driver.call_in_loop(self._retry_take, client, namespace, pid, offset, auth, since)
             return

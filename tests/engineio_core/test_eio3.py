@@ -262,3 +262,22 @@ def test_v3_websocket_session_binary_echo(v3_server: tuple[EngineHarness, int]) 
         assert harness.wait_disconnect(sid)[0] == "transport error"
     finally:
         ws.close()
+
+
+def test_v3_bad_second_binary_frame_in_one_write_is_refused(v3_server: tuple[EngineHarness, int]) -> None:
+    """Issue 21 #7: two binary frames in one TCP write, a MESSAGE then a binary PING: the
+    first is delivered, the second closes the session (every frame of a read is checked,
+    not the first only)."""
+    harness, port = v3_server
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/engine.io/?EIO=3&transport=websocket",
+                                     timeout=TIMEOUT)
+    try:
+        opening: Any = ws.recv()
+        sid = json.loads(opening[1:])["sid"]
+        frames = [websocket.ABNF.create_frame(data, websocket.ABNF.OPCODE_BINARY).format()
+                  for data in (b"\x04\x01", b"\x02\x01")]
+        ws.sock.sendall(b"".join(frames))
+        assert harness.wait_disconnect(sid)[0] == "transport error"
+        assert [m[1] for m in harness.messages] == [b"\x01"]
+    finally:
+        ws.close()

@@ -171,7 +171,7 @@ def test_polling_client_that_never_polls_is_dropped_past_the_bound(
 def test_messages_held_before_connect_are_bounded() -> None:
     """A connect handler that never returns while the server broadcasts: what is held for
     that client (sent after its CONNECT ack) is bounded too (MAX_HELD_MESSAGES)."""
-    from socketio_core import server as server_module
+    from socketio_core.server import server as server_module
 
     with sio_env(bystander=False) as env:
         release = env.sio.eio.create_event()
