@@ -137,3 +137,29 @@ def test_a_crafted_remote_emit_of_another_kind_or_namespace_reaches_nobody() -> 
         env.assert_served()
         chat.close()
         broker.close()
+
+
+def test_the_queue_applier_never_waits_for_a_stalled_client() -> None:
+    """Issue 21 #7: messages from another node reach a healthy client while a client that
+    stopped reading has a full buffer (the applier serves every client of the node: it must
+    not wait for one; mutant: the applier waits like a producer task)."""
+    from hard_support import RawWS, sio_env
+
+    broker = MemoryBroker()
+    manager = PubSubManager(broker)
+    with sio_env(client_manager=manager, stall_timeout=60.0) as env:
+        env.sio.emit("local", "published by us")
+        wait_for(lambda: broker.published)
+        healthy = env.bystanders[0]
+        assert healthy.next_event() == '42["local","published by us"]'
+        stalled = RawWS(env.port, rcvbuf=4096)
+        stalled.sio_connect()  # and never reads again
+        padding = "p" * 100_000
+        for i in range(100):  # 10 MB to everyone: far past what the stalled one's socket buffers hold
+            broker.inbox.put(json.dumps({"method": "emit", "event": "news", "data": [i, padding], "namespace": "/",
+                                         "room": None, "host_id": "other"}).encode())
+        for i in range(100):
+            got = healthy.next_event(timeout=10)
+            assert got.startswith(f'42["news",{i},"ppp'), got[:40]
+        stalled.close()
+        broker.close()
