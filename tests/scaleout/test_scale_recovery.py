@@ -363,3 +363,155 @@ def test_store_offset_trimmed_from_the_stream_fails_with_a_large_bound(redis_ser
     assert replayed(store, "gone", offset) is None
     park(store, "kept", ["sid-kept"])
     assert replayed(store, "kept", last_offset(store)) == []  # the newest entry is still there
+
+
+def test_restore_while_the_stream_reader_is_behind_replays_each_packet_once(redis_server: RedisServer) -> None:
+    """Issue 21 #7: the restore/apply race made deterministic. The node's applier is held
+    on an entry the log already has (XRANGE sees it, the node has not delivered it): the
+    recovering client gets it once, live when the applier resumes, not also from the log
+    (mutant: the log read past what the node has applied)."""
+    import json
+    import uuid
+
+    from hard_support import http, sio_env
+
+    from socketio_core.server.pubsub import manager_for_url
+
+    channel = f"race-{uuid.uuid4().hex[:8]}"
+    with sio_env(bystander=False, client_manager=manager_for_url(redis_server.url, channel),
+                 connection_state_recovery={"max_disconnection_duration": 30}) as env:
+        assert http(env.port).status == 200
+        sio = env.sio
+        recovery = sio.recovery
+        gate = sio.eio.create_event()
+        held: list[Any] = []
+        real_apply = recovery._apply
+
+        def apply(entry_id: Any, fields: Any) -> None:
+            if b"held" in fields.get(b"p0", b"") and not gate.is_set():
+                held.append(entry_id)
+                gate.wait(20)
+            real_apply(entry_id, fields)
+
+        recovery._apply = apply
+        client, ack = _open(env.port)
+        sio.emit("news", "seen")
+        offset = _offset_of(client.recv_message())
+        client.close()
+        db = redis_server.client()
+        wait_for(lambda: db.exists(f"{channel}:recovery:session:{ack['pid']}"), timeout=10)
+        sio.emit("news", "held")
+        wait_for(lambda: held, timeout=10)  # in the log, not applied by this node
+        again, ack2 = _open(env.port, {"pid": ack["pid"], "offset": offset})
+        assert ack2["sid"] == ack["sid"]  # recovered
+        sio.eio.driver.call_in_loop(gate.set)
+        sio.emit("news", "after")
+        got: list[str] = []
+        while not got or got[-1] != "after":
+            got.append(json.loads(str(again.recv_message())[2:])[1])
+        assert got == ["held", "after"]
+        again.close()
+
+
+def test_an_entry_applied_between_the_log_read_and_the_resume_is_replayed(redis_server: RedisServer) -> None:
+    """Issue 21 #7, the other side of the race: an entry the node applies after the log was
+    read (XRANGE) and before the client is registered reaches it, from the restore's buffer
+    (mutant: the buffer dropped)."""
+    import json
+    import uuid
+
+    from hard_support import http, sio_env
+
+    from socketio_core.server.pubsub import manager_for_url
+
+    channel = f"race2-{uuid.uuid4().hex[:8]}"
+    with sio_env(bystander=False, client_manager=manager_for_url(redis_server.url, channel),
+                 connection_state_recovery={"max_disconnection_duration": 30}) as env:
+        assert http(env.port).status == 200
+        sio = env.sio
+        recovery = sio.recovery
+        applied: list[bytes] = []
+        real_apply, real_fetched = recovery._apply, recovery._fetched
+
+        def apply(entry_id: Any, fields: Any) -> None:
+            real_apply(entry_id, fields)
+            applied.append(fields.get(b"p0", b""))
+
+        def fetched(*args: Any) -> None:  # on the loop, after XRANGE: "during" is applied first
+            sio.emit("news", "during")
+
+            def resume() -> None:
+                if any(b"during" in p for p in applied):
+                    real_fetched(*args)
+                else:
+                    sio.eio.call_later(0.01, resume)
+
+            resume()
+
+        recovery._apply = apply
+        recovery._fetched = fetched
+        client, ack = _open(env.port)
+        sio.emit("news", "seen")
+        offset = _offset_of(client.recv_message())
+        client.close()
+        db = redis_server.client()
+        wait_for(lambda: db.exists(f"{channel}:recovery:session:{ack['pid']}"), timeout=10)
+        again, ack2 = _open(env.port, {"pid": ack["pid"], "offset": offset})
+        assert ack2["sid"] == ack["sid"]
+        sio.emit("news", "after")
+        got: list[str] = []
+        while not got or got[-1] != "after":
+            got.append(json.loads(str(again.recv_message())[2:])[1])
+        assert got == ["during", "after"]
+        again.close()
+
+
+def test_an_entry_in_both_the_log_read_and_the_buffer_is_replayed_once(redis_server: RedisServer) -> None:
+    """Issue 21 #7, the overlap: an entry logged right after the restore began is both read
+    from the log and buffered as applied; the client gets it once (mutant: the buffer not
+    filtered by the last entry read from the log)."""
+    import json
+    import uuid
+
+    from hard_support import http, sio_env
+
+    from socketio_core.server.pubsub import manager_for_url
+
+    channel = f"race3-{uuid.uuid4().hex[:8]}"
+    with sio_env(bystander=False, client_manager=manager_for_url(redis_server.url, channel),
+                 connection_state_recovery={"max_disconnection_duration": 30}) as env:
+        assert http(env.port).status == 200
+        sio = env.sio
+        recovery = sio.recovery
+        applied: list[bytes] = []
+        real_apply, real_taken, real_fetched = recovery._apply, recovery._taken, recovery._fetched
+
+        def apply(entry_id: Any, fields: Any) -> None:
+            real_apply(entry_id, fields)
+            applied.append(fields.get(b"p0", b""))
+
+        def taken(*args: Any) -> None:  # loop: logged before the log read, applied after this
+            sio.emit("news", "during")
+            real_taken(*args)
+
+        def fetched(*args: Any) -> None:  # loop: resume once "during" is applied (and buffered)
+            if any(b"during" in p for p in applied):
+                real_fetched(*args)
+            else:
+                sio.eio.call_later(0.01, fetched, *args)
+
+        recovery._apply, recovery._taken, recovery._fetched = apply, taken, fetched
+        client, ack = _open(env.port)
+        sio.emit("news", "seen")
+        offset = _offset_of(client.recv_message())
+        client.close()
+        db = redis_server.client()
+        wait_for(lambda: db.exists(f"{channel}:recovery:session:{ack['pid']}"), timeout=10)
+        again, ack2 = _open(env.port, {"pid": ack["pid"], "offset": offset})
+        assert ack2["sid"] == ack["sid"]
+        sio.emit("news", "after")
+        got: list[str] = []
+        while not got or got[-1] != "after":
+            got.append(json.loads(str(again.recv_message())[2:])[1])
+        assert got == ["during", "after"]
+        again.close()
