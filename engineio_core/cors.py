@@ -64,6 +64,31 @@ class OriginPolicy:
         return out
 
 
+    def reader_allowed(self, environ: Mapping[str, Any]) -> bool:
+        """JSONP (issue 21 #3): may the site that loads this answer with a ``<script>`` read
+        it? A script GET carries no Origin, so the browser's ``Sec-Fetch-Site`` and the
+        ``Referer``'s origin name that site. Allowed where CORS would let it read anyway:
+        any origin (``'*'``), CORS handling off, a same-origin or user-initiated request, a
+        Referer from an allowed origin. Nothing to tell by (no header): refused."""
+        if self.disabled or self.any:
+            return True
+        if environ.get("HTTP_SEC_FETCH_SITE") in ("same-origin", "none"):
+            return True
+        origin = origin_of(environ.get("HTTP_REFERER") or "")
+        return origin is not None and self.allowed(origin, environ)
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of an absolute http(s) URL, else None."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return None
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    if not host or "@" in host:
+        return None
+    return f"{scheme.lower()}://{host}"
+
+
 def same_origins(environ: Mapping[str, Any]) -> set[str]:
     """The origins this server is reachable at: ``scheme://Host``, plus the variant named by
     ``X-Forwarded-Proto``/``X-Forwarded-Host`` (first values) when behind a proxy."""

@@ -71,5 +71,6 @@ def resolve(static_files: Mapping[str, Any], path: str) -> tuple[str, str] | Non
 def serve_file(filename: str, ctype: str, start_response: Callable[..., Any]) -> Iterable[bytes]:
     with open(filename, "rb") as fh:
         data = fh.read()
-    start_response("200 OK", [("Content-Type", ctype), ("Content-Length", str(len(data)))])
+    start_response("200 OK", [("Content-Type", ctype), ("Content-Length", str(len(data))),
+                              ("X-Content-Type-Options", "nosniff")])
     return [data]

@@ -23,7 +23,8 @@ Socket.IO events (namespace "/"):
                            ("thread"), then "flood_done"; acks True at once
 
 HTTP (any path outside /socket.io/):
-  GET /stats  JSON: sessions, clients, connects, disconnect reasons, rss_kb, uncaught
+  GET /stats  JSON: sessions, clients, connects, disconnect reasons, rss_kb, recovery (the
+              in-memory recovery store's sizes and counters, with --recovery), uncaught
               (exceptions that escaped to gevent's hub: crashes), logged_errors (ERROR records
               of the engineio/socketio loggers, less the one-time notices about a client such
               as an unsupported protocol version), fds; ``/stats?greenlets=1`` also counts
@@ -110,6 +111,8 @@ def build(args: argparse.Namespace) -> tuple[SocketServer, Any, dict[str, Any]]:
         options["max_outbox_bytes"] = args.max_outbox_bytes
     if args.stall_timeout is not None:
         options["stall_timeout"] = args.stall_timeout
+    if args.recovery is not None:
+        options["connection_state_recovery"] = json.loads(args.recovery)
     if args.message_queue:
         from socketio_core.brokers.redis_broker import RedisBroker
         from socketio_core.server.pubsub import PubSubManager
@@ -230,6 +233,7 @@ def build(args: argparse.Namespace) -> tuple[SocketServer, Any, dict[str, Any]]:
             "flood": {k: v for k, v in stats["flood"].items() if k != "t0"},
             "rss_kb": rss_kb(),
             "fds": len(os.listdir("/proc/self/fd")),
+            "recovery": getattr(sio.recovery.store, "stats", dict)() if sio.recovery is not None else None,
         }
         if "greenlets=1" in environ.get("QUERY_STRING", ""):
             gc.collect()
@@ -414,6 +418,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stall-timeout", type=float, default=None)
     parser.add_argument("--message-queue", default=None, help="redis://... (a PubSubManager)")
     parser.add_argument("--verbose", action="store_true", help="log everything to stderr")
+    parser.add_argument("--recovery", default=None, help="connection_state_recovery, as JSON (true, {...})")
     args = parser.parse_args(argv)
 
     sio, app, stats = build(args)

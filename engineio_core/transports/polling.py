@@ -23,8 +23,10 @@ from ..session import OutboxFull
 from ..state import POLLING_STATES, State
 from . import polling_v3
 from .connection import Connection, StartResponse, TransportHost
+from .polling_v3 import JSONP_TYPE
 
 ENCODED_CLOSE = EncodedMessage(CLOSE)
+
 _ENCODED_NOOP = EncodedMessage(NOOP)
 
 # The status lines of the engine's own answers, upper-cased as python-engineio writes them.
@@ -84,6 +86,7 @@ class PollingTransport:
             headers.append(("Set-Cookie", cookie_header(cfg.cookie, cookie_sid)))
         if (close or environ.get("HTTP_CONNECTION", "").lower() == "close") and not _closes_always(environ):
             headers.append(("Connection", "close"))
+        headers.append(("X-Content-Type-Options", "nosniff"))  # issue 21 #3: never sniffed as script/HTML
         start_response(_STATUS[status], headers)
         return [data]
 
@@ -94,6 +97,8 @@ class PollingTransport:
     ) -> Iterable[bytes]:
         """A request without a sid: open a polling session and answer its OPEN packet."""
         host = self.host
+        if jsonp is not None and not self.origins.reader_allowed(environ):
+            return self._jsonp_refused(environ, start_response)
         if host.at_capacity():
             return self.error(environ, start_response, "Server at capacity", status=503)
         conn = host.open_session(environ, protocol=protocol, b64=b64)
@@ -107,13 +112,16 @@ class PollingTransport:
         if protocol == 3:
             return polling_v3.respond_open(self, environ, start_response, body, jsonp, eio_sid)
         if jsonp is not None:
-            body = jsonp_wrap(jsonp, body)
+            return self.respond(environ, start_response, 200, jsonp_wrap(jsonp, body), cookie_sid=eio_sid,
+                                content_type=JSONP_TYPE)
         return self.respond(environ, start_response, 200, body, cookie_sid=eio_sid)
 
     def poll(self, conn: Connection, environ: dict[str, Any], start_response: StartResponse, jsonp: int | None) -> Iterable[bytes]:
         """GET: answer what is queued, or wait until something is (one pending GET at most)."""
         host = self.host
         session = conn.session
+        if jsonp is not None and not self.origins.reader_allowed(environ):
+            return self._jsonp_refused(environ, start_response)
         if conn.poll_waiter is not None:
             # Spec: "the server MUST close the session upon duplicate poll requests".
             # The pending poll ends with the CLOSE packet (engine.io-protocol test-suite).
@@ -140,8 +148,14 @@ class PollingTransport:
             return polling_v3.respond_poll(self, environ, start_response, messages, session.b64, jsonp)
         body = encode_payload([m.polling_segment() for m in messages])
         if jsonp is not None:
-            body = jsonp_wrap(jsonp, body)
+            return self.respond(environ, start_response, 200, jsonp_wrap(jsonp, body), content_type=JSONP_TYPE)
         return self.respond(environ, start_response, 200, body)
+
+    def _jsonp_refused(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """Issue 21 #3: JSONP only for a site CORS would let read the answer."""
+        self.host.logger.info("JSONP refused: the loading site (Referer %r, Sec-Fetch-Site %r) is not an accepted origin",
+                              environ.get("HTTP_REFERER"), environ.get("HTTP_SEC_FETCH_SITE"))
+        return self.error(environ, start_response, "Not an accepted origin.")
 
     def _wait_for_messages(self, conn: Connection) -> None:
         waiter = self.host.driver.event()
@@ -157,6 +171,8 @@ class PollingTransport:
 
     def post(self, conn: Connection, environ: dict[str, Any], start_response: StartResponse, jsonp: bool) -> Iterable[bytes]:
         """POST: decode the payload all-or-nothing and hand its packets to the session."""
+        if jsonp and not self.origins.reader_allowed(environ):
+            return self._jsonp_refused(environ, start_response)
         if conn.posting:
             # Spec: "the server MUST close the session upon concurrent POST requests".
             self.host.logger.warning("%s: concurrent POST requests, closing the session", conn.session.eio_sid)

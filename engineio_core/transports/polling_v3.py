@@ -12,6 +12,9 @@ from ..packets import EnginePacket
 from ..payload import decode_body, jsonp_wrap
 from .connection import StartResponse
 
+# A JSONP answer is a script: with `nosniff` a browser runs it only under a JavaScript type.
+JSONP_TYPE = "text/javascript; charset=UTF-8"
+
 if TYPE_CHECKING:
     from .polling import PollingTransport
 
@@ -26,7 +29,8 @@ def respond_open(
     body = f"{v3.js_length(open_packet)}:{open_packet}"
     if jsonp is not None:
         # JSONP answers are text/plain, as the Node server sends them.
-        return polling.respond(environ, start_response, 200, jsonp_wrap(jsonp, body), cookie_sid=eio_sid)
+        return polling.respond(environ, start_response, 200, jsonp_wrap(jsonp, body), cookie_sid=eio_sid,
+                               content_type=JSONP_TYPE)
     return polling.respond(environ, start_response, 200, body, cookie_sid=eio_sid)
 
 
@@ -41,7 +45,7 @@ def respond_poll(
         return polling.respond(environ, start_response, 200, body, content_type=BINARY)
     text = v3.encode_text_payload([m.v3.polling_segment() for m in messages])
     if jsonp is not None:
-        return polling.respond(environ, start_response, 200, jsonp_wrap(jsonp, text))
+        return polling.respond(environ, start_response, 200, jsonp_wrap(jsonp, text), content_type=JSONP_TYPE)
     return polling.respond(environ, start_response, 200, text)
 
 

@@ -120,13 +120,21 @@ class Publisher(Generic[T]):
                 self.logger.error("%s publish failed (%d messages dropped): %s", self.label, len(batch), exc)
 
 
+def _size(message: object) -> int:
+    """The bytes of a listener's message: bytes, or the data of a (channel, data) pair."""
+    if isinstance(message, tuple) and message:
+        message = message[-1]
+    return len(message) if isinstance(message, (bytes, bytearray, str)) else 0
+
+
 class Listener(Generic[T]):
     """One subscription, read in its own worker, applied on the loop in arrival order (see
     the module docstring). `apply(message)` runs in one task on the serving loop; it never
     waits for a congested client (`NO_WAIT`): it serves every client of the node."""
 
     def __init__(self, driver: Driver, subscribe: Callable[[], Iterable[T]], apply: Callable[[T], None],
-                 name: str, label: str, source: str, logger: logging.Logger, max_inbox: int = MAX_INBOX) -> None:
+                 name: str, label: str, source: str, logger: logging.Logger, max_inbox: int = MAX_INBOX,
+                 max_message_bytes: int | None = None) -> None:
         self.driver = driver
         self.subscribe = subscribe
         self.apply = apply
@@ -137,6 +145,9 @@ class Listener(Generic[T]):
         self.source = source
         """What it listens to, for the log (``Redis channel 'flask-socketio'``)."""
         self.max_inbox = max_inbox
+        self.max_message_bytes = max_message_bytes
+        """A message (bytes, or a (channel, bytes) pair) larger than this is refused and logged
+        here, before it reaches the applier (None: no bound of the listener's own)."""
         self._started = False
         self._inbox: Any = None
         self._permits: Any = None
@@ -159,6 +170,7 @@ class Listener(Generic[T]):
         put = self._inbox.put_nowait
         acquire = self._permits.acquire
         backoff = Backoff()
+        bound = self.max_message_bytes
         while True:
             subscription: Any = None
             try:
@@ -166,6 +178,11 @@ class Listener(Generic[T]):
                 self.logger.info("listening on %s", self.source)
                 backoff.reset()
                 for message in subscription:
+                    if bound is not None and _size(message) > bound:
+                        self.logger.error("ignoring a message on the queue of %d bytes (bound %d)",
+                                          _size(message), bound)
+                        message = None  # freed now, not when the next message comes
+                        continue
                     acquire()  # bounded: at most max_inbox messages wait for the applier
                     driver.call_in_loop(put, message)
             except Exception as exc:

@@ -183,16 +183,20 @@ class RedisSubscription:
         for message in self.pubsub.listen():
             if message.get("type") not in ("message", "pmessage"):
                 continue
-            data = message.get("data")
+            # Popped, not kept in this frame: a refused huge message is freed at once by the
+            # consumer (issue 21 #6).
+            data = message.pop("data", None)
+            channel = message.get("channel")
+            message = None
             if isinstance(data, str):
                 data = data.encode("utf-8")
             if not isinstance(data, bytes):
                 continue
+            box, data = [data], None
             if with_channel:
-                channel = message.get("channel")
-                yield (channel.decode("utf-8", "replace") if isinstance(channel, bytes) else str(channel)), data
+                yield (channel.decode("utf-8", "replace") if isinstance(channel, bytes) else str(channel)), box.pop()
             else:
-                yield data
+                yield box.pop()  # nothing of it stays in this frame
 
     def close(self) -> None:
         self.pubsub.close()

@@ -26,7 +26,12 @@ control, then ``stall_timeout``) like any other.
 
 Security. Authentication is mandatory: ``auth=None`` raises unless ``auth=False`` says so
 explicitly. Credentials are compared in constant time (`hmac.compare_digest`), every
-configured credential is checked (no early exit on the first match). In production mode no
+configured credential is checked (no early exit on the first match). The admin namespace is
+accepted only once the credentials are checked, even with ``always_connect=True``, and no
+event of a client reaches an action before that (`SocketServer._accepts_early`, the gate of
+`ClientState.gated`); a refused login is answered `REFUSAL_DELAY` (1 s) late, and a connection
+has one login pending at a time: one guess per second per connection (3,715 per second on one
+WebSocket before). In production mode no
 socket is reported, so no handshake data leaves the server; in development mode the
 ``cookie``, ``authorization`` and ``proxy-authorization`` headers are redacted.
 """
@@ -55,6 +60,7 @@ logger = logging.getLogger("socketio_core.admin")
 HOSTNAME = _socket.gethostname()
 FLUSH_INTERVAL = 0.1  # seconds between two flushes of the report buffer
 MAX_PENDING = 2000  # reports buffered per flush; more are dropped (and counted)
+REFUSAL_DELAY = 1.0  # seconds a refused admin login waits before its refusal (one guess per second)
 REDACTED_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization"})
 _BATCH_EVENT = "__socketio_admin_batch__"  # server-side event between nodes: reports
 _SOCKETS_EVENT = "__socketio_admin_sockets__"  # server-side call between nodes: all sockets
@@ -89,7 +95,9 @@ def _now_iso(t: float | None = None) -> str:
 def _as_bytes(value: Any) -> bytes:
     if isinstance(value, bytes):
         return value
-    return str(value).encode("utf-8")
+    # surrogatepass: a lone surrogate ("\ud800" in the JSON) is bytes like any other, not an
+    # UnicodeEncodeError with a traceback in the error log (issue 21 #5).
+    return str(value).encode("utf-8", "surrogatepass")
 
 
 def _same_credentials(expected: dict[str, Any], given: Any) -> bool:
@@ -101,6 +109,11 @@ def _same_credentials(expected: dict[str, Any], given: Any) -> bool:
     for key, value in expected.items():
         ok &= hmac.compare_digest(_as_bytes(value), _as_bytes(given.get(key, "")))
     return ok
+
+
+def _recovery_stats(server: Any) -> dict[str, int] | None:
+    stats = getattr(getattr(server.recovery, "store", None), "stats", None)
+    return stats() if callable(stats) else None
 
 
 def _displayable(value: Any, depth: int = 0) -> Any:
@@ -205,6 +218,7 @@ class AdminUI:
             server.manager.room_observer = self._on_room
         server.admin = self
         server.hooks.connection.append(self)
+        server.hooks.never_early.add(self.namespace)  # credentials first, even with always_connect
         server.hooks.inbound.append(self)
         server.hooks.sockets.append(self)
         server.pipeline.observer = self
@@ -232,8 +246,16 @@ class AdminUI:
     def _on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         from ..exceptions import ConnectionRefusedError
 
-        if not self.check_auth(auth):
-            logger.warning("Admin UI: invalid credentials from %s", (environ or {}).get("REMOTE_ADDR"))
+        why = ""
+        try:
+            ok = self.check_auth(auth)
+        except Exception as exc:  # any shape of credentials is a refusal, never a traceback
+            ok, why = False, f" (the check raised {type(exc).__name__})"
+        if not ok:
+            logger.warning("Admin UI: invalid credentials from %s%s", (environ or {}).get("REMOTE_ADDR"), why)
+            # Throttle (issue 21 #0): the refusal comes REFUSAL_DELAY seconds late, and a
+            # connection has one login pending at a time ("Already connected" otherwise).
+            self.server.sleep(REFUSAL_DELAY)
             raise ConnectionRefusedError("invalid credentials")
         # Held until the CONNECT ack is out, then sent first.
         self.server.emit("config", {"supportedFeatures": self.features}, to=sid, namespace=self.namespace)
@@ -283,7 +305,9 @@ class AdminUI:
             "data": {},
             "serverId": self.server_id,
             "handshake": {
-                "address": headers.get("x-forwarded-for") or environ.get("REMOTE_ADDR", ""),
+                # The peer's address: a client-set X-Forwarded-For is not trusted (issue 21 #4);
+                # behind a proxy, werkzeug's ProxyFix (configured for it) sets REMOTE_ADDR.
+                "address": environ.get("REMOTE_ADDR", ""),
                 "headers": headers,
                 "query": handshake.get("query", {}),
                 "issued": int(connected * 1000),
@@ -459,6 +483,8 @@ class AdminUI:
             "congestedClients": len(eio.flow.congested),
             "messagesPerSecond": round(out / elapsed, 1) if elapsed > 0 else 0.0,
             "adminEventsDropped": self.dropped,
+            # Connection state recovery's in-memory store: sizes, evictions (issue 21 #2).
+            "recovery": _recovery_stats(server),
         }
 
     def flush(self) -> None:
@@ -494,6 +520,7 @@ class AdminUI:
         server = self.server
         if server.admin is self:
             server.admin = None
+        server.hooks.never_early.discard(self.namespace)
         for hooks in (server.hooks.connection, server.hooks.inbound, server.hooks.sockets):
             if self in hooks:
                 hooks.remove(self)  # type: ignore[arg-type]

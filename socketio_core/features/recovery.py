@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("socketio_core.recovery")
 
+SWEEP_INTERVAL = 5.0
+"""Most seconds between two sweeps of the in-memory store (expired sessions, old packets)."""
+
 EnvironState = tuple[Callable[[dict[str, Any]], Any], Callable[[dict[str, Any], Any], None]]
 
 
@@ -65,11 +68,25 @@ class ConnectionRecovery:
         self.store = store
         self.pids: dict[str, str] = {}  # sid -> private id, for connected clients
         self.recovered: set[str] = set()  # sids whose current connection was recovered
+        self.floors: dict[str, str] = {}  # sid -> the log's position when its session began
         self.clock: Callable[[], float] = time.time
         """Wall-clock seconds (a shared store's entries are compared across processes)."""
         self.environ_state: EnvironState | None = None
         """(dump, load) of per-connection state the layer above keeps in the environ (the
         Flask session of Flask-SocketIO); parked and restored with the session."""
+        if not store.shared:
+            # Issue 21 #2: expired sessions and old packets go on the timer loop, not only
+            # when another client is parked.
+            server.when_running(self._sweep)
+
+    def _sweep(self) -> None:
+        """Sweep the in-memory store, then again in a while (on the engine's timer loop)."""
+        try:
+            with self.server.lock:
+                self.store.sweep(self.clock())
+        finally:
+            period = max(0.1, min(SWEEP_INTERVAL, self.options.max_disconnection_duration / 4))
+            self.server.eio.call_later(period, self._sweep)
 
     def install(self) -> None:
         """Plug into the server: `ResumeHook`, `RoomHook`, `SocketHook` and the outbound
@@ -89,11 +106,22 @@ class ConnectionRecovery:
     def connect_ack(self, client: ClientState, namespace: str, sid: str) -> dict[str, Any]:
         """`ResumeHook.connect_ack`: ``{"sid", "pid"}`` (a shared store writes the session
         through: `accepted`)."""
+        self.started(sid)
         pid = self.pids.get(sid)
         if pid is None:
             pid = self.pids[sid] = new_pid()
         self.accepted(client, namespace, sid)
         return {"sid": sid, "pid": pid}
+
+    # -- replay floors -----------------------------------------------------------------------
+    def floor_now(self) -> str:
+        """The replay floor of a session that begins now: the log's newest offset."""
+        return self.store.position()
+
+    def started(self, sid: str) -> None:
+        """`sid` begins (it may receive packets from now on): its replay floor is taken, so
+        a recovery never replays what was logged before it existed (issue 21)."""
+        self.floors.setdefault(sid, self.floor_now())
 
     def connected(self, client: ClientState, namespace: str, sid: str) -> None:
         """`SocketHook.connected`: nothing more (the CONNECT ack gave the private id)."""
@@ -120,6 +148,7 @@ class ConnectionRecovery:
     def forget(self, sid: str) -> None:
         self.pids.pop(sid, None)
         self.recovered.discard(sid)
+        self.floors.pop(sid, None)
 
     # -- the replay log (the outbound pipeline's `OutboundLog`) -----------------------------------
     delivers = False
@@ -149,7 +178,7 @@ class ConnectionRecovery:
             extra = self.environ_state[0](client.environ)
         rooms: list[Hashable] = [sid, *self.server.manager.get_rooms(sid, namespace)]
         session = ParkedSession(sid, pid, namespace, list(dict.fromkeys(rooms)),
-                                client.sessions.get(namespace), extra)
+                                client.sessions.get(namespace), extra, floor=self.floors.get(sid, ""))
         try:
             self.store.park(session, self.clock())
         except Exception:  # a shared store that is down: this drop is not recoverable
@@ -189,6 +218,7 @@ class ConnectionRecovery:
         if session.extra is not None and self.environ_state is not None:
             self.environ_state[1](client.environ, session.extra)
         self.pids[sid] = session.pid
+        self.floors[sid] = session.floor  # the session's own floor, not the reconnect's
         self.recovered.add(sid)
         missed: list[EncodedMessage] = [part for parts in restored.missed for part in parts]
         logger.info("%s: recovered %s in %s, %d missed packets", client.eio_sid, sid, namespace,

@@ -21,7 +21,12 @@ their ids, and a reconnect would then replay one twice or miss one.)
 quarter of ``max_disconnection_duration`` while connected (``SET … PX``), and once more when
 the connection drops. A node that is killed cannot park anything, so the copy must already be
 there; its TTL makes it expire ``max_disconnection_duration`` after the last write at the
-latest, never later. A manual disconnect deletes it (not recoverable).
+latest, never later. A manual disconnect deletes it (not recoverable). The copy of a
+connected client (``…:recovery:live:<pid>``, with its node's host id) is not claimable while
+that node's heartbeat key (``…:recovery:alive:<host>``, `ALIVE_TTL`) exists: a pid recovers
+only a session whose client is gone, and only once (issue 21 #1b); a parked one (the drop
+was seen) is claimable at once. A claim that finds a live node retries every `CLAIM_RETRY`
+until the key of a killed node has expired, then gives up (a new connection).
 
 **Restore** (off the loop, on the recovery worker): ``GETDEL`` the session (one node, one
 recovery per drop, whatever the outcome); then, on the loop, entries this node applies from now on that
@@ -78,6 +83,14 @@ logged, as the pub/sub publisher does."""
 MAX_BATCH = 256
 MAX_INBOX = 64
 """Most batches read from the stream and not applied yet (the reader then waits)."""
+ALIVE_TTL = 3.0
+"""Seconds a node's ``alive`` key outlives its last refresh (refreshed every `ALIVE_PERIOD`):
+the session of a client still connected to a node whose key exists cannot be claimed."""
+ALIVE_PERIOD = 1.0
+CLAIM_RETRY = 0.25
+"""Seconds between two claims of a session whose node still looks alive; the claim gives up
+(a new connection) after `CLAIM_WINDOW`: a killed node's key has long expired then."""
+CLAIM_WINDOW = 2 * ALIVE_TTL + 1.0
 
 Entry = tuple[tuple[int, int], dict[bytes, bytes]]
 """A stream entry: its id as (ms, seq) and its fields."""
@@ -179,9 +192,12 @@ def read_entry(fields: dict[bytes, bytes], offset: str) -> LogEntry:
     return LogEntry(fields[b"n"].decode(), rooms, skip, fields.get(b"h", b"").decode(), parts)
 
 
-def session_to_json(session: ParkedSession, json: Any) -> str:
+def session_to_json(session: ParkedSession, json: Any, host: str = "") -> str:
+    """The session as Redis keeps it; `host`: the node the client is connected to (a live
+    session's write-through copy), "" for a parked one."""
     text = json.dumps({"sid": session.sid, "pid": session.pid, "nsp": session.namespace,
-                       "rooms": session.rooms, "data": session.data, "extra": session.extra})
+                       "rooms": session.rooms, "data": session.data, "extra": session.extra,
+                       "floor": session.floor, "host": host})
     return text if isinstance(text, str) else text.decode()
 
 
@@ -189,9 +205,11 @@ def session_from_json(raw: bytes | str, json: Any) -> ParkedSession | None:
     try:
         value = json.loads(raw)
         sid, pid, nsp, rooms = value["sid"], value["pid"], value["nsp"], value["rooms"]
-        if not (isinstance(sid, str) and isinstance(pid, str) and isinstance(nsp, str) and isinstance(rooms, list)):
+        floor = value.get("floor", "")
+        if not (isinstance(sid, str) and isinstance(pid, str) and isinstance(nsp, str) and isinstance(rooms, list)
+                and isinstance(floor, str)):
             return None
-        return ParkedSession(sid, pid, nsp, rooms, value.get("data"), value.get("extra"))
+        return ParkedSession(sid, pid, nsp, rooms, value.get("data"), value.get("extra"), floor=floor)
     except Exception:
         return None
 
@@ -210,6 +228,8 @@ class RedisRecoveryStore:
         self.json = json or stdlib_json
         self.stream = f"{prefix}:recovery:log"
         self.session_prefix = f"{prefix}:recovery:session:"
+        self.live_prefix = f"{prefix}:recovery:live:"  # issue 21 #1b: write-through copies
+        self.alive_prefix = f"{prefix}:recovery:alive:"
         self.placeholder = "~ofs" + secrets.token_hex(8)
         """What an emitting node encodes where the offset goes (as long as an offset)."""
         self._client: Any = None
@@ -243,8 +263,10 @@ class RedisRecoveryStore:
 
     # -- writes --------------------------------------------------------------------------------
     def write(self, ops: list[tuple[Any, ...]]) -> None:
-        """``("x", fields)``: add a log entry; ``("set", pid, text)``: a session, with the TTL;
-        ``("del", pid)``: forget one. In order, one round trip."""
+        """``("x", fields)``: add a log entry; ``("set", pid, text)``: park a session (claimable
+        at once), with the TTL; ``("live", pid, text)``: the write-through copy of a connected
+        session (claimable only once its node is gone); ``("del", pid)``: forget one;
+        ``("alive", host)``: a node's heartbeat. In order, one round trip."""
         pipe = self.client.pipeline(transaction=False)
         maxlen = self.options.max_buffered_packets
         for op in ops:
@@ -252,8 +274,13 @@ class RedisRecoveryStore:
                 pipe.xadd(self.stream, op[1], maxlen=maxlen, approximate=True)
             elif op[0] == "set":
                 pipe.set(self.session_key(op[1]), op[2], px=self.ttl_ms)
+                pipe.delete(self.live_prefix + op[1])
+            elif op[0] == "live":
+                pipe.set(self.live_prefix + op[1], op[2], px=self.ttl_ms)
             elif op[0] == "del":
-                pipe.delete(self.session_key(op[1]))
+                pipe.delete(self.session_key(op[1]), self.live_prefix + op[1])
+            elif op[0] == "alive":
+                pipe.set(self.alive_prefix + op[1], b"1", px=int(ALIVE_TTL * 1000))
         pipe.execute()
 
     def trim(self, now: float) -> None:
@@ -264,9 +291,36 @@ class RedisRecoveryStore:
 
     # -- restoring ------------------------------------------------------------------------------
     def take(self, pid: str) -> ParkedSession | None:
-        """The parked session of `pid`, removed (GETDEL: one recovery per park)."""
-        raw = self.client.getdel(self.session_key(pid))
-        return None if raw is None else session_from_json(raw, self.json)
+        """The parked session of `pid`, removed (GETDEL: one recovery per park), or the
+        write-through copy of a session whose node is gone; None for anything else."""
+        return self.claim(pid)[0]
+
+    def claim(self, pid: str) -> tuple[ParkedSession | None, bool]:
+        """(the session, False) when `pid` may recover, removed so that nobody else does;
+        (None, True) while its client is connected to a live node (issue 21 #1b: a live
+        session is never copied); (None, False) when unknown."""
+        client = self.client
+        raw = client.getdel(self.session_key(pid))
+        if raw is not None:
+            return session_from_json(raw, self.json), False
+        raw = client.get(self.live_prefix + pid)
+        if raw is None:
+            return None, False
+        try:
+            host = self.json.loads(raw).get("host")
+        except Exception:
+            host = None
+        if isinstance(host, str) and host and client.exists(self.alive_prefix + host):
+            return None, True
+        raw = client.getdel(self.live_prefix + pid)  # its node is gone: one claimer only
+        return (None if raw is None else session_from_json(raw, self.json)), False
+
+    @staticmethod
+    def below_floor(session: ParkedSession, offset: str) -> bool:
+        """Issue 21: an offset from before the session began (or a session without a floor)
+        is unknown: nothing logged before a client existed is replayed to it."""
+        floor, entry_id = id_of_offset(session.floor), id_of_offset(offset)
+        return floor is None or entry_id is None or entry_id < floor
 
     def entries_after(self, offset: str) -> list[Entry] | None:
         """The log's entries after `offset`, oldest first; None when that would not be
@@ -284,7 +338,7 @@ class RedisRecoveryStore:
     def restore(self, namespace: str, pid: str, offset: str, now: float) -> Restored | None:
         """The whole recovery in one call (blocking): the session and the packets it missed."""
         session = self.take(pid)
-        if session is None or session.namespace != namespace:
+        if session is None or session.namespace != namespace or self.below_floor(session, offset):
             return None
         entries = self.entries_after(offset)
         if entries is None:
@@ -373,6 +427,7 @@ class ClusterRecovery(ConnectionRecovery):
             return
         self._started = True
         self.reader.start()
+        self._submit(("alive", self.host_id))
         self.server.eio.driver.spawn(self._refresh_forever)
 
     def _submit(self, item: tuple[Any, ...]) -> None:
@@ -469,16 +524,21 @@ class ClusterRecovery(ConnectionRecovery):
                                             except_rooms=tuple(entry.skip), origin=LOG), entry.parts)
 
     # -- sessions --------------------------------------------------------------------------------
-    def _snapshot(self, client: ClientState, namespace: str, sid: str) -> str | None:
+    def floor_now(self) -> str:
+        """The newest entry this node has applied (a stream id); before the reader started,
+        this node's clock (the ids are Redis's milliseconds)."""
+        return offset_of(self._applied or (int(time.time() * 1000), 0))
+
+    def _snapshot(self, client: ClientState, namespace: str, sid: str, host: str = "") -> str | None:
         pid = self.pids.get(sid)
         if pid is None:
             return None
         rooms: list[Hashable] = [sid, *self.server.manager.get_rooms(sid, namespace)]
         extra = self.environ_state[0](client.environ) if self.environ_state is not None else None
         session = ParkedSession(sid, pid, namespace, list(dict.fromkeys(rooms)),
-                                client.sessions.get(namespace), extra)
+                                client.sessions.get(namespace), extra, floor=self.floors.get(sid, ""))
         try:
-            return session_to_json(session, self.redis.json)
+            return session_to_json(session, self.redis.json, host)
         except (TypeError, ValueError) as exc:
             logger.warning("connection state recovery: the session of %s is not JSON (%s); "
                            "it cannot be recovered on another node", sid, exc)
@@ -488,9 +548,9 @@ class ClusterRecovery(ConnectionRecovery):
         live = self._live.get(sid)
         if live is None:
             return
-        text = self._snapshot(live[0], live[1], sid)
+        text = self._snapshot(live[0], live[1], sid, self.host_id)
         if text is not None:
-            self._submit(("set", self.pids[sid], text))
+            self._submit(("live", self.pids[sid], text))
 
     def accepted(self, client: ClientState, namespace: str, sid: str) -> None:
         self._live[sid] = (client, namespace)
@@ -505,9 +565,14 @@ class ClusterRecovery(ConnectionRecovery):
     def _refresh_forever(self) -> None:
         driver = self.server.eio.driver
         period = max(0.5, self.options.max_disconnection_duration / 4)
+        due = time.monotonic() + period
         while True:
-            driver.sleep(period)
+            driver.sleep(min(ALIVE_PERIOD, period))
             try:
+                self._submit(("alive", self.host_id))  # this node's heartbeat (issue 21 #1b)
+                if time.monotonic() < due:
+                    continue
+                due = time.monotonic() + period
                 for sid in list(self._live):
                     self._write(sid)
                 self._submit(("call", self.redis.trim, time.time()))
@@ -538,27 +603,41 @@ class ClusterRecovery(ConnectionRecovery):
         pid, offset = auth.get("pid"), auth.get("offset")
         if not isinstance(pid, str) or not isinstance(offset, str) or id_of_offset(offset) is None:
             return False
-        self._submit(("call", self._take, client, namespace, pid, offset, auth))
+        for sid, live_pid in self.pids.items():
+            if live_pid == pid and sid in self._live:  # connected here: never copied (issue 21)
+                logger.info("%s: pid of a connected session refused", client.eio_sid)
+                return False
+        self._submit(("call", self._take, client, namespace, pid, offset, auth, time.monotonic()))
         return True
 
     def _present(self, client: ClientState) -> bool:
         return self.server.client_state(client.eio_sid) is client
 
-    def _take(self, client: ClientState, namespace: str, pid: str, offset: str, auth: Any) -> None:
+    def _take(self, client: ClientState, namespace: str, pid: str, offset: str, auth: Any, since: float) -> None:
         """Worker: the session, then back on the loop."""
         session: ParkedSession | None = None
+        busy = False
         try:
-            session = self.redis.take(pid)
+            session, busy = self.redis.claim(pid)
         except Exception as exc:
             self.redis.reset()
             logger.error("connection state recovery: cannot read session: %s", exc)
+        if busy and time.monotonic() - since < CLAIM_WINDOW:
+            # Its node still looks alive: a killed node's key expires within ALIVE_TTL.
+            self.server.eio.driver.call_in_loop(self._retry_take, client, namespace, pid, offset, auth, since)
+            return
         self.server.eio.driver.call_in_loop(self._taken, client, namespace, session, offset, auth)
 
-    def _taken(self, client: ClientState, namespace: str, session: ParkedSession | None, offset: str, auth: Any) -> None:
+    def _retry_take(self, client: Any, namespace: str, pid: str, offset: str, auth: Any, since: float) -> None:
+        if self._present(client) and namespace not in client.namespaces:
+            self.server.eio.call_later(CLAIM_RETRY, self._submit, ("call", self._take, client, namespace, pid,
+                                                                   offset, auth, since))
+
+    def _taken(self, client: Any, namespace: str, session: ParkedSession | None, offset: str, auth: Any) -> None:
         """Loop: from now on the entries read for its rooms are kept, then the log is read."""
         if not self._present(client) or namespace in client.namespaces:
             return
-        if session is None or session.namespace != namespace:
+        if session is None or session.namespace != namespace or self.redis.below_floor(session, offset):
             logger.info("%s: state of %s not recovered", client.eio_sid, namespace)
             self.server.connect_new(client, namespace, auth)
             return

@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_DISCONNECTION_DURATION = 120.0
 DEFAULT_MAX_BUFFERED_PACKETS = 10_000
+DEFAULT_MAX_BUFFERED_BYTES = 16_777_216
+DEFAULT_MAX_TOTAL_BUFFERED_BYTES = 67_108_864
+DEFAULT_MAX_PARKED_SESSIONS = 10_000
+DEFAULT_MAX_PARKED_BYTES = 33_554_432
+DEFAULT_MAX_SESSION_BYTES = 65_536
 
 RECOVERABLE_REASONS = frozenset({"ping timeout", "transport close", "transport error", "client disconnect"})
 """Engine.IO close reasons after which a session is parked. "client disconnect" here is the
@@ -40,7 +45,13 @@ Engine.IO CLOSE packet (a client whose transport was closed, e.g. ``socket.io.en
 over polling; Node calls it "transport close"); a Socket.IO DISCONNECT packet (a manual
 ``socket.disconnect()``) and a server-side disconnect never reach the park."""
 
-_KEYS = {"max_disconnection_duration", "skip_middlewares", "max_buffered_packets"}
+_KEYS = {"max_disconnection_duration", "skip_middlewares", "max_buffered_packets", "max_buffered_bytes",
+         "max_total_buffered_bytes", "max_parked_sessions", "max_parked_bytes", "max_session_bytes"}
+_SIZES = ("max_buffered_bytes", "max_total_buffered_bytes", "max_parked_sessions", "max_parked_bytes",
+          "max_session_bytes")
+_SIZE_DEFAULTS = dict(zip(_SIZES, (DEFAULT_MAX_BUFFERED_BYTES, DEFAULT_MAX_TOTAL_BUFFERED_BYTES,
+                                   DEFAULT_MAX_PARKED_SESSIONS, DEFAULT_MAX_PARKED_BYTES, DEFAULT_MAX_SESSION_BYTES),
+                          strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +64,17 @@ class RecoveryOptions:
     """A recovered connection does not run the connect handler again."""
     max_buffered_packets: int = DEFAULT_MAX_BUFFERED_PACKETS
     """Most packets the replay log keeps (per namespace in memory, per channel in Redis)."""
+    max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES
+    """Most payload bytes the replay log of one namespace keeps in memory; the oldest
+    packets go first (issue 21 #1c)."""
+    max_total_buffered_bytes: int = DEFAULT_MAX_TOTAL_BUFFERED_BYTES
+    """Most payload bytes the in-memory replay logs of all namespaces keep together."""
+    max_parked_sessions: int = DEFAULT_MAX_PARKED_SESSIONS
+    """Most dropped sessions parked in memory; past it the oldest is evicted (issue 21 #2)."""
+    max_parked_bytes: int = DEFAULT_MAX_PARKED_BYTES
+    """Most bytes (room names and session data, estimated) the parked sessions hold."""
+    max_session_bytes: int = DEFAULT_MAX_SESSION_BYTES
+    """Most bytes one session may park; a larger one is not parked (not recoverable)."""
 
     @classmethod
     def parse(cls, value: Any) -> RecoveryOptions | None:
@@ -73,7 +95,10 @@ class RecoveryOptions:
         size = int(value.get("max_buffered_packets", DEFAULT_MAX_BUFFERED_PACKETS))
         if duration <= 0 or size <= 0:
             raise ValueError("max_disconnection_duration and max_buffered_packets must be positive")
-        return cls(duration, bool(value.get("skip_middlewares", True)), size)
+        sizes = {key: int(value.get(key, default)) for key, default in _SIZE_DEFAULTS.items()}
+        if any(v <= 0 for v in sizes.values()):
+            raise ValueError(f"{', '.join(_SIZES)} must be positive")
+        return cls(duration, bool(value.get("skip_middlewares", True)), size, **sizes)
 
 
 def new_pid() -> str:
@@ -94,6 +119,34 @@ class ParkedSession:
     extra: Any = None
     """State of the layer above (Flask-SocketIO's forked Flask session)."""
     disconnected_at: float = 0.0
+    floor: str = ""
+    """The store's newest offset when the session began (issue 21): it may be replayed only
+    what was logged after it; an offset below it is unknown (no floor: nothing recoverable)."""
+
+
+def approx_size(value: Any, limit: int) -> int:
+    """What `value` (room names, session data: JSON-like) weighs, roughly, in bytes; counting
+    stops a little past `limit` (a huge value is not walked whole)."""
+    total = 0
+    stack = [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        if isinstance(item, (str, bytes, bytearray)):
+            total += len(item) + 48
+        elif isinstance(item, dict):
+            total += 64 + 16 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            total += 56 + 8 * len(item)
+            stack.extend(item)
+        else:
+            total += 32
+    return total
+
+
+def _logged_size(parts: Sequence[EncodedMessage]) -> int:
+    return sum(len(part.packet.data) for part in parts) + 200
 
 
 @dataclass(slots=True)
@@ -101,6 +154,11 @@ class Restored:
     session: ParkedSession
     missed: list[Sequence[EncodedMessage]] = field(default_factory=list)
     """The missed packets, oldest first, each as its encoded Engine.IO messages."""
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.title() for word in rest)
 
 
 def should_replay(session_rooms: Iterable[Hashable], rooms: Sequence[Hashable] | None,
@@ -129,9 +187,12 @@ class RecoveryStore(Protocol):
     """Whether other processes see it (then `restore` does blocking I/O, off the loop)."""
 
     def next_offset(self) -> str: ...
+    def position(self) -> str: ...
     def append(self, offset: str, namespace: str, rooms: list[Hashable] | None, skip: Sequence[str],
                parts: Sequence[EncodedMessage], now: float) -> None: ...
     def park(self, session: ParkedSession, now: float) -> None: ...
+    def sweep(self, now: float) -> None: ...
+    def stats(self) -> dict[str, int]: ...
     def restore(self, namespace: str, pid: str, offset: str, now: float) -> Restored | None: ...
 
 
@@ -142,11 +203,14 @@ class _Logged:
     skip: tuple[str, ...]
     parts: Sequence[EncodedMessage]
     at: float
+    size: int = 0
 
 
 class MemoryRecoveryStore:
-    """One process: a log per namespace (a deque bounded in size, trimmed by age as it grows)
-    and the parked sessions by private id (expired ones are dropped as new ones come in).
+    """One process: a log per namespace (a deque bounded in packets and in bytes, per
+    namespace and for the store, trimmed by age as it grows and on `sweep`) and the parked
+    sessions by private id (bounded in count and bytes, the oldest evicted first; expired
+    ones dropped on `sweep`, which the server calls from its timer loop).
 
     Offsets are ``<prefix>-<n>``: `n` counts the packets of this store, so finding an offset
     is an index computation, and the random prefix makes offsets of another process (or of
@@ -161,9 +225,18 @@ class MemoryRecoveryStore:
         self._logs: dict[str, deque[_Logged]] = {}
         self._trimmed: dict[str, int] = {}  # namespace -> newest seq dropped from its log
         self._parked: OrderedDict[str, ParkedSession] = OrderedDict()
+        self._parked_sizes: dict[str, int] = {}
+        self.log_bytes: dict[str, int] = {}  # namespace -> payload bytes in its log
+        self.total_log_bytes = 0
+        self.parked_bytes = 0
+        self.counts = {"evicted": 0, "expired": 0, "too_big": 0, "log_trimmed_for_bytes": 0}
 
     def next_offset(self) -> str:
         self._seq += 1
+        return f"{self._prefix}-{self._seq:x}"
+
+    def position(self) -> str:
+        """The offset of the newest packet logged so far (a new session's floor)."""
         return f"{self._prefix}-{self._seq:x}"
 
     def _seq_of(self, offset: str) -> int | None:
@@ -183,38 +256,91 @@ class MemoryRecoveryStore:
         log = self._logs.get(namespace)
         if log is None:
             log = self._logs[namespace] = deque()
-        log.append(_Logged(seq, rooms, tuple(skip), parts, now))
+        size = _logged_size(parts)
+        # The packets only, not the wire forms delivery cached on them (a WebSocket frame and
+        # payload would triple what the log holds; a replay builds them again).
+        kept = [type(part)(part.packet) for part in parts]
+        log.append(_Logged(seq, rooms, tuple(skip), kept, now, size))
+        self.log_bytes[namespace] = self.log_bytes.get(namespace, 0) + size
+        self.total_log_bytes += size
         if len(log) > self.options.max_buffered_packets:
-            self._trimmed[namespace] = log.popleft().seq
+            self._drop_oldest(namespace, log)
+        while self.log_bytes[namespace] > self.options.max_buffered_bytes and log:
+            self._drop_oldest(namespace, log)
+            self.counts["log_trimmed_for_bytes"] += 1
+        while self.total_log_bytes > self.options.max_total_buffered_bytes:
+            oldest = min((n for n in self._logs if self._logs[n]), key=lambda n: self._logs[n][0].seq)
+            self._drop_oldest(oldest, self._logs[oldest])
+            self.counts["log_trimmed_for_bytes"] += 1
         self._trim(namespace, log, now)
+
+    def _drop_oldest(self, namespace: str, log: deque[_Logged]) -> None:
+        gone = log.popleft()
+        self._trimmed[namespace] = gone.seq
+        self.log_bytes[namespace] -= gone.size
+        self.total_log_bytes -= gone.size
 
     def _trim(self, namespace: str, log: deque[_Logged], now: float) -> None:
         horizon = now - self.options.max_disconnection_duration
         while log and log[0].at < horizon:
-            self._trimmed[namespace] = log.popleft().seq
+            self._drop_oldest(namespace, log)
 
     def park(self, session: ParkedSession, now: float) -> None:
+        """Park a dropped session: too big a one is not parked; past the count or byte budget
+        the oldest parked sessions are evicted (issue 21 #2)."""
+        options = self.options
+        size = approx_size([session.rooms, session.data, session.extra], options.max_session_bytes)
+        self._unpark(session.pid)
+        if size > options.max_session_bytes:
+            self.counts["too_big"] += 1
+            return
         session.disconnected_at = now
-        parked = self._parked
-        parked[session.pid] = session
-        parked.move_to_end(session.pid)
+        self._parked[session.pid] = session
+        self._parked_sizes[session.pid] = size
+        self.parked_bytes += size
+        self.sweep(now)
+        while self._parked and (len(self._parked) > options.max_parked_sessions
+                                or self.parked_bytes > options.max_parked_bytes):
+            self._unpark(next(iter(self._parked)))
+            self.counts["evicted"] += 1
+
+    def _unpark(self, pid: str) -> ParkedSession | None:
+        session = self._parked.pop(pid, None)
+        if session is not None:
+            self.parked_bytes -= self._parked_sizes.pop(pid, 0)
+        return session
+
+    def sweep(self, now: float) -> None:
+        """Drop the expired parked sessions and the log's packets older than
+        ``max_disconnection_duration`` (called on the server's timer loop)."""
         horizon = now - self.options.max_disconnection_duration
+        parked = self._parked
         while parked:
-            oldest = next(iter(parked.values()))
+            pid, oldest = next(iter(parked.items()))
             if oldest.disconnected_at >= horizon:
                 break
-            parked.popitem(last=False)
+            self._unpark(pid)
+            self.counts["expired"] += 1
+        for namespace, log in self._logs.items():
+            self._trim(namespace, log, now)
+
+    def stats(self) -> dict[str, int]:
+        """Sizes and counters (shown in the Admin UI's ``server_stats`` as ``recovery``)."""
+        return {"parked": len(self._parked), "parkedBytes": self.parked_bytes,
+                "logPackets": sum(len(log) for log in self._logs.values()), "logBytes": self.total_log_bytes,
+                **{_camel(k): v for k, v in self.counts.items()}}
 
     def restore(self, namespace: str, pid: str, offset: str, now: float) -> Restored | None:
-        session = self._parked.pop(pid, None)  # one recovery per park, whatever the outcome
+        session = self._unpark(pid)  # one recovery per park, whatever the outcome
         if session is None or session.namespace != namespace:
             return None
         horizon = now - self.options.max_disconnection_duration
         if session.disconnected_at < horizon:
             return None
         seq = self._seq_of(offset)
-        if seq is None or seq > self._seq:
-            return None
+        floor = self._seq_of(session.floor)
+        if seq is None or seq > self._seq or floor is None or seq < floor:
+            return None  # issue 21: an offset from before the session began is unknown
         log = self._logs.get(namespace)
         if log is None:
             log = self._logs[namespace] = deque()

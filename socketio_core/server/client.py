@@ -9,13 +9,14 @@ from ..protocol import codec_v4
 
 if TYPE_CHECKING:
     from ..protocol.codec import Decoder
+    from ..protocol.packets import SocketPacket
 
 
 class ClientState:
     """What the Socket.IO layer keeps per Engine.IO connection."""
 
     __slots__ = ("eio_sid", "environ", "decoder", "namespaces", "pending", "sessions", "connect_timer",
-                 "revision")
+                 "revision", "gated")
 
     def __init__(self, eio_sid: str, environ: dict[str, Any], decoder: Decoder) -> None:
         self.eio_sid = eio_sid
@@ -28,3 +29,7 @@ class ClientState:
         self.sessions: dict[str, dict[str, Any]] = {}
         self.connect_timer: int | None = None
         self.revision = codec_v4.V5  # the Socket.IO protocol revision (4: `codec_v4`)
+        # Issue 21: namespaces whose connect handler has not ruled yet (with `always_connect`
+        # too), with the client's events that arrived meanwhile: they wait, in order, and are
+        # handled once the handler accepts, dropped if it refuses.
+        self.gated: dict[str, list[SocketPacket]] = {}

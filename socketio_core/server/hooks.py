@@ -84,6 +84,11 @@ class ResumeHook(Protocol):
         """Whether the current connection of `sid` got its state back."""
         ...
 
+    def started(self, sid: str) -> None:
+        """A new `sid` begins (before anything can be sent to it): recovery takes its replay
+        floor, so a recovery never replays what was logged before the session existed."""
+        ...
+
 
 class RoomHook(Protocol):
     """The rooms or the session data of a connected client changed."""
@@ -111,9 +116,12 @@ class SocketHook(Protocol):
 class Hooks:
     """The hook points of one server: lists of features (empty: nothing to call)."""
 
-    __slots__ = ("connection", "inbound", "resume", "rooms", "sockets")
+    __slots__ = ("connection", "inbound", "never_early", "resume", "rooms", "sockets")
 
     def __init__(self) -> None:
+        self.never_early: set[str] = set()
+        """Namespaces acked only once their connect handler accepted, whatever
+        `always_connect` says (the Admin UI's: its credentials are checked first)."""
         self.connection: list[ConnectionHook] = []
         self.inbound: list[InboundHook] = []
         self.resume: ResumeHook | None = None

@@ -48,6 +48,9 @@ ENVELOPE_VERSION = 1
 # serves every client of the node), so it only falls behind when the loop itself is saturated.
 MAX_PUBLISH_BACKLOG = MAX_BACKLOG
 MAX_PUBLISH_BATCH = MAX_BATCH
+# Issue 21 #6: the largest message taken from the queue; a larger one is refused (and logged)
+# by the listener before it reaches the applier (a 300 MB JSON message decodes to gigabytes).
+MAX_QUEUE_MESSAGE_BYTES = 16_777_216
 
 
 class PubSubManager(LocalManager):
@@ -93,7 +96,7 @@ class PubSubManager(LocalManager):
             self._listener = Listener(
                 self._host().driver, broker.listen, self._handle_raw, "socketio-pubsub-listener",
                 getattr(broker, "label", "message queue"), f"{getattr(broker, 'label', 'the')} channel {self.channel!r}",
-                getattr(broker, "logger", core_logger), MAX_INBOX)
+                getattr(broker, "logger", core_logger), MAX_INBOX, MAX_QUEUE_MESSAGE_BYTES)
             self._listener.start()
 
     def publish(self, message: dict[str, Any]) -> None:

@@ -95,6 +95,7 @@ class SocketServer:
         self._clients: dict[str, ClientState] = {}
         self._held: dict[str, list[EncodedMessage]] = {}  # sid -> messages held until accepted
         self.lock = self.eio.driver.lock()
+        self._gate_lock = self.eio.driver.lock()  # issue 21: `ClientState.gated` (never under `lock`)
         self.manager: ClientManager = client_manager or LocalManager()
         # The hook points of the features (hooks.py): empty lists while they are off.
         self.hooks = Hooks()
@@ -545,13 +546,18 @@ class SocketServer:
 
     def connect_new(self, client: ClientState, namespace: str, auth: Any) -> None:
         """A CONNECT that is not a recovery: a new sid, then the connect handler."""
+        early = self._accepts_early(namespace)
         with self.lock:  # threading: no broadcast may reach the new sid before it is held
             sid = self.manager.connect(client.eio_sid, namespace, codec_v4.legacy_sid(client.revision, client.eio_sid, namespace))
             client.namespaces[namespace] = sid
-            if not self.always_connect:
+            resume = self.hooks.resume
+            if resume is not None:
+                resume.started(sid)  # issue 21: the session's replay floor
+            client.gated[namespace] = []  # issue 21: no event is handled before the handler accepts
+            if not early:
                 client.pending.add(namespace)
                 self._held[sid] = []
-        if self.always_connect:
+        if early:
             self._send_packet(client.eio_sid, codec_v4.connect_ack(client.revision, namespace, self._connect_ack(sid, client, namespace)))
         self._dispatch(self._run_connect, client, namespace, sid, auth)
 
@@ -571,8 +577,15 @@ class SocketServer:
                 self.eio.send_encoded(client.eio_sid, part)
             return
         client.pending.add(namespace)
+        client.gated[namespace] = []  # its events wait for that answer too (issue 21)
         self._held[sid] = list(missed)
         self._dispatch(self._run_connect, client, namespace, sid, auth)
+
+    def _accepts_early(self, namespace: str) -> bool:
+        """`always_connect`: the CONNECT ack goes out before the connect handler rules, except
+        on the namespaces a feature guards (the Admin UI's, accepted only once the credentials
+        are checked: issue 21)."""
+        return self.always_connect and namespace not in self.hooks.never_early
 
     def _connect_ack(self, sid: str, client: ClientState, namespace: str) -> dict[str, Any]:
         """The CONNECT ack's data: ``{"sid"}``, or the `ResumeHook`'s (recovery adds its
@@ -602,11 +615,13 @@ class SocketServer:
             # is refused is closed like one that never sent any.
             self.eio.cancel_call(client.connect_timer)
             client.connect_timer = None
+        early = self._accepts_early(namespace)
         if refusal is not None:
             with self.lock:
                 self._held.pop(sid, None)
                 client.pending.discard(namespace)
-            if self.always_connect:
+                client.gated.pop(namespace, None)  # issue 21: what waited is dropped
+            if early:
                 self._send_packet(client.eio_sid, SocketPacket(PacketType.DISCONNECT, namespace))
             else:
                 self._send_packet(client.eio_sid, codec_v4.connect_refusal(client.revision, namespace, refusal))
@@ -616,7 +631,7 @@ class SocketServer:
             for hook in self.hooks.sockets:
                 hook.disconnected(sid, namespace, "connection refused", False)
             return
-        if not self.always_connect:
+        if not early:
             # Accepting is one step, as seen from both sides of the connection. The client's
             # events are accepted BEFORE the CONNECT ack can reach it (a client may answer the
             # ack at once, and its event must not find the namespace still pending); messages
@@ -631,6 +646,19 @@ class SocketServer:
                         self.eio.send_encoded(client.eio_sid, part)
         for hook in self.hooks.sockets:
             hook.connected(client, namespace, sid)
+        self._release_gated(client, namespace, sid)
+
+    def _release_gated(self, client: ClientState, namespace: str, sid: str) -> None:
+        """Issue 21: the events that waited for the connect handler, in order; new ones keep
+        queueing behind them until the queue is empty."""
+        while True:
+            with self._gate_lock:
+                queue = client.gated.get(namespace)
+                if not queue or client.namespaces.get(namespace) != sid:
+                    client.gated.pop(namespace, None)
+                    return
+                packet = queue.pop(0)
+            self._handle_event(client, packet, released=True)
 
     def _disconnect_namespace(self, client: ClientState, namespace: str, sid: str, reason: str) -> None:
         if client.namespaces.get(namespace) != sid:
@@ -639,6 +667,7 @@ class SocketServer:
         was_accepted = self._held.pop(sid, None) is None
         del client.namespaces[namespace]
         client.pending.discard(namespace)
+        client.gated.pop(namespace, None)  # issue 21
         try:
             if was_accepted:
                 self._trigger_disconnect(namespace, sid, reason)
@@ -649,8 +678,10 @@ class SocketServer:
                 hook.disconnected(sid, namespace, reason, was_accepted)
 
     # -- events and acks ---------------------------------------------------------------------
-    def _handle_event(self, client: ClientState, packet: SocketPacket) -> None:
+    def _handle_event(self, client: ClientState, packet: SocketPacket, released: bool = False) -> None:
         namespace = packet.namespace
+        if not released and client.gated and self._gate(client, packet):
+            return  # issue 21: waits for the connect handler's ruling
         sid = client.namespaces.get(namespace)
         if self.logger.isEnabledFor(logging.INFO):
             self.logger.info('received event "%s" from %s [%s]', packet.data[0], sid, namespace)
@@ -700,6 +731,20 @@ class SocketServer:
                     self.eio.send_encoded(eio_sid, EncodedMessage.message(text))
                     return
             self._send_packet(eio_sid, SocketPacket(PacketType.ACK, namespace, ack_args, ack_id))
+
+    def _gate(self, client: ClientState, packet: SocketPacket) -> bool:
+        """Queue an event of a namespace whose connect handler has not ruled (issue 21);
+        False when it has. Bounded like the messages held for such a client."""
+        with self._gate_lock:
+            queue = client.gated.get(packet.namespace)
+            if queue is None:
+                return False
+            queue.append(packet)
+            overflow = len(queue) > MAX_HELD_MESSAGES
+        self.logger.info("%s: event in %s waits for the connect handler", client.eio_sid, packet.namespace)
+        if overflow:
+            self._protocol_error(client, "too many events before the connect handler accepted")
+        return True
 
     def _handle_ack(self, client: ClientState, packet: SocketPacket) -> None:
         sid = client.namespaces.get(packet.namespace)

@@ -201,17 +201,18 @@ def test_v3_base64_client_gets_text_payloads(v3_server: tuple[EngineHarness, int
 
 def test_v3_jsonp(v3_server: tuple[EngineHarness, int]) -> None:
     harness, port = v3_server
-    resp = http(port, "GET", "EIO=3&transport=polling&j=2")
+    page = {"Referer": f"http://127.0.0.1:{port}/chat.html"}  # the server's own page (issue 21 #3)
+    resp = http(port, "GET", "EIO=3&transport=polling&j=2", headers=page)
     assert resp.text.startswith('___eio[2]("') and resp.text.endswith('");'), resp.text
     payload = json.loads(resp.text[len("___eio[2]("):-2])
     sid = json.loads(payload.partition(":")[2][1:])["sid"]
     q = f"EIO=3&transport=polling&j=2&sid={sid}"
     form = "d=" + "4%3A4a%5Cnb"  # "4:4a\\nb": the client writes a newline as backslash-n
-    resp = http(port, "POST", q, form, headers={"Content-Type": "application/x-www-form-urlencoded"})
+    resp = http(port, "POST", q, form, headers={"Content-Type": "application/x-www-form-urlencoded", **page})
     assert (resp.status, resp.text) == (200, "ok")
     harness.wait(lambda: len(harness.messages) == 1)
     assert harness.messages[0][1] == "a\nb"
-    resp = http(port, "GET", q)
+    resp = http(port, "GET", q, headers=page)
     assert resp.text == '___eio[2]("4:4a\\nb");'
 
 
@@ -259,5 +260,24 @@ def test_v3_websocket_session_binary_echo(v3_server: tuple[EngineHarness, int]) 
         ws.send_binary(b"\x02\x01")  # a binary PING: not a MESSAGE, a protocol error
         sid = json.loads(opening[1:])["sid"]
         assert harness.wait_disconnect(sid)[0] == "transport error"
+    finally:
+        ws.close()
+
+
+def test_v3_bad_second_binary_frame_in_one_write_is_refused(v3_server: tuple[EngineHarness, int]) -> None:
+    """Issue 21 #7: two binary frames in one TCP write, a MESSAGE then a binary PING: the
+    first is delivered, the second closes the session (every frame of a read is checked,
+    not the first only)."""
+    harness, port = v3_server
+    ws = websocket.create_connection(f"ws://127.0.0.1:{port}/engine.io/?EIO=3&transport=websocket",
+                                     timeout=TIMEOUT)
+    try:
+        opening: Any = ws.recv()
+        sid = json.loads(opening[1:])["sid"]
+        frames = [websocket.ABNF.create_frame(data, websocket.ABNF.OPCODE_BINARY).format()
+                  for data in (b"\x04\x01", b"\x02\x01")]
+        ws.sock.sendall(b"".join(frames))
+        assert harness.wait_disconnect(sid)[0] == "transport error"
+        assert [m[1] for m in harness.messages] == [b"\x01"]
     finally:
         ws.close()

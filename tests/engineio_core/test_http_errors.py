@@ -574,15 +574,20 @@ def test_no_upgrades_advertised_without_websocket() -> None:
 
 
 def test_jsonp(harness: EngineHarness, port: int) -> None:
-    resp = http(port, "GET", "EIO=4&transport=polling&j=3")
+    """JSONP for the server's own pages (a same-origin script: issue 21 #3), served as a
+    script that is never sniffed."""
+    same = {"Sec-Fetch-Site": "same-origin"}
+    resp = http(port, "GET", "EIO=4&transport=polling&j=3", headers=same)
     assert resp.status == 200
+    assert resp.headers["content-type"].startswith("text/javascript")
+    assert resp.headers["x-content-type-options"] == "nosniff"
     assert resp.text.startswith('___eio[3]("0{') and resp.text.endswith('");')
     inner = json.loads(resp.text[len("___eio[3]("):-2])
     sid = json.loads(inner[1:])["sid"]
     resp = http(port, "POST", f"EIO=4&transport=polling&sid={sid}&j=3",
-                body="d=4say%20%22hi%22%1E4two", headers={"Content-Type": "application/x-www-form-urlencoded"})
+                body="d=4say%20%22hi%22%1E4two", headers={"Content-Type": "application/x-www-form-urlencoded", **same})
     assert (resp.status, resp.text) == (200, "ok")
-    resp = http(port, "GET", f"EIO=4&transport=polling&sid={sid}&j=3")
+    resp = http(port, "GET", f"EIO=4&transport=polling&sid={sid}&j=3", headers=same)
     assert resp.text == '___eio[3]("4say \\"hi\\"\\u001e4two");'
 
 

@@ -190,10 +190,14 @@ def _let_writes_finish(client: Any, timeout: float = 5.0) -> None:
     finishing a POST (it re-checks its state first); the server then sees the client go only
     at the next ping, 25 s later."""
     queue = getattr(getattr(client, "eio", None), "queue", None)
-    if queue is None or not hasattr(queue, "unfinished_tasks"):
-        return
+    if getattr(client, "eio", None) is not None and getattr(client.eio, "state", "") != "connected":
+        return  # nothing more will be written
+    # Issue 21 #7: never give up silently (a changed client or a write that never ends would
+    # make the wait a no-op, and the test after it flaky).
+    assert queue is not None and hasattr(queue, "unfinished_tasks"), "python-engineio's write queue is gone"
     deadline = time.monotonic() + timeout
-    while queue.unfinished_tasks and time.monotonic() < deadline:
+    while queue.unfinished_tasks:
+        assert time.monotonic() < deadline, f"the client still had {queue.unfinished_tasks} writes after {timeout}s"
         time.sleep(0.005)
 
 

@@ -14,6 +14,7 @@ zeros, any split). Deterministic (derandomize=True) and bounded in size.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 # tests/engineio_core/ (no __init__.py) would shadow the real package as a namespace package
@@ -33,6 +34,11 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from engineio_core.http11 import (  # noqa: E402
+    MAX_CHUNK_EXTENSIONS,
+    MAX_CHUNK_LINE,
+    MAX_CHUNK_SIZE_DIGITS,
+    MAX_HEADERS,
+    MAX_TRAILER_SECTION,
     ChunkedDecoder,
     HTTPError,
     RequestHead,
@@ -363,11 +369,84 @@ def decode_chunked(data: bytes, pieces: list[int] | None = None) -> tuple[str, b
 
 def same_outcome(data: bytes) -> tuple[str, bytes, bytes]:
     """Whole and byte at a time give the same outcome: the same body and rest, or the same
-    refusal (errors are reported without the body decoded before them)."""
+    refusal (errors are reported without the body decoded before them); and that outcome is
+    the grammar oracle's (issue 21 #7: a decoder wrong the same way fed whole and byte at a
+    time passed before)."""
     whole = decode_chunked(data)
     byte_wise = decode_chunked(data, [1] * len(data))
     assert byte_wise == whole, (data, whole, byte_wise)
+    expected = oracle(data)
+    assert whole[0] == expected[0], (data, whole, expected)
+    if expected[0] != "error":
+        assert whole[1:] == expected[1:], (data, whole, expected)
     return whole
+
+
+# -- the grammar oracle: RFC 9112 §7.1 as regular expressions, with the documented limits ----------
+_TCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+_TOKEN = _TCHAR + b"+"
+_QUOTED = rb'"(?:[\t !\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
+_BWS = rb"[ \t]*"
+_EXT = b"(?:;" + _BWS + _TOKEN + _BWS + b"(?:=" + _BWS + b"(?:" + _TOKEN + b"|" + _QUOTED + b")" + _BWS + b")?)"
+_SIZE_LINE = re.compile(b"([0-9A-Fa-f]+)(?:" + _BWS + b"(" + _EXT + b"+))?", re.S)
+_TRAILER_LINE = re.compile(_TOKEN + rb":[\t \x21-\x7e\x80-\xff]*", re.S)
+
+
+def oracle(data: bytes) -> tuple[str, bytes, bytes]:
+    """What a chunked body decodes to, by the grammar (whole input at once): ("done", body,
+    rest), ("more", body so far, b"") or ("error", b"", b"")."""
+    error = ("error", b"", b"")
+    body, pos, ext_bytes = b"", 0, 0
+    while True:  # chunks
+        eol = data.find(b"\r\n", pos)
+        if eol < 0:
+            return error if len(data) - pos > MAX_CHUNK_LINE else ("more", body, b"")
+        line = data[pos:eol]
+        match = _SIZE_LINE.fullmatch(line)
+        if len(line) > MAX_CHUNK_LINE or match is None or len(match[1].lstrip(b"0")) > MAX_CHUNK_SIZE_DIGITS:
+            return error
+        if match[2]:
+            ext_bytes += len(line) - line.index(b";")
+            if ext_bytes > MAX_CHUNK_EXTENSIONS:
+                return error
+        size, pos = int(match[1], 16), eol + 2
+        if size == 0:
+            break
+        body += data[pos:pos + size]
+        pos += size
+        if pos >= len(data):
+            return "more", body, b""
+        if data[pos:pos + 2] != b"\r\n"[: len(data) - pos]:
+            return error
+        if len(data) - pos < 2:
+            return "more", body, b""
+        pos += 2
+    trailer_bytes = count = 0
+    while True:  # the trailer section
+        eol = data.find(b"\r\n", pos)
+        limit = MAX_TRAILER_SECTION - trailer_bytes
+        if eol < 0:
+            return error if len(data) - pos > limit else ("more", body, b"")
+        line = data[pos:eol]
+        if len(line) > limit:
+            return error
+        pos = eol + 2
+        if not line:
+            return "done", body, data[pos:]
+        count += 1
+        trailer_bytes += len(line) + 2
+        if count > MAX_HEADERS or _TRAILER_LINE.fullmatch(line) is None:
+            return error
+
+
+def test_the_oracle_knows_the_audits_inputs() -> None:
+    """The inputs of the mutation audit, judged by the oracle and the decoder alike."""
+    assert oracle(b"1\r\nx\rX")[0] == "error"
+    assert oracle(b"0000000000000005\r\nhello\r\n0\r\n\r\n") == ("done", b"hello", b"")
+    assert oracle(b"1;" + b"a" * 4998)[0] == "error"
+    for data in (b"1\r\nx\rX", b"0000000000000005\r\nhello\r\n0\r\n\r\n", b"1;" + b"a" * 4998,
+                 b'3 ; a = "q\\"" ;b\r\nabc\r\n0\r\nX-T: v\r\n\r\nrest'):
+        same_outcome(data)
 
 
 CHUNK_PIECES = [
@@ -405,7 +484,8 @@ def chunked_bodies(draw: Any) -> tuple[bytes, bytes]:
     out = b""
     for chunk in chunks:
         size = f"{len(chunk):x}"
-        size = "0" * draw(st.integers(0, 3)) + (size.upper() if draw(st.booleans()) else size)
+        # Up to 15 leading zeros: 16 digits and more, of which at most 15 are significant.
+        size = "0" * draw(st.sampled_from([0, 1, 2, 3, 15])) + (size.upper() if draw(st.booleans()) else size)
         ext = ""
         for name, value in draw(st.lists(st.tuples(_EXT_NAME, _EXT_VALUE), max_size=2)):
             ext += draw(st.sampled_from(["", " ", "\t "])) + ";" + name + ("" if value is None else "=" + value)
@@ -436,7 +516,8 @@ def test_chunked_mutations(body: tuple[bytes, bytes], data: Any) -> None:
         action = data.draw(st.sampled_from(["flip", "insert", "delete"]))
         at = data.draw(st.integers(0, max(0, len(encoded) - 1)))
         if action == "flip" and encoded:
-            encoded[at] = data.draw(st.integers(0, 255))
+            # Any byte, often one that means something in the framing.
+            encoded[at] = data.draw(st.one_of(st.integers(0, 255), st.sampled_from(list(b"\r\nX; \t\"0"))))
         elif action == "insert":
             encoded[at:at] = data.draw(st.sampled_from(CHUNK_PIECES))
         elif encoded:

@@ -139,7 +139,7 @@ BAD_BODIES = {
     "utf16": raw_post("{t}", '42["echo"]'.encode("utf-16"), "Content-Type: text/plain; charset=UTF-16\r\n"),
     "empty": raw_post("{t}", b""),
     "huge-content-length": b"POST {t} HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n42",
-    "jsonp-without-d": raw_post("{t}&j=0", b'42["echo"]'),
+    "jsonp-without-d": raw_post("{t}&j=0", b'42["echo"]', "Sec-Fetch-Site: same-origin\r\n"),
     "bad-base64": raw_post("{t}", b"b!!!!"),
     "unknown-eio-type": raw_post("{t}", b"9"),
     "stray-separators": raw_post("{t}", b"\x1e\x1e\x1e"),

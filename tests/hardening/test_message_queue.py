@@ -102,3 +102,64 @@ def test_queue_carries_json_only_and_ignores_garbage() -> None:
         for data in broker.published:
             assert isinstance(json.loads(data), dict)  # JSON, never a pickle
         broker.close()
+
+
+def test_a_crafted_remote_emit_of_another_kind_or_namespace_reaches_nobody() -> None:
+    """Issue 21 #7 (two surviving mutants): an emit from the queue whose encoded packet is
+    not an EVENT (a DISCONNECT, an ACK, a CONNECT) or is for another namespace than the one it
+    names (``/chat`` carrying ``/other``) reaches no client; the next good one does."""
+    from hard_support import RawWS, sio_env
+
+    broker = MemoryBroker()
+    manager = PubSubManager(broker)
+    with sio_env(client_manager=manager, namespaces="*") as env:
+        env.sio.emit("local", "published by us")
+        wait_for(lambda: broker.published)
+        bystander = env.bystanders[0]
+        assert bystander.next_event() == '42["local","published by us"]'
+        chat = RawWS(env.port)
+        chat.open()
+        chat.send_text("40/chat,")
+        assert str(chat.recv_message()).startswith("40/chat,")
+
+        def remote(namespace: str, packet: str) -> bytes:
+            return json.dumps({"method": "emit", "event": "news", "namespace": namespace, "room": None,
+                               "v": 1, "packet": [packet], "host_id": "other"}).encode()
+
+        for crafted in (remote("/", "1"), remote("/", '3["news"]'), remote("/", '0{"sid":"x"}'),
+                        remote("/chat", '1/chat,'), remote("/chat", '2/other,["news"]'),
+                        remote("/chat", '2["news"]')):
+            broker.inbox.put(crafted)
+        broker.inbox.put(remote("/", '2["news","good"]'))
+        broker.inbox.put(remote("/chat", '2/chat,["news","good"]'))
+        assert bystander.next_event() == '42["news","good"]'  # nothing before it
+        assert chat.recv_message() == '42/chat,["news","good"]'
+        env.assert_served()
+        chat.close()
+        broker.close()
+
+
+def test_the_queue_applier_never_waits_for_a_stalled_client() -> None:
+    """Issue 21 #7: messages from another node reach a healthy client while a client that
+    stopped reading has a full buffer (the applier serves every client of the node: it must
+    not wait for one; mutant: the applier waits like a producer task)."""
+    from hard_support import RawWS, sio_env
+
+    broker = MemoryBroker()
+    manager = PubSubManager(broker)
+    with sio_env(client_manager=manager, stall_timeout=60.0) as env:
+        env.sio.emit("local", "published by us")
+        wait_for(lambda: broker.published)
+        healthy = env.bystanders[0]
+        assert healthy.next_event() == '42["local","published by us"]'
+        stalled = RawWS(env.port, rcvbuf=4096)
+        stalled.sio_connect()  # and never reads again
+        padding = "p" * 100_000
+        for i in range(100):  # 10 MB to everyone: far past what the stalled one's socket buffers hold
+            broker.inbox.put(json.dumps({"method": "emit", "event": "news", "data": [i, padding], "namespace": "/",
+                                         "room": None, "host_id": "other"}).encode())
+        for i in range(100):
+            got = healthy.next_event(timeout=10)
+            assert got.startswith(f'42["news",{i},"ppp'), got[:40]
+        stalled.close()
+        broker.close()

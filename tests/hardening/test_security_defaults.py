@@ -294,6 +294,7 @@ def test_static_files_inside_are_served(static_port: int, target: str, body: byt
     resp = http(static_port, "GET", target)
     assert (resp.status, resp.body) == (200, body)
     assert resp.headers["content-type"] == ctype
+    assert resp.headers["x-content-type-options"] == "nosniff"  # issue 21 #3
 
 
 # -- size limits on by default, as documented -------------------------------------------------------------
@@ -346,7 +347,19 @@ def actual_limits() -> dict[str, Any]:
         "THREAD_WINDOW": engine_server.THREAD_WINDOW,
         "CORK_LIMIT": gevent_driver.CORK_LIMIT,
         "MAX_PUBLISH_BACKLOG": pubsub.MAX_PUBLISH_BACKLOG,
+        "MAX_QUEUE_MESSAGE_BYTES": pubsub.MAX_QUEUE_MESSAGE_BYTES,
+        **recovery_limits(),
     }
+
+
+def recovery_limits() -> dict[str, Any]:
+    """The connection state recovery bounds (issue 21), on whenever recovery is."""
+    from socketio_core.features.recovery_store import RecoveryOptions
+
+    options = RecoveryOptions()
+    return {name: getattr(options, name) for name in (
+        "max_buffered_packets", "max_buffered_bytes", "max_total_buffered_bytes", "max_parked_sessions",
+        "max_parked_bytes", "max_session_bytes")}
 
 
 def test_every_limit_is_on_by_default_with_its_documented_value() -> None:

@@ -3,7 +3,7 @@
 // Clients may "join" (ack: their id). Commands:
 //   {"cmd": "emit", "to": room|null, "event", "data"}          io.to(room).emit(...) on this server
 //   {"cmd": "fetch", "id", "to": room|null}                     io.in(room).fetchSockets() -> {"type": "fetched", id, sockets}
-//   {"cmd": "emitter", "to": room|null, "except", "event", "data"}   the redis-emitter
+//   {"cmd": "emitter", "to": room|[rooms]|null, "except", "volatile", "event", "data"}   the redis-emitter
 //   {"cmd": "emitter_join", "to": room, "rooms": [...]}          emitter.in(room).socketsJoin(rooms)
 // stdout: {"type": "ready"} once listening and subscribed.
 const { createServer } = require("http");
@@ -41,6 +41,7 @@ const out = (obj) => console.log(JSON.stringify(obj));
       } else if (c.cmd === "emitter") {
         let op = c.to ? emitter.to(c.to) : emitter;
         if (c.except) op = op.except(c.except);
+        if (c.volatile) op = op.volatile;
         op.emit(c.event, c.data);
       } else if (c.cmd === "emitter_join") emitter.in(c.to).socketsJoin(c.rooms);
       else if (c.cmd === "exit") process.exit(0);

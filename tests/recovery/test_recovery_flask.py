@@ -130,3 +130,51 @@ def test_broadcasts_with_skip_rooms_are_replayed_filtered_volatile_and_acks_not(
     socketio.emit("tick", "ack", to="lobby", callback=lambda *a: None, timeout=1)  # never replayed
     assert client.reconnect() is True
     assert [m["args"][0] for m in client.get_received()] == list(range(20))
+
+
+def test_an_older_offset_of_another_client_replays_nothing() -> None:
+    """Issue 21 #1, the issue's reproduction: C reconnects with its own pid and A's older
+    offset; what was broadcast before C existed is not replayed to it (no recovery at all)."""
+    app, socketio, _ = make_app()
+    a = socketio.test_client(app)
+    socketio.emit("news", "seen by A")
+    a.get_received()
+    a_offset = a.offsets["/"]
+    socketio.emit("news", "sent-before-C-existed")
+    c = socketio.test_client(app)
+    socketio.emit("news", "for both")
+    assert [m["args"] for m in c.get_received()] == [["for both"]]
+    c.drop()
+    c.offsets["/"] = a_offset
+    assert c.reconnect() is False
+    assert c.get_received() == []
+    # C's own offset still recovers (the floor does not refuse what is C's).
+    c.drop()
+    socketio.emit("news", "missed by C")
+    assert c.reconnect() is False  # a new session: its first pid was parked with no offset
+
+
+def test_an_include_self_false_emit_is_not_replayed_to_its_sender() -> None:
+    """Issue 21 #7 (mutant: the skipped sids ignored at replay): what the sender was kept out
+    of live is not replayed to it either; the others' copies are."""
+    app, socketio, _ = make_app()
+
+    @socketio.on("shout")
+    def shout(text: str) -> None:
+        emit("heard", text, to="lobby", include_self=False)
+
+    a = socketio.test_client(app)
+    b = socketio.test_client(app)
+    for client, name in ((a, "ann"), (b, "bob")):
+        client.emit("join", "lobby", name)
+    socketio.emit("news", "mark", to="lobby")
+    a.get_received()
+    b.get_received()
+    a.emit("shout", "from ann")
+    assert a.get_received() == []
+    b.drop()
+    a.drop()
+    socketio.emit("news", "after", to="lobby")
+    assert a.reconnect() is True and b.reconnect() is True
+    assert [(m["name"], m["args"]) for m in a.get_received()] == [("news", ["after"])]
+    assert [(m["name"], m["args"]) for m in b.get_received()] == [("heard", ["from ann"]), ("news", ["after"])]

@@ -112,3 +112,70 @@ def test_a_burst_reaches_the_node_servers_clients_complete_and_in_order(
         ctl.disconnect()
     finally:
         crowd.close()
+
+
+def test_node_emitter_except_volatile_and_several_rooms(redis_server: RedisServer) -> None:
+    """Issue 21 #7: the npm ``@socket.io/redis-emitter`` into one of our servers (its Node
+    bridge): ``to(["a", "b"]).except("x")`` reaches a client only in the second room and not
+    one in the excepted room; ``volatile`` skips a long-polling client with no GET waiting
+    (mutants: the first room only, ``except`` ignored, ``volatile`` ignored)."""
+    import sys as _sys
+
+    _sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hardening"))
+    from hard_support import PollClient, RawWS, sio_env
+
+    from socketio_core.brokers.node_adapter import NodeRedisBridge
+
+    node_server = NodeServer(free_port(), redis_server.url)
+    try:
+        with sio_env(bystander=False) as env:
+            NodeRedisBridge(env.sio, redis_server.url)
+            sio = env.sio
+            clients = {}
+            for name, rooms in (("a", ["a"]), ("b", ["b"]), ("x", ["a", "x"])):
+                ws = RawWS(env.port)
+                sid = ws.sio_connect()
+                for room in rooms:
+                    sio.enter_room(sid, room)
+                clients[name] = ws
+            poller = PollClient(env.port)
+            sio.enter_room(poller.sio_connect(), "a")
+            # The bridge listens once the server runs: probe until a probe arrives.
+            for attempt in range(50):
+                node_server.send(cmd="emitter", to="a", event="probe", data=attempt)
+                clients["a"].sock.settimeout(0.2)
+                try:
+                    got = clients["a"].recv_message()
+                except OSError:
+                    continue
+                clients["a"].sock.settimeout(10)
+                assert isinstance(got, str) and got.startswith('42["probe",')
+                break
+            else:
+                raise AssertionError("the Node emitter never reached our server")
+            for name in ("x", "b"):
+                clients[name].sock.settimeout(10)
+            node_server.send(cmd="emitter", to=["a", "b"], event="multi", data=1, **{"except": "x"})
+            node_server.send(cmd="emitter", to="a", event="volatile", data=2, volatile=True)
+            node_server.send(cmd="emitter", to=["a", "b", "x"], event="last", data=3)
+            def rest(ws: Any) -> list[str]:
+                out: list[str] = []
+                while not out or not out[-1].startswith('42["last"'):
+                    message = ws.recv_message()
+                    if not str(message).startswith('42["probe"'):
+                        out.append(str(message))
+                return out
+
+            assert rest(clients["a"]) == ['42["multi",1]', '42["volatile",2]', '42["last",3]']
+            assert rest(clients["b"]) == ['42["multi",1]', '42["last",3]']  # only in the second room
+            assert rest(clients["x"]) == ['42["volatile",2]', '42["last",3]']  # excepted from "multi" only
+            polled: list[str] = []
+            while not polled or not polled[-1].startswith('42["last"'):
+                message = str(poller.recv_message())
+                if not message.startswith('42["probe"'):
+                    polled.append(message)
+            assert polled == ['42["multi",1]', '42["last",3]']  # not polling: no volatile
+            for ws in clients.values():
+                ws.close()
+    finally:
+        node_server.close()

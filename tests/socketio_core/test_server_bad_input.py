@@ -372,8 +372,9 @@ def test_duplicate_and_unknown_connect(env: Env, logs: LogRecorder, transport: s
 
 
 def test_event_before_the_connect_handler_accepted(transport: str) -> None:
-    """Pre-connect state: an event sent while the connect handler runs is dropped (logged),
-    and messages the handler emits arrive after the CONNECT acknowledgement."""
+    """Pre-connect state: an event sent while the connect handler runs waits for it (logged)
+    and is handled once it accepted (issue 21: never before); messages the handler emits
+    arrive after the CONNECT acknowledgement."""
     sio, app = make_server()
     release = sio.eio.create_event()
     entered = Recorder()
@@ -394,15 +395,16 @@ def test_event_before_the_connect_handler_accepted(transport: str) -> None:
         client.send("0")
         entered.wait_kind("entered")
         client.send('21["echo","too early"]')
-        logs.wait_for(client.eio_sid, "is not connected to namespace /")
+        logs.wait_for(client.eio_sid, "waits for the connect handler")
+        assert entered.of("echo") == []  # not before the handler accepted
         sio.eio.driver.call_in_loop(release.set)
         got: list[str | bytes] = []
-        while len(got) < 2:
+        while len(got) < 3:
             got.extend(_next_messages(client))
         assert isinstance(got[0], str) and got[0].startswith('0{"sid":'), got
-        assert got[1] == '2["hello","first"]'
+        assert got[1:3] == ['2["hello","first"]', '31["too early"]'], got
         assert_alive(client)
-        assert entered.of("echo") == [(("alive",),)]
+        assert entered.of("echo") == [(("too early",),), (("alive",),)]
 
 
 def _next_messages(client: Offender) -> list[str | bytes]:
