@@ -111,7 +111,7 @@ def _same_credentials(expected: dict[str, Any], given: Any) -> bool:
     return ok
 
 
-def _recovery_stats(server: Any) -> dict[str, int] | None:
+def _recovery_stats(server: SocketServer) -> dict[str, int] | None:
     stats = getattr(getattr(server.recovery, "store", None), "stats", None)
     return stats() if callable(stats) else None
 

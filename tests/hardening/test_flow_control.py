@@ -493,7 +493,7 @@ def test_volatile_to_a_polling_client_that_is_not_polling() -> None:
     with sio_env(bystander=False) as env:
         poller = PollClient(env.port)
         poller.sio_connect()
-        env.sio.eio.driver.call_in_loop(env.sio.cluster.emit, "tick", "volatile-1", "/", None, None, True)
+        env.sio.eio.driver.call_in_loop(lambda: env.sio.emit("tick", "volatile-1", volatile=True))
         env.sio.eio.driver.call_in_loop(env.sio.emit, "tock", "kept")
         assert poller.recv_message() == '42["tock","kept"]'
         got: list[str | bytes] = []
@@ -501,7 +501,7 @@ def test_volatile_to_a_polling_client_that_is_not_polling() -> None:
         reading.start()
         conn = env.sio.eio._conns[poller.eio_sid or ""]
         wait_for(lambda: conn.poll_waiter is not None, timeout=10)
-        env.sio.eio.driver.call_in_loop(env.sio.cluster.emit, "tick", "volatile-2", "/", None, None, True)
+        env.sio.eio.driver.call_in_loop(lambda: env.sio.emit("tick", "volatile-2", volatile=True))
         reading.join(10)
         assert got == ['42["tick","volatile-2"]']
 

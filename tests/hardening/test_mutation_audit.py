@@ -219,7 +219,7 @@ def test_volatile_skips_a_polling_client_that_is_not_polling() -> None:
         sio = env.sio
 
         def both() -> None:  # on the loop, in this order
-            sio.cluster.emit("volatile", "dropped", volatile=True)
+            sio.emit("volatile", "dropped", volatile=True)
             sio.emit("ordinary", "kept", to=sid)
 
         sio.eio.driver.call_in_loop(both)
