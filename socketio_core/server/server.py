@@ -108,10 +108,7 @@ class SocketServer:
         self._held: dict[str, list[EncodedMessage]] = {}  # sid -> messages held until accepted
         self._lock = self.eio.driver.lock()
         self.manager: ClientManager = client_manager or LocalManager()
-        self.manager.attach(ManagerHost(
-            encode=self.encode, deliver=self.deliver, disconnect=self._disconnect_local,
-            lock=self._lock, driver=self.eio.driver, json=json,
-        ))
+        self._attach_manager(self.manager)
         self._manager_initialized = False
         # Cluster-wide operations (fetch/move sockets, broadcast with acks, server-side emits):
         # made now, so this node answers the other nodes' requests from the start.
@@ -133,6 +130,20 @@ class SocketServer:
                              or make_recovery(self, connection_state_recovery))
         # The Admin UI (admin.py, `instrument`); None when off: each hook is one `is None` test.
         self.admin: AdminUI | None = None
+
+    def _attach_manager(self, manager: ClientManager) -> None:
+        manager.attach(ManagerHost(
+            encode=self.encode, deliver=self.deliver, disconnect=self._disconnect_local,
+            lock=self._lock, driver=self.eio.driver, json=self.json,
+        ))
+
+    def use_manager(self, manager: ClientManager) -> None:
+        """Replace the client manager before the server runs (a worker of ``workers=N`` joins
+        the workers' bus this way: the app was built, with a `LocalManager`, before the fork)."""
+        if self._manager_initialized or self._clients:
+            raise RuntimeError("the client manager can only be replaced before the server runs")
+        self.manager = manager
+        self._attach_manager(manager)
 
     def instrument(self, auth: Any = None, mode: str = "development", read_only: bool = False,
                    server_id: str | None = None, namespace: str = "/admin",
