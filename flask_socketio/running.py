@@ -113,6 +113,7 @@ def _run_workers(socketio: Any, app: flask.Flask, host: str, port: int, workers:
 
     def on_worker(info: WorkerInfo) -> None:
         join_local_bus(socketio.server, info.directory, info.tag)
+        socketio.server.start_running()  # listening on the bus (or queue) before the first client
 
     def on_ready(supervisor: Any) -> None:
         print(f" * Serving Flask-SocketIO app {app.name!r} on http://{host}:{supervisor.port} "

@@ -236,5 +236,4 @@ def join_local_bus(server: Any, directory: str, tag: str, channel: str = "flask-
     # Join now, not at the first request: the other workers learn about this one (and start
     # publishing to it) before it accepts its first client.
     broker.start()
-    server._start_running()
     return True

@@ -144,6 +144,9 @@ class SocketServer:
             raise RuntimeError("the client manager can only be replaced before the server runs")
         self.manager = manager
         self._attach_manager(manager)
+        self.cluster.adopt_manager(manager)
+        if self.admin is not None:
+            self.admin.adopt_manager(manager)
 
     def instrument(self, auth: Any = None, mode: str = "development", read_only: bool = False,
                    server_id: str | None = None, namespace: str = "/admin",
@@ -418,6 +421,13 @@ class SocketServer:
             start()
         else:
             self.initializers.append(start)
+
+    def start_running(self) -> None:
+        """Start now, in this thread and loop, what starts when the server runs (the manager's
+        listener, `when_running` work) instead of at the first request: a worker of
+        ``workers=N`` subscribes to the bus or message queue before its first client."""
+        if not self._manager_initialized:
+            self._start_running()
 
     def _start_running(self) -> None:
         self._manager_initialized = True
