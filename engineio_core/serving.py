@@ -413,7 +413,7 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
             address = self.address
             host = address[0] if isinstance(address, tuple) else "localhost"
             port = address[1] if isinstance(address, tuple) and len(address) > 1 else ""
-            if isinstance(address, tuple) and self.socket is not None:
+            if isinstance(address, tuple) and getattr(self, "socket", None) is not None:
                 port = self.socket.getsockname()[1]
             self._names = (str(host), str(port))
         return self._names

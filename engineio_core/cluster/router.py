@@ -138,10 +138,16 @@ class Router:
 
     def _connect(self, tag: str) -> Any:
         peer = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        path = handover_path(self.directory, tag)
         try:
-            peer.connect(handover_path(self.directory, tag))
-        except OSError:
+            peer.connect(path)
+        except OSError as exc:
             peer.close()
+            if isinstance(exc, ConnectionRefusedError):
+                try:
+                    os.unlink(path)  # its worker was killed: nobody will listen there again
+                except OSError:
+                    pass
             return None
         self._peers[tag] = peer
         return peer

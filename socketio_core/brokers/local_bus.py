@@ -96,8 +96,10 @@ class LocalBusBroker:
             conn.connect(bus_path(self.directory, tag))
             hello = f"hello {self.tag} {self.pid}".encode("ascii")
             conn.sendall(_LENGTH.pack(len(hello)) + hello)
-        except OSError:
+        except OSError as exc:
             conn.close()
+            if isinstance(exc, ConnectionRefusedError):
+                _remove_stale(bus_path(self.directory, tag))
             return
         with self._lock:
             old = self._peers.get(tag)
@@ -194,6 +196,14 @@ class LocalBusBroker:
             conn.close()
         if listener is not None:
             listener.close()
+
+
+def _remove_stale(path: str) -> None:
+    """A socket file nobody listens on (its worker was killed): gone, so no one tries again."""
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 class _Incoming:
