@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import selectors
 import socket
 import struct
@@ -58,6 +59,7 @@ class LocalBusBroker:
         self._peers: dict[str, tuple[int, socket.socket]] = {}  # tag -> (pid, connection to it)
         self._listener: socket.socket | None = None
         self._last_scan = 0.0
+        self._wake_r, self._wake_w = socket.socketpair()  # `close` ends `listen` through it
 
     # -- membership ------------------------------------------------------------------------------
     def start(self) -> None:
@@ -119,9 +121,33 @@ class LocalBusBroker:
     def subscriber_count(self) -> int:
         """The workers that receive a message published now, this one included."""
         self.start()
+        self._drop_dead()
         self._scan()
         with self._lock:
             return len(self._peers) + 1
+
+    def _drop_dead(self) -> None:
+        """Forget the peers whose connection the other end closed (the worker is gone): they
+        never write on it, so anything readable there is its end."""
+        with self._lock:
+            peers = list(self._peers.items())
+        for tag, (_pid, conn) in peers:
+            poller = select.poll()
+            try:
+                poller.register(conn, select.POLLIN)
+                readable = bool(poller.poll(0))
+                # (with a timeout set, recv would wait for data even with MSG_DONTWAIT)
+                gone = readable and conn.recv(1, socket.MSG_PEEK) == b""
+            except OSError:
+                gone = True
+            if gone:
+                self._forget(tag, conn)
+
+    def _forget(self, tag: str, conn: socket.socket) -> None:
+        with self._lock:
+            if self._peers.get(tag, (0, None))[1] is conn:
+                del self._peers[tag]
+        conn.close()
 
     # -- publishing ------------------------------------------------------------------------------
     def publish(self, data: bytes) -> None:
@@ -140,10 +166,7 @@ class LocalBusBroker:
                 conn.sendall(frames)
             except OSError as exc:
                 logger.warning("local bus: worker %s is gone or stuck (%s); dropping it", tag, exc)
-                with self._lock:
-                    if self._peers.get(tag, (0, None))[1] is conn:
-                        del self._peers[tag]
-                conn.close()
+                self._forget(tag, conn)
 
     # -- listening -------------------------------------------------------------------------------
     def listen(self) -> Iterator[bytes]:
@@ -153,8 +176,20 @@ class LocalBusBroker:
         assert listener is not None
         selector = selectors.DefaultSelector()
         selector.register(listener, selectors.EVENT_READ, None)
+        selector.register(self._wake_r, selectors.EVENT_READ, "wake")
+        try:
+            yield from self._receive(listener, selector)
+        finally:
+            for key in list(selector.get_map().values()):
+                if isinstance(key.data, _Incoming):
+                    key.fileobj.close()  # type: ignore[union-attr]
+            selector.close()
+
+    def _receive(self, listener: socket.socket, selector: selectors.BaseSelector) -> Iterator[bytes]:
         while True:
             for key, _ in selector.select():
+                if key.data == "wake":
+                    return  # closed
                 if key.data is None:
                     conn, _ = listener.accept()
                     selector.register(conn, selectors.EVENT_READ, _Incoming())
@@ -196,6 +231,10 @@ class LocalBusBroker:
             conn.close()
         if listener is not None:
             listener.close()
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
 
 
 def _remove_stale(path: str) -> None:
