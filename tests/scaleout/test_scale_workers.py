@@ -226,6 +226,40 @@ def test_workers_exit_when_the_supervisor_is_killed(workdir: Path) -> None:
         server.stop()
 
 
+def test_the_admin_ui_sees_every_worker(workdir: Path) -> None:
+    """The Admin UI's cluster view: server_stats from each worker (one server id each), and
+    all_sockets lists the clients of both."""
+    import socketio  # the python-socketio client (test-time only)
+
+    server = workers_node(workdir, "admin", {"WORKERS_ADMIN": "1"}).start()
+    try:
+        wait_http(server.url + "/pid", timeout=30)
+        assert server.proc is not None
+        wait_for(lambda: len(children(server.proc.pid)) == 2, timeout=30)  # type: ignore[union-attr]
+        crowd = Crowd(server.url, 20)
+        try:
+            pids = {info["pid"] for info in crowd.ready["joined"]}
+            assert len(pids) == 2
+            stats: dict[str, Any] = {}
+            sockets: list[Any] = []
+            admin = socketio.Client()
+            admin.on("server_stats", lambda data: stats.setdefault(data["serverId"], data), namespace="/admin")
+            admin.on("all_sockets", lambda data: sockets.extend(data), namespace="/admin")
+            admin.connect(server.url, namespaces=["/admin"], auth={"username": "admin", "password": "pw"},
+                          transports=["polling"])
+            try:
+                wait_for(lambda: len(stats) == 2 and sockets, timeout=20, interval=0.05)
+                assert {data["pid"] for data in stats.values() if "pid" in data} <= pids
+                ids = {s["id"] for s in sockets if s.get("nsp") == "/"}
+                assert ids == {info["sid"] for info in crowd.ready["joined"]}
+            finally:
+                admin.disconnect()
+        finally:
+            crowd.close()
+    finally:
+        server.stop()
+
+
 def test_killed_worker_clients_recover_with_redis(workdir: Path, redis_server: RedisServer) -> None:
     """With recovery on and a Redis message queue, the clients of a killed worker come back
     recovered (their sid, rooms and missed packets), on whichever worker they reach."""

@@ -7,7 +7,7 @@ Events (tests/node/workers_crowd.js): ``join`` a room (acks the worker's pid and
 ``burst`` (n news to a room, emitted by the handler) and ``bg_burst`` (the same from a
 background task), ``ask`` (a server-to-client call to a sid that may live on another worker;
 acks its answer), ``count`` (how many sockets `fetch_sockets` finds in a room, on every worker).
-``WORKERS_RECOVERY=1`` turns connection state recovery on; ``WORKERS_MESSAGE_QUEUE`` sets a
+``WORKERS_RECOVERY=1`` turns connection state recovery on, ``WORKERS_ADMIN=1`` the Admin UI; ``WORKERS_MESSAGE_QUEUE`` sets a
 message queue (Redis) instead of the workers' local bus.
 """
 
@@ -29,6 +29,8 @@ socketio = SocketIO(
     app,
     message_queue=os.environ.get("WORKERS_MESSAGE_QUEUE") or None,
     connection_state_recovery={"max_disconnection_duration": 30} if os.environ.get("WORKERS_RECOVERY") else None,
+    admin_ui={"auth": {"username": "admin", "password": "pw"}, "server_stats_interval": 0.5}
+    if os.environ.get("WORKERS_ADMIN") else None,
 )
 
 
