@@ -78,11 +78,11 @@ REF_MODULES = {
     "matplotlib": "matplotlib",
 }
 
-STACKS = ("ours", "reference", "node", "workers")
+STACKS = ("ours", "reference", "node", "workers", "nodeworkers")
 PYTHON_STACKS = ("ours", "reference")  # the in-process benchmarks (fan-out, codec) exist for these
 # ratio keys of a row: ours against each other stack
 RATIOS = {"reference": ("ratio", "ratio_per_cpu"), "node": ("ratio_node", "ratio_node_per_cpu")}
-SHORT = {"ours": "ours", "reference": "ref", "node": "node", "workers": "workers"}
+SHORT = {"ours": "ours", "reference": "ref", "node": "node", "workers": "workers", "nodeworkers": "node-w"}
 # ``--workers N``: the "workers" stack is ours served by ``socketio.run(app, workers=N)``. Its
 # server and the generator are not pinned (N workers need the cores; so does the generator),
 # nor is the "ours" (workers=1) server of the same run, so the two compare on equal terms.
@@ -260,7 +260,7 @@ def proc_status_kb(pid: int, key: str) -> int:
 
 
 def interpreter(stack: str, ours_python: str) -> str:
-    if stack == "node":
+    if stack in ("node", "nodeworkers"):
         return "node"
     return ours_python if stack in ("ours", "workers") else str(REF_VENV / "bin" / "python")
 
@@ -272,6 +272,8 @@ def node_server_available() -> bool:
 
 def check_stack(stack: str, info: dict[str, Any]) -> None:
     """Fail loudly if the server is not the stack we think we measure."""
+    if stack == "nodeworkers":
+        stack = "node"
     if stack == "node" or info.get("stack") == "node":
         module = Path(info.get("socketio_module", "")).resolve()
         if not (stack == "node" and info.get("stack") == "node"
@@ -300,8 +302,10 @@ class Server:
         self._log = self.log_path.open("wb")
         # -I: no script directory, no cwd, no PYTHONPATH on sys.path -- the interpreter's own
         # site-packages decide which flask_socketio is served. cwd is a scratch directory.
-        if stack == "node":
+        if stack in ("node", "nodeworkers"):
             cmd = [*pin, python, str(NODE_APP), "--port", str(self.port)]
+            if stack == "nodeworkers":
+                cmd += ["--workers", str(WORKERS["count"])]
         else:
             cmd = [*pin, python, "-I", str(APP), "--port", str(self.port)]
             if stack == "workers":
@@ -327,7 +331,7 @@ class Server:
                     raise RuntimeError(f"{self.stack} server not ready in {timeout}s:\n{self.log_tail()}")
                 time.sleep(0.05)
         check_stack(self.stack, self.info)
-        if self.stack == "workers":
+        if self.stack in ("workers", "nodeworkers"):
             if self.info.get("ppid") != self.pid:
                 raise RuntimeError(f"server pid {self.info.get('pid')} is not a worker of {self.pid}")
         elif self.info.get("pid") != self.pid:
@@ -660,7 +664,7 @@ def node_package_version(name: str) -> str:
 
 def versions(stack: str, python: str) -> dict[str, str]:
     """The versions of what a stack's server runs on."""
-    if stack == "node":
+    if stack in ("node", "nodeworkers"):
         return {"node": node_version(), **{name: node_package_version(name)
                                            for name in ("socket.io", "engine.io", "ws")}}
     code = (
@@ -715,6 +719,8 @@ def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     pythons = {"ours": args.ours_python}
     if "workers" in stacks:
         pythons["workers"] = args.ours_python
+    if "nodeworkers" in stacks:
+        pythons["nodeworkers"] = "node"
     if "reference" in stacks:
         pythons["reference"] = str(ensure_reference_venv(Progress(0)))
     if "node" in stacks:
@@ -1140,8 +1146,11 @@ def main(argv: list[str] | None = None) -> int:
             args.stacks.append("workers")
         if "ours" not in args.stacks:
             args.stacks.insert(0, "ours")
-    elif "workers" in args.stacks:
-        parser.error("the workers stack needs --workers N")
+        if node_server_available() and (REPO / "node_modules" / "@socket.io" / "sticky").is_dir() \
+                and "nodeworkers" not in args.stacks:
+            args.stacks.append("nodeworkers")  # Node with @socket.io/sticky + cluster-adapter
+    elif "workers" in args.stacks or "nodeworkers" in args.stacks:
+        parser.error("the workers stacks need --workers N")
     if args.compare and args.rounds < 3:
         parser.error("--compare needs --rounds >= 3 (medians)")
     if not 1 <= args.rounds <= 20:
