@@ -148,3 +148,40 @@ def test_a_keep_alive_connection_moves_to_the_worker_of_each_request(workers: Wo
 def test_a_request_for_a_missing_worker_is_served_where_it_is(workers: Workers) -> None:
     with socket.create_connection(("127.0.0.1", workers.port(1)), timeout=10) as sock:
         assert exchange(sock, b"GET /a?sid=7.x HTTP/1.1\r\nHost: h\r\n\r\n") == b"1 sid=7.x "
+
+
+def test_worker_count_reads_auto_and_refuses_nonsense() -> None:
+    import os
+
+    from engineio_core.cluster.supervisor import worker_count
+
+    assert worker_count(None) == 1
+    assert worker_count(3) == 3
+    assert worker_count("auto") == len(os.sched_getaffinity(0))
+    for bad in (0, -2, "4", 2.5, True):
+        with pytest.raises(ValueError):
+            worker_count(bad)  # type: ignore[arg-type]
+
+
+def test_workers_refuse_tls_before_binding_anything() -> None:
+    from engineio_core.cluster.workers import serve_workers
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        return []
+
+    with pytest.raises(ValueError, match="TLS"):
+        serve_workers(app, "127.0.0.1", 0, 2, certfile="cert.pem", keyfile="key.pem")
+
+
+def test_run_with_workers_needs_the_gevent_server_and_no_reloader() -> None:
+    from flask import Flask
+
+    from flask_socketio import SocketIO
+
+    app = Flask(__name__)
+    threaded = SocketIO(app, async_mode="threading")
+    with pytest.raises(ValueError, match="gevent"):
+        threaded.run(app, port=0, workers=2, allow_unsafe_werkzeug=True)
+    app2 = Flask(__name__)
+    with pytest.raises(ValueError, match="reloader"):
+        SocketIO(app2).run(app2, port=0, workers=2, use_reloader=True)
