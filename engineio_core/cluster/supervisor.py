@@ -140,7 +140,7 @@ class Supervisor:
             return
         how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
                else f"exit code {os.WEXITSTATUS(status)}")
-        logger.warning("worker %d (pid %d) died (%s); restarting it", slot, pid, how)
+        logger.error("worker %d (pid %d) died (%s); restarting it", slot, pid, how)
         self._remove_sockets(slot)
         if time.monotonic() - self._started.get(slot, 0.0) < QUICK_DEATH:
             failures = self._failures[slot] = self._failures.get(slot, 0) + 1
