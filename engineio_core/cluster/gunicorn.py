@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .router import Router
+from .router import Router, remove_worker_files
 from .tags import set_worker_tag, sid_tag
 
 DIRECTORY_ENV = "SOCKETIO_WORKERS_DIR"
@@ -85,6 +85,8 @@ def worker_exit(server: Any, worker: Any) -> None:
     router = getattr(worker, "_socketio_router", None)
     if router is not None:
         router.close()
+        # The arbiter gone (killed): the last worker out removes the directory it made.
+        remove_worker_files(router.directory, router.tag, last=os.getppid() != worker.ppid)
 
 
 class HandOverMiddleware:

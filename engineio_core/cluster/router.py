@@ -166,6 +166,26 @@ class Router:
         self._peers.clear()
 
 
+def remove_worker_files(directory: str, tag: str, last: bool) -> None:
+    """A worker's goodbye: remove its sockets (``<tag>.*``: hand-over, bus) from the shared
+    directory, and the directory itself when `last` (its supervisor is gone) and it is empty."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if name.partition(".")[0] == tag:
+            try:
+                os.unlink(os.path.join(directory, name))
+            except OSError:
+                pass
+    if last:
+        try:
+            os.rmdir(directory)  # fails while another worker's files are there: it removes it
+        except OSError:
+            pass
+
+
 def _fds(ancillary: list[tuple[int, int, bytes]]) -> list[int]:
     fds: list[int] = []
     for level, kind, data in ancillary:

@@ -13,7 +13,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-from .router import Router, check_handover_possible
+from .router import Router, check_handover_possible, remove_worker_files
 from .supervisor import Supervisor, WorkerInfo, worker_count
 from .tags import set_worker_tag
 
@@ -76,6 +76,7 @@ def run_worker(app: Callable[..., Any], info: WorkerInfo, on_worker: Callable[[W
         server.serve_forever()
     finally:
         router.close()
+        remove_worker_files(info.directory, info.tag, last=os.getppid() != info.supervisor_pid)
 
 
 __all__ = ["serve_workers", "run_worker"]

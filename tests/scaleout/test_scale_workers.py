@@ -56,6 +56,22 @@ def children(pid: int) -> set[int]:
     return found
 
 
+def socket_directories(pids: set[int]) -> set[Path]:
+    """The directories of the Unix sockets these processes listen on (from /proc/net/unix)."""
+    inodes: set[str] = set()
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    found: set[Path] = set()
+    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 8 and fields[6] in inodes and "socketio-workers-" in fields[7]:
+            found.add(Path(fields[7]).parent)
+    return found
+
+
 def alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -218,10 +234,13 @@ def test_workers_exit_when_the_supervisor_is_killed(workdir: Path) -> None:
         assert server.proc is not None
         wait_for(lambda: len(children(server.proc.pid)) == 2, timeout=30)  # type: ignore[union-attr]
         workers = children(server.proc.pid)
+        directories = socket_directories(workers)
+        assert len(directories) == 1
         server.proc.send_signal(signal.SIGKILL)
         server.proc.wait(10)
         wait_for(lambda: not any(alive(pid) for pid in workers), timeout=20)
         wait_for(lambda: not port_open(server.port), timeout=10)
+        assert not directories.pop().exists(), "the last worker out removes the socket directory"
     finally:
         server.stop()
 
