@@ -53,6 +53,7 @@ def run_worker(app: Callable[..., Any], info: WorkerInfo, on_worker: Callable[[W
     server.router = router
     router.start(server)
     stopping: list[bool] = []
+    orphaned: list[bool] = []  # the lifeline ended: the supervisor is gone
 
     def stop() -> None:
         if not stopping:
@@ -67,7 +68,8 @@ def run_worker(app: Callable[..., Any], info: WorkerInfo, on_worker: Callable[[W
                     break
             except BlockingIOError:
                 continue
-        stop()  # end of file: the supervisor is gone
+        orphaned.append(True)  # end of file: the supervisor is gone (getppid may not say so yet)
+        stop()
 
     gevent.signal_handler(signal.SIGTERM, stop)
     os.set_blocking(info.lifeline, False)
@@ -76,7 +78,7 @@ def run_worker(app: Callable[..., Any], info: WorkerInfo, on_worker: Callable[[W
         server.serve_forever()
     finally:
         router.close()
-        remove_worker_files(info.directory, info.tag, last=os.getppid() != info.supervisor_pid)
+        remove_worker_files(info.directory, info.tag, last=bool(orphaned) or os.getppid() != info.supervisor_pid)
 
 
 __all__ = ["serve_workers", "run_worker"]
