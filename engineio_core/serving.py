@@ -430,7 +430,7 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
             return  # a WebSocket owns it now
         sock.close()
 
-    def handle(self, sock: Any, address: Any, received: bytes = b"") -> None:
+    def handle(self, sock: Any, address: Any, received: bytes = b"", handed: bool = False) -> None:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except (OSError, AttributeError):
@@ -439,7 +439,7 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
         if reaper is not None and reaper._task is None:
             reaper.start()  # here: in the thread (and hub) that serves
         try:
-            self._serve(sock, address, received)
+            self._serve(sock, address, received, handed)
         except OSError:
             pass  # the peer went away (ConnectionDropped included); nothing to answer
 
@@ -452,11 +452,11 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
             sock.close()
             return
         try:
-            self.handle(sock, address, received)
+            self.handle(sock, address, received, True)
         finally:
             self.do_close(sock)
 
-    def _serve(self, sock: Any, address: Any, buf: bytes = b"") -> None:
+    def _serve(self, sock: Any, address: Any, buf: bytes = b"", handed: bool = False) -> None:
         recv = sock.recv
         router = self.router
         app = self.application
@@ -481,7 +481,7 @@ class HTTPServer(StreamServer):  # type: ignore[misc]
                 self._refuse(sock, exc)
                 return
             if router is not None:
-                owner = router.owner(head.target)
+                owner = router.owner(head.target, not handed)
                 if owner is not None and router.hand_over(sock, owner, buf):
                     return  # the owner serves the connection from this request on
             body = RequestBody(sock, buf[end:], head, reaper)

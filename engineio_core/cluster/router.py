@@ -45,9 +45,16 @@ class Router:
     """One worker's side of the hand-over: sends connections to their owners and serves the
     connections other workers send (`start`)."""
 
-    def __init__(self, directory: str, tag: str) -> None:
+    def __init__(self, directory: str, tag: str, loads: Any = None, slot: int = 0, count: int = 1) -> None:
         self.directory = directory
         self.tag = tag
+        # Handshakes kept by each worker (the supervisor's shared memory, one 8-byte counter per
+        # slot; the tags are the slots): a handshake goes to the worker that kept the fewest.
+        self._loads = memoryview(loads).cast("q") if loads is not None else None
+        self._slot = slot
+        if self._loads is not None and count > 1:
+            others = [self._loads[i] for i in range(count) if i != slot]
+            self._loads[slot] = min(others)  # a restarted worker starts level with the others
         self._peers: dict[str, Any] = {}  # tag -> connected SEQPACKET socket
         self._listener: Any = None
         self._accepting: Any = None
@@ -105,10 +112,26 @@ class Router:
             conn.close()
 
     # -- sending ---------------------------------------------------------------------------------
-    def owner(self, target: str) -> str | None:
-        """The tag of the worker that owns the request's session, if it is another worker."""
+    def owner(self, target: str, balance: bool = True) -> str | None:
+        """The tag of the worker that should serve the request, if it is another worker: the
+        owner of its session; for a handshake (with `balance`: a connection this worker
+        accepted, not one handed over), the worker that kept the fewest handshakes so far when
+        that is at least two fewer than this one."""
         tag = sid_tag(target)
-        return None if tag is None or tag == self.tag else tag
+        if tag is not None:
+            return None if tag == self.tag else tag
+        loads = self._loads
+        if loads is None or "EIO=" not in target or "sid=" in target:
+            return None
+        if not balance:
+            return None  # handed over by a worker that counted it for this one
+        slot = self._slot
+        least = min(range(len(loads)), key=loads.__getitem__)
+        if loads[slot] > loads[least] + 1:
+            loads[least] += 1  # counted now, so that a burst is spread before it is served
+            return str(least)
+        loads[slot] += 1
+        return None
 
     def hand_over(self, sock: Any, tag: str, received: bytes) -> bool:
         """Send `sock` (and the bytes `received` from it) to worker `tag`; False when that

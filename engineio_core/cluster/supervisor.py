@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import mmap
 import os
 import shutil
 import signal
@@ -35,6 +36,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 logger = logging.getLogger("engineio_core.cluster")
 
@@ -55,6 +57,9 @@ class WorkerInfo:
     listener: socket.socket
     lifeline: int
     supervisor_pid: int
+    count: int = 1
+    loads: Any = None
+    """Shared memory (survives the fork): the handshakes each worker kept (`router`)."""
 
 
 def cpu_count() -> int:
@@ -102,6 +107,7 @@ class Supervisor:
         self._started: dict[int, float] = {}  # slot -> when its worker was forked
         self._failures: dict[int, int] = {}  # slot -> quick deaths in a row
         self._lifeline_r, self._lifeline_w = os.pipe()
+        self.loads = mmap.mmap(-1, 8 * count)  # anonymous and shared: the workers see one copy
         self.pid = os.getpid()
 
     @property
@@ -150,7 +156,8 @@ class Supervisor:
         self._spawn(slot)
 
     def _spawn(self, slot: int) -> None:
-        info = WorkerInfo(slot, str(slot), self.directory, self.listener, self._lifeline_r, self.pid)
+        info = WorkerInfo(slot, str(slot), self.directory, self.listener, self._lifeline_r, self.pid,
+                          self.count, self.loads)
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()

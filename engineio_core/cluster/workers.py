@@ -49,7 +49,11 @@ def run_worker(app: Callable[..., Any], info: WorkerInfo, on_worker: Callable[[W
         on_worker(info)
     info.listener.setblocking(False)  # gevent waits for it to be readable, then accepts
     server = make_server(app, listener=info.listener, **server_options)
-    router = Router(info.directory, info.tag)
+    # One connection per wake-up (gevent's default takes up to 100 at once): every worker is
+    # woken by a new connection, so a burst of connections is spread over them instead of
+    # going to whichever worker woke first.
+    server.max_accept = 1
+    router = Router(info.directory, info.tag, loads=info.loads, slot=info.index, count=info.count)
     server.router = router
     router.start(server)
     stopping: list[bool] = []

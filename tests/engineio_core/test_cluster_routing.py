@@ -55,8 +55,9 @@ def test_sid_tag_reads_the_tag_of_the_sid_parameter(target: str, tag: str | None
 class Workers:
     """Two HTTP servers with routers "0" and "1" on one hub, in a thread."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, loads: Any = None) -> None:
         self.directory = directory
+        self.loads = loads
         self.ready = threading.Event()
         self.box: dict[str, Any] = {}
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -79,7 +80,7 @@ class Workers:
 
             server = make_server(app, "127.0.0.1", 0)
             server.start()
-            router = Router(str(self.directory), tag)
+            router = Router(str(self.directory), tag, loads=self.loads, slot=int(tag), count=2)
             server.router = router
             router.start(server)
             servers.append((server, router))
@@ -185,3 +186,23 @@ def test_run_with_workers_needs_the_gevent_server_and_no_reloader() -> None:
     app2 = Flask(__name__)
     with pytest.raises(ValueError, match="reloader"):
         SocketIO(app2).run(app2, port=0, workers=2, use_reloader=True)
+
+
+def test_handshakes_go_to_the_worker_that_kept_the_fewest(tmp_path: Path) -> None:
+    import mmap
+
+    served = Workers(tmp_path, mmap.mmap(-1, 16))
+    try:
+        answers = []
+        for _ in range(8):  # every handshake reaches worker 0 first
+            with socket.create_connection(("127.0.0.1", served.port(0)), timeout=10) as sock:
+                answers.append(exchange(sock, b"GET /socket.io/?EIO=4&transport=polling HTTP/1.1\r\nHost: h\r\n\r\n"))
+        kept = [a.split(b" ")[0] for a in answers]
+        # worker 0 keeps a handshake unless it is more than one ahead: then worker 1 gets it
+        assert kept == [b"0", b"0", b"1", b"0", b"1", b"0", b"1", b"0"], kept
+        # A request with a session, or no Engine.IO request at all, is never balanced.
+        with socket.create_connection(("127.0.0.1", served.port(0)), timeout=10) as sock:
+            assert exchange(sock, b"GET /other HTTP/1.1\r\nHost: h\r\n\r\n").startswith(b"0 ")
+            assert exchange(sock, b"GET /socket.io/?EIO=4&sid=0.a HTTP/1.1\r\nHost: h\r\n\r\n").startswith(b"0 ")
+    finally:
+        served.close()
