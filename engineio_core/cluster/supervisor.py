@@ -170,6 +170,8 @@ class Supervisor:
                     signal.signal(sig, signal.SIG_DFL)
                 self.serve(info)
                 code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 0
             except BaseException:
                 logger.exception("worker %d failed", slot)
             finally:

@@ -38,12 +38,28 @@ def run_worker(app: Callable[..., Any], info: WorkerInfo, on_worker: Callable[[W
                grace: float, server_options: dict[str, Any]) -> None:
     """One worker (in the forked child): serve until SIGTERM or the supervisor is gone."""
     import gevent
+
+    gevent.reinit()  # forked with os.fork: the hub must be renewed in the child
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C: the supervisor stops us
+    orphaned: list[bool] = []  # the lifeline ended: the supervisor is gone
+
+    def early_exit(signum: int, frame: Any) -> None:
+        raise SystemExit(0)  # SIGTERM while starting (the supervisor died): clean up, then exit
+
+    signal.signal(signal.SIGTERM, early_exit)
+    try:
+        _serve_worker(app, info, on_worker, grace, server_options, orphaned)
+    finally:
+        remove_worker_files(info.directory, info.tag, last=bool(orphaned) or os.getppid() != info.supervisor_pid)
+
+
+def _serve_worker(app: Callable[..., Any], info: WorkerInfo, on_worker: Callable[[WorkerInfo], None] | None,
+                  grace: float, server_options: dict[str, Any], orphaned: list[bool]) -> None:
+    import gevent
     from gevent.socket import wait_read
 
     from ..serving import make_server
 
-    gevent.reinit()  # forked with os.fork: the hub must be renewed in the child
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C: the supervisor stops us
     set_worker_tag(info.tag)
     if on_worker is not None:
         on_worker(info)
@@ -57,7 +73,6 @@ def run_worker(app: Callable[..., Any], info: WorkerInfo, on_worker: Callable[[W
     server.router = router
     router.start(server)
     stopping: list[bool] = []
-    orphaned: list[bool] = []  # the lifeline ended: the supervisor is gone
 
     def stop() -> None:
         if not stopping:
@@ -82,7 +97,6 @@ def run_worker(app: Callable[..., Any], info: WorkerInfo, on_worker: Callable[[W
         server.serve_forever()
     finally:
         router.close()
-        remove_worker_files(info.directory, info.tag, last=bool(orphaned) or os.getppid() != info.supervisor_pid)
 
 
 __all__ = ["serve_workers", "run_worker"]
