@@ -17,6 +17,11 @@
 //   every 25 s with a 20 s timeout, 1 MB maximum message, no per-message deflate on WebSocket,
 //   HTTP compression of long-polling bodies above 1 KB, no CORS headers (same origin only).
 //
+// `--workers N`: Node's answer to `socketio.run(app, workers=N)`: a primary process that owns
+// the port and N workers (node's cluster module), `@socket.io/sticky` routing each connection to
+// the worker that owns its session (least-connection for new ones) and
+// `@socket.io/cluster-adapter` carrying broadcasts between the workers over the cluster's IPC.
+//
 // `GET /bench/info` answers {"stack": "node", "socket.io": <version>, "pid", ...} (the suite
 // checks it is measuring the server it started); the same line is printed at start-up.
 "use strict";
@@ -32,6 +37,8 @@ function arg(name, fallback) {
 
 const host = arg("--host", "127.0.0.1");
 const port = Number(arg("--port", "5000"));
+const workers = Number(arg("--workers", "0"));
+const cluster = require("cluster");
 const sioPath = require.resolve("socket.io");
 
 // The version in the package.json above a resolved module (engine.io's `exports` hide it).
@@ -58,7 +65,29 @@ function info() {
     socketio_module: path.resolve(sioPath),
     node: process.version,
     pid: process.pid,
+    ppid: process.ppid,
   };
+}
+
+if (workers > 1 && cluster.isPrimary) {
+  const { setupMaster } = require("@socket.io/sticky");
+  const { setupPrimary } = require("@socket.io/cluster-adapter");
+  const primary = http.createServer();
+  setupMaster(primary, { loadBalancingMethod: "least-connection" });
+  setupPrimary();
+  for (let i = 0; i < workers; i++) cluster.fork();
+  let stopping = false;
+  cluster.on("exit", () => { if (!stopping) cluster.fork(); });
+  const stopAll = () => {
+    stopping = true;
+    for (const worker of Object.values(cluster.workers)) worker.kill();
+    primary.close();
+    setTimeout(() => process.exit(0), 100).unref();
+  };
+  process.on("SIGTERM", stopAll);
+  process.on("SIGINT", stopAll);
+  primary.listen(port, host, () => process.stdout.write(JSON.stringify({ ...info(), primary: true }) + "\n"));
+  return; // the primary serves nothing itself
 }
 
 const httpServer = http.createServer((req, res) => {
@@ -87,6 +116,13 @@ const io = new Server(httpServer, {
   ...(process.env.BENCH_SERIALIZER === "msgpack" ? { parser: require("socket.io-msgpack-parser") } : {}),
 });
 
+if (workers > 1) {
+  const { setupWorker } = require("@socket.io/sticky");
+  const { createAdapter } = require("@socket.io/cluster-adapter");
+  io.adapter(createAdapter());
+  setupWorker(io);
+}
+
 io.on("connection", (socket) => {
   socket.on("echo", (...args) => {
     const ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
@@ -113,6 +149,8 @@ function stop() {
 process.on("SIGTERM", stop);
 process.on("SIGINT", stop);
 
-httpServer.listen(port, host, () => {
-  process.stdout.write(JSON.stringify(info()) + "\n");
-});
+if (!(workers > 1)) {
+  httpServer.listen(port, host, () => {
+    process.stdout.write(JSON.stringify(info()) + "\n");
+  });
+}

@@ -59,6 +59,7 @@ def stack_info() -> dict[str, object]:
         "async_mode": socketio.async_mode,
         "flask_socketio": here,
         "pid": os.getpid(),
+        "ppid": os.getppid(),
         "python": sys.executable,
     }
 
@@ -93,9 +94,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Flask-SocketIO benchmark app")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument("--workers", type=int, default=None, help="socketio.run(app, workers=N)")
     args = parser.parse_args()
     print(json.dumps(stack_info()), flush=True)
-    socketio.run(app, host=args.host, port=args.port)
+    if args.workers:
+        socketio.run(app, host=args.host, port=args.port, workers=args.workers)
+    else:
+        socketio.run(app, host=args.host, port=args.port)
 
 
 if __name__ == "__main__":

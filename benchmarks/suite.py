@@ -80,11 +80,15 @@ REF_MODULES = {
     "matplotlib": "matplotlib",
 }
 
-STACKS = ("ours", "reference", "node")
+STACKS = ("ours", "reference", "node", "workers", "nodeworkers")
 PYTHON_STACKS = ("ours", "reference")  # the in-process benchmarks (fan-out, codec) exist for these
 # ratio keys of a row: ours against each other stack
 RATIOS = {"reference": ("ratio", "ratio_per_cpu"), "node": ("ratio_node", "ratio_node_per_cpu")}
-SHORT = {"ours": "ours", "reference": "ref", "node": "node"}
+SHORT = {"ours": "ours", "reference": "ref", "node": "node", "workers": "workers", "nodeworkers": "node-w"}
+# ``--workers N``: the "workers" stack is ours served by ``socketio.run(app, workers=N)``. Its
+# server and the generator are not pinned (N workers need the cores; so does the generator),
+# nor is the "ours" (workers=1) server of the same run, so the two compare on equal terms.
+WORKERS: dict[str, int] = {"count": 0}
 
 
 # -- scenarios -------------------------------------------------------------------------------------
@@ -167,7 +171,7 @@ def cores() -> tuple[list[str], list[str]]:
     machine has them, else no pinning. Decided once, from the affinity this process started
     with (the suite then moves itself onto the generator's core)."""
     allowed = sorted(os.sched_getaffinity(0))
-    if len(allowed) < 2 or shutil.which("taskset") is None:
+    if len(allowed) < 2 or shutil.which("taskset") is None or WORKERS["count"]:
         return [], []
     return ["taskset", "-c", str(allowed[0])], ["taskset", "-c", str(allowed[1])]
 
@@ -199,13 +203,23 @@ def clean_env() -> dict[str, str]:
 
 
 def proc_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process, from /proc."""
+    """User + system CPU seconds of a process and of its live child processes (the workers of
+    ``workers=N``), from /proc."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return float("nan")
     fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        kids = []
+    for kid in kids:
+        cpu = proc_cpu_s(int(kid))
+        if cpu == cpu:
+            total += cpu
+    return total
 
 
 def proc_runq_wait_s(pid: int) -> float:
@@ -241,20 +255,28 @@ def check_pinned(what: str, pid: int, pin: list[str]) -> str:
 
 
 def proc_status_kb(pid: int, key: str) -> int:
-    """A ``kB`` field of /proc/<pid>/status (``VmRSS``, ``VmHWM``)."""
+    """A ``kB`` field of /proc/<pid>/status (``VmRSS``, ``VmHWM``), summed with its live child
+    processes' (the workers of ``workers=N``)."""
+    value = -1
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(key + ":"):
-                return int(line.split()[1])
+                value = int(line.split()[1])
+                break
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except OSError:
-        pass
-    return -1
+        return value
+    for kid in kids:
+        extra = proc_status_kb(int(kid), key)
+        if extra > 0:
+            value += extra
+    return value
 
 
 def interpreter(stack: str, ours_python: str) -> str:
-    if stack == "node":
+    if stack in ("node", "nodeworkers"):
         return "node"
-    return ours_python if stack == "ours" else str(REF_VENV / "bin" / "python")
+    return ours_python if stack in ("ours", "workers") else str(REF_VENV / "bin" / "python")
 
 
 def node_server_available() -> bool:
@@ -264,6 +286,8 @@ def node_server_available() -> bool:
 
 def check_stack(stack: str, info: dict[str, Any]) -> None:
     """Fail loudly if the server is not the stack we think we measure."""
+    if stack == "nodeworkers":
+        stack = "node"
     if stack == "node" or info.get("stack") == "node":
         module = Path(info.get("socketio_module", "")).resolve()
         if not (stack == "node" and info.get("stack") == "node"
@@ -272,6 +296,8 @@ def check_stack(stack: str, info: dict[str, Any]) -> None:
         return
     path = Path(info.get("flask_socketio", "")).resolve()
     ours = path.is_relative_to(REPO / "flask_socketio")
+    if stack == "workers":
+        stack = "ours"
     if stack == "ours" and not (ours and info.get("stack") == "ours"):
         raise RuntimeError(f"expected this project's flask_socketio, the server imported {path}")
     if stack == "reference" and (ours or info.get("stack") != "reference"):
@@ -294,10 +320,14 @@ class Server:
         self._log = self.log_path.open("wb")
         # -I: no script directory, no cwd, no PYTHONPATH on sys.path -- the interpreter's own
         # site-packages decide which flask_socketio is served. cwd is a scratch directory.
-        if stack == "node":
+        if stack in ("node", "nodeworkers"):
             cmd = [*pin, python, str(NODE_APP), "--port", str(self.port)]
+            if stack == "nodeworkers":
+                cmd += ["--workers", str(WORKERS["count"])]
         else:
             cmd = [*pin, python, "-I", str(APP), "--port", str(self.port)]
+            if stack == "workers":
+                cmd += ["--workers", str(WORKERS["count"])]
         self.proc = subprocess.Popen(
             cmd, cwd=workdir, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={**clean_env(), "BENCH_SERIALIZER": serializer}, preexec_fn=raise_nofile,
@@ -319,7 +349,10 @@ class Server:
                     raise RuntimeError(f"{self.stack} server not ready in {timeout}s:\n{self.log_tail()}")
                 time.sleep(0.05)
         check_stack(self.stack, self.info)
-        if self.info.get("pid") != self.pid:
+        if self.stack in ("workers", "nodeworkers"):
+            if self.info.get("ppid") != self.pid:
+                raise RuntimeError(f"server pid {self.info.get('pid')} is not a worker of {self.pid}")
+        elif self.info.get("pid") != self.pid:
             raise RuntimeError(f"server pid {self.info.get('pid')} is not the process we watch ({self.pid})")
 
     def stop(self) -> None:
@@ -636,6 +669,7 @@ DISTRIBUTIONS = {
     "reference": ["flask-socketio", "python-socketio", "python-engineio", "flask", "werkzeug", "gevent",
                   "gevent-websocket", "greenlet", "simple-websocket", "msgpack", "eventlet"],
 }
+DISTRIBUTIONS["workers"] = DISTRIBUTIONS["ours"]
 
 
 def node_package_version(name: str) -> str:
@@ -648,7 +682,7 @@ def node_package_version(name: str) -> str:
 
 def versions(stack: str, python: str) -> dict[str, str]:
     """The versions of what a stack's server runs on."""
-    if stack == "node":
+    if stack in ("node", "nodeworkers"):
         return {"node": node_version(), **{name: node_package_version(name)
                                            for name in ("socket.io", "engine.io", "ws")}}
     code = (
@@ -701,6 +735,10 @@ def round_order(stacks: list[str], round_no: int) -> list[str]:
 def run_suite(args: argparse.Namespace) -> dict[str, Any]:
     stacks: list[str] = args.stacks
     pythons = {"ours": args.ours_python}
+    if "workers" in stacks:
+        pythons["workers"] = args.ours_python
+    if "nodeworkers" in stacks:
+        pythons["nodeworkers"] = "node"
     if "reference" in stacks:
         pythons["reference"] = str(ensure_reference_venv(Progress(0)))
     if "node" in stacks:
@@ -1101,6 +1139,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--update-docs", action="store_true",
                         help="with --compare: put this run's table into docs/benchmarks.md")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="also run ours with socketio.run(app, workers=N) (the 'workers' stack); nothing is pinned")
     parser.add_argument("--ours-python", default=sys.executable, help="interpreter that has this project")
     parser.add_argument("--async-mode", choices=["gevent", "eventlet"], default="gevent",
                         help="the Python stacks' async mode (benchmarks/app.py: BENCH_ASYNC_MODE); "
@@ -1121,6 +1161,19 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--stacks takes distinct entries of {','.join(STACKS)}")
     else:
         args.stacks = [args.stack]
+    if args.workers is not None:
+        if args.workers < 2:
+            parser.error("--workers needs N >= 2")
+        WORKERS["count"] = args.workers
+        if "workers" not in args.stacks:
+            args.stacks.append("workers")
+        if "ours" not in args.stacks:
+            args.stacks.insert(0, "ours")
+        if node_server_available() and (REPO / "node_modules" / "@socket.io" / "sticky").is_dir() \
+                and "nodeworkers" not in args.stacks:
+            args.stacks.append("nodeworkers")  # Node with @socket.io/sticky + cluster-adapter
+    elif "workers" in args.stacks or "nodeworkers" in args.stacks:
+        parser.error("the workers stacks need --workers N")
     if args.compare and args.rounds < 3:
         parser.error("--compare needs --rounds >= 3 (medians)")
     if not 1 <= args.rounds <= 20:

@@ -13,13 +13,13 @@ payloads) and the I/O (WSGI requests, WebSocket sockets, greenlets or threads). 
 from __future__ import annotations
 
 import logging
-import secrets
 import warnings
 from collections.abc import Callable, Iterable
 from logging import INFO
 from typing import Any
 
 from .backpressure import THREAD_WINDOW, Backpressure
+from .cluster.tags import new_sid
 from .config import EngineConfig, EngineIOAttributes, build_config
 from .cors import OriginPolicy
 from .drivers import select_driver
@@ -91,8 +91,8 @@ class EngineServer(EngineIOAttributes):
         return register(handler) if handler is not None else register
 
     def generate_id(self) -> str:
-        """A session id: 128 bits from the OS CSPRNG, URL-safe (22 characters)."""
-        return secrets.token_urlsafe(16)
+        """A session id: 128 random bits, URL-safe; with workers, ``<worker tag>.<token>``."""
+        return new_sid()
 
     def send(self, eio_sid: str, data: str | bytes) -> bool:
         """Send one message to a session, from any greenlet or thread. False if it is gone."""

@@ -403,13 +403,16 @@ class HTTPConnections:
         self.base_environ = dict(environ or {})
         self._taken: set[Any] = set()  # taken over, until `do_close` (right after `handle`)
         self._names: tuple[str, str] | None = None
+        self.router: Any = None
+        """With several workers (`cluster.router.Router`): a request for a session of another
+        worker is handed over to it, connection and all, before the app sees it."""
 
     def _server_names(self) -> tuple[str, str]:
         if self._names is None:
             address = self.address
             host = address[0] if isinstance(address, tuple) else "localhost"
             port = address[1] if isinstance(address, tuple) and len(address) > 1 else ""
-            if isinstance(address, tuple) and self.socket is not None:
+            if isinstance(address, tuple) and getattr(self, "socket", None) is not None:
                 port = self.socket.getsockname()[1]
             self._names = (str(host), str(port))
         return self._names
@@ -420,7 +423,7 @@ class HTTPConnections:
             return  # a WebSocket owns it now
         sock.close()
 
-    def handle(self, sock: Any, address: Any) -> None:
+    def handle(self, sock: Any, address: Any, received: bytes = b"", handed: bool = False) -> None:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except (OSError, AttributeError):
@@ -429,13 +432,26 @@ class HTTPConnections:
         if reaper is not None and reaper._task is None:
             reaper.start()  # here: in the thread (and hub) that serves
         try:
-            self._serve(sock, address)
+            self._serve(sock, address, received, handed)
         except OSError:
             pass  # the peer went away (ConnectionDropped included); nothing to answer
 
-    def _serve(self, sock: Any, address: Any) -> None:
+    def serve_handed(self, sock: Any, received: bytes) -> None:
+        """Serve a connection another worker handed over (`cluster.router`), starting with the
+        bytes it had received (a whole request head at least)."""
+        try:
+            address = sock.getpeername()
+        except OSError:
+            sock.close()
+            return
+        try:
+            self.handle(sock, address, received, True)
+        finally:
+            self.do_close(sock)
+
+    def _serve(self, sock: Any, address: Any, buf: bytes = b"", handed: bool = False) -> None:
         recv = sock.recv
-        buf = b""
+        router = self.router
         app = self.application
         server_name, server_port = self._server_names()
         scheme = "https" if self.ssl_enabled else "http"
@@ -457,6 +473,10 @@ class HTTPConnections:
             except HTTPError as exc:
                 self._refuse(sock, exc)
                 return
+            if router is not None:
+                owner = router.owner(head.target, not handed)
+                if owner is not None and router.hand_over(sock, owner, buf):
+                    return  # the owner serves the connection from this request on
             body = RequestBody(sock, buf[end:], head, reaper)
             buf = b""
             environ = build_environ(head, server_name, server_port, address, scheme)
@@ -656,13 +676,15 @@ def make_server(
     host: str = "127.0.0.1",
     port: int = 5000,
     log_output: bool = False,
+    listener: Any = None,
     **kwargs: Any,
 ) -> HTTPServer:
     """A ready (not yet started) server. `port=0` picks a free port. ``certfile=``/``keyfile=``
     serve TLS through a server context with the ``ssl`` module's current defaults (TLS 1.2
     or later), not gevent's deprecated `wrap_socket` path. It must be gevent's `SSLContext`:
     ``ssl.create_default_context`` (even as ``gevent.ssl.create_default_context``) makes a
-    standard-library context whose sockets block the whole hub."""
+    standard-library context whose sockets block the whole hub. `listener`: an already bound
+    and listening socket to accept on instead of binding ``host:port`` (a worker's)."""
     if not log_output:
         kwargs.setdefault("log", None)
     certfile = kwargs.pop("certfile", None)
@@ -673,11 +695,19 @@ def make_server(
         context = gevent_ssl.SSLContext(gevent_ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(certfile, keyfile)
         kwargs["ssl_context"] = context
-    return HTTPServer((host, port), app, **kwargs)
+    return HTTPServer(listener if listener is not None else (host, port), app, **kwargs)
 
 
-def serve(app: Callable[..., Any], host: str = "127.0.0.1", port: int = 5000, **kwargs: Any) -> None:
-    """Serve `app` forever (SSL: pass ``certfile=``/``keyfile=`` as for gevent's servers)."""
+def serve(app: Callable[..., Any], host: str = "127.0.0.1", port: int = 5000, workers: int | str | None = None,
+          **kwargs: Any) -> None:
+    """Serve `app` forever (SSL: pass ``certfile=``/``keyfile=`` as for gevent's servers).
+    ``workers=N`` (or ``'auto'``: one per core) serves from N processes on the port
+    (`cluster.workers.serve_workers`)."""
+    if workers not in (None, 1):
+        from .cluster.workers import serve_workers
+
+        serve_workers(app, host, port, workers, **kwargs)
+        return
     make_server(app, host, port, **kwargs).serve_forever()
 
 

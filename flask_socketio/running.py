@@ -25,7 +25,8 @@ def run(socketio: Any, app: flask.Flask, host: str | None = None, port: int | No
             port = 5000
     debug = kwargs.pop("debug", app.debug)
     log_output = kwargs.pop("log_output", debug)
-    use_reloader = kwargs.pop("use_reloader", debug)
+    workers = kwargs.pop("workers", None)
+    use_reloader = kwargs.pop("use_reloader", debug and workers in (None, 1))
     extra_files = kwargs.pop("extra_files", None)
     reloader_options = dict(kwargs.pop("reloader_options", {}) or {})
     if extra_files:
@@ -37,7 +38,9 @@ def run(socketio: Any, app: flask.Flask, host: str | None = None, port: int | No
     check_async_mode(socketio.async_mode)  # eventlet may have patched after SocketIO() was made
     if socketio.server is None:
         socketio.init_app(app)
-    if socketio.async_mode == "threading":
+    if workers not in (None, 1):
+        _run_workers(socketio, app, host, port, workers, use_reloader, log_output, kwargs)
+    elif socketio.async_mode == "threading":
         _run_werkzeug(socketio, app, host, port, debug, use_reloader, reloader_options,
                       allow_unsafe_werkzeug, log_output, kwargs)
     else:
@@ -100,6 +103,32 @@ def _run_gevent(socketio: Any, app: flask.Flask, host: str, port: int, debug: bo
         run_with_reloader(socketio.wsgi_server.serve_forever, **reloader_options)
     else:
         socketio.wsgi_server.serve_forever()
+
+
+def _run_workers(socketio: Any, app: flask.Flask, host: str, port: int, workers: Any, use_reloader: bool,
+                 log_output: bool, kwargs: dict[str, Any]) -> None:
+    """``workers=N``: N processes on one port (engineio_core/cluster). Without a message queue,
+    each worker joins the workers' local bus (socketio_core/brokers/local_bus.py)."""
+    from engineio_core.cluster.supervisor import WorkerInfo
+    from engineio_core.cluster.workers import serve_workers
+    from socketio_core.server.pubsub import join_local_bus
+
+    if socketio.async_mode != "gevent":
+        raise ValueError(f"workers= needs the gevent server (async_mode is {socketio.async_mode!r})")
+    if use_reloader:
+        raise ValueError("workers= cannot be combined with the reloader (use_reloader=False)")
+
+    def on_worker(info: WorkerInfo) -> None:
+        join_local_bus(socketio.server, info.directory, info.tag)
+        socketio.server.start_running()  # listening on the bus (or queue) before the first client
+
+    def on_ready(supervisor: Any) -> None:
+        print(f" * Serving Flask-SocketIO app {app.name!r} on http://{host}:{supervisor.port} "
+              f"with {supervisor.count} workers", flush=True)
+
+    grace = float(kwargs.pop("grace", 10.0))
+    serve_workers(app, host, port, workers, on_worker=on_worker, grace=grace, on_ready=on_ready,
+                  log_output=log_output, **kwargs)
 
 
 def stop(socketio: Any) -> None:

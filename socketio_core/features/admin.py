@@ -169,6 +169,7 @@ class AdminUI:
         self.verbose = mode == "development"
         self.read_only = read_only
         self.namespace = namespace
+        self._server_id_given = server_id
         self.server_id = server_id or str(getattr(server.manager, "host_id", "") or "") or f"{HOSTNAME}#{os.getpid()}"
         self.server_stats_interval = float(server_stats_interval)
         self.ui_path = ui_path.rstrip("/") if ui_path else None
@@ -214,8 +215,8 @@ class AdminUI:
         cluster = server.cluster
         cluster.on_server(_BATCH_EVENT, self._on_remote_batch, namespace=self.namespace)
         cluster.on_server(_SOCKETS_EVENT, self._local_sockets, namespace=self.namespace)
-        if self.verbose:
-            server.manager.room_observer = self._on_room
+        self.adopt_manager(server.manager)
+        server.hooks.managers.append(self)
         server.admin = self
         server.hooks.connection.append(self)
         server.hooks.never_early.add(self.namespace)  # credentials first, even with always_connect
@@ -223,6 +224,14 @@ class AdminUI:
         server.hooks.sockets.append(self)
         server.pipeline.observer = self
         server.when_running(self._start_flusher)
+
+    def adopt_manager(self, manager: Any) -> None:
+        """Observe `manager` (the server's, also when it is replaced before the server runs: a
+        worker of ``workers=N`` joining the bus, where this process's id names the server)."""
+        if not self._server_id_given:
+            self.server_id = str(getattr(manager, "host_id", "") or "") or f"{HOSTNAME}#{os.getpid()}"
+        if self.verbose and hasattr(manager, "room_observer"):
+            manager.room_observer = self._on_room
 
     def _start_flusher(self) -> None:
         if not self._stopped:
@@ -521,6 +530,8 @@ class AdminUI:
         if server.admin is self:
             server.admin = None
         server.hooks.never_early.discard(self.namespace)
+        if self in server.hooks.managers:
+            server.hooks.managers.remove(self)
         for hooks in (server.hooks.connection, server.hooks.inbound, server.hooks.sockets):
             if self in hooks:
                 hooks.remove(self)  # type: ignore[arg-type]

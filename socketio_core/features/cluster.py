@@ -157,10 +157,15 @@ class Cluster:
         self.server = server
         self.server_handlers: dict[str, dict[str, Callable[..., Any]]] = {}
         self._requests: dict[str, _Request] = {}
-        pubsub = self.pubsub
-        if pubsub is not None:
-            pubsub.extensions["cluster_request"] = self._on_request
-            pubsub.extensions["cluster_response"] = self._on_response
+        self.adopt_manager(server.manager)
+
+    def adopt_manager(self, manager: Any) -> None:
+        """Answer the other nodes' requests that arrive through `manager` (the server's, also
+        when it is replaced before the server runs: `SocketServer.use_manager`)."""
+        extensions = getattr(manager, "extensions", None)
+        if isinstance(extensions, dict):
+            extensions["cluster_request"] = self._on_request
+            extensions["cluster_response"] = self._on_response
 
     # -- plumbing -------------------------------------------------------------------------------
     @property

@@ -113,12 +113,20 @@ class SocketHook(Protocol):
         ...
 
 
+class ManagerHook(Protocol):
+    """The client manager was replaced before the server runs (`SocketServer.use_manager`: a
+    worker of ``workers=N`` joining the workers' bus)."""
+
+    def adopt_manager(self, manager: Any) -> None: ...
+
+
 class Hooks:
     """The hook points of one server: lists of features (empty: nothing to call)."""
 
-    __slots__ = ("connection", "inbound", "never_early", "resume", "rooms", "sockets")
+    __slots__ = ("connection", "inbound", "managers", "never_early", "resume", "rooms", "sockets")
 
     def __init__(self) -> None:
+        self.managers: list[ManagerHook] = []
         self.never_early: set[str] = set()
         """Namespaces acked only once their connect handler accepted, whatever
         `always_connect` says (the Admin UI's: its credentials are checked first)."""
@@ -134,6 +142,8 @@ class ClusterOperations(Protocol):
     users call them."""
 
     server_handlers: dict[str, dict[str, Callable[..., Any]]]
+
+    def adopt_manager(self, manager: Any) -> None: ...
 
     @property
     def clustered(self) -> bool: ...

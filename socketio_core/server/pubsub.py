@@ -430,3 +430,21 @@ def manager_for_url(url: str, channel: str = "flask-socketio", write_only: bool 
                          f"redis+sentinel:// (Redis, Valkey) or amqp://, amqps:// (RabbitMQ, through kombu)")
     return PubSubManager(broker, channel=channel, write_only=write_only,
                          logger=logger if isinstance(logger, logging.Logger) else None)
+
+
+def join_local_bus(server: Any, directory: str, tag: str, channel: str = "flask-socketio") -> bool:
+    """Make `server` (a `SocketServer` not running yet) one of the workers on the local bus:
+    its `LocalManager` becomes a `PubSubManager` over a `LocalBusBroker`. A server that already
+    has a pub/sub manager (``message_queue`` given: Redis, RabbitMQ) keeps it; False then."""
+    if getattr(server.manager, "is_pubsub", False):
+        return False
+    from ..brokers.local_bus import LocalBusBroker
+
+    logger_option = getattr(server, "logger", None)
+    broker = LocalBusBroker(directory, tag)
+    server.use_manager(PubSubManager(broker, channel=channel,
+                                     logger=logger_option if isinstance(logger_option, logging.Logger) else None))
+    # Join now, not at the first request: the other workers learn about this one (and start
+    # publishing to it) before it accepts its first client.
+    broker.start()
+    return True

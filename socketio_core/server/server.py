@@ -102,10 +102,7 @@ class SocketServer:
         # Every emit takes this one path (pipeline.py); the features plug into its stages.
         self.pipeline = OutboundPipeline(self.manager, self.encode, self.deliver, self.eio.backpressure.writable,
                                          self.eio.driver, self.lock, self.eio.run_from_thread)
-        self.manager.attach(ManagerHost(
-            encode=self.encode, deliver=self.deliver, disconnect=self._disconnect_local,
-            lock=self.lock, driver=self.eio.driver, json=json, apply=self.pipeline.apply,
-        ))
+        self._attach_manager(self.manager)
         self._manager_initialized = False
         # Cluster-wide operations (fetch/move sockets, broadcast with acks, server-side emits):
         # made now, so this node answers the other nodes' requests from the start.
@@ -118,6 +115,24 @@ class SocketServer:
         self.admin: AdminFeature | None = None
         if connection_state_recovery is not None and connection_state_recovery is not False:  # {}: on
             install_feature("recovery", self, connection_state_recovery)
+
+    def _attach_manager(self, manager: ClientManager) -> None:
+        manager.attach(ManagerHost(
+            encode=self.encode, deliver=self.deliver, disconnect=self._disconnect_local,
+            lock=self.lock, driver=self.eio.driver, json=self.json, apply=self.pipeline.apply,
+        ))
+
+    def use_manager(self, manager: ClientManager) -> None:
+        """Replace the client manager before the server runs (a worker of ``workers=N`` joins
+        the workers' bus this way: the app was built, with a `LocalManager`, before the fork)."""
+        if self._manager_initialized or self._clients:
+            raise RuntimeError("the client manager can only be replaced before the server runs")
+        self.manager = manager
+        self.pipeline.manager = manager
+        self._attach_manager(manager)
+        self.cluster.adopt_manager(manager)
+        for hook in self.hooks.managers:
+            hook.adopt_manager(manager)
 
     def instrument(self, auth: Any = None, mode: str = "development", read_only: bool = False,
                    server_id: str | None = None, namespace: str = "/admin",
@@ -387,6 +402,13 @@ class SocketServer:
             start()
         else:
             self.initializers.append(start)
+
+    def start_running(self) -> None:
+        """Start now, in this thread and loop, what starts when the server runs (the manager's
+        listener, `when_running` work) instead of at the first request: a worker of
+        ``workers=N`` subscribes to the bus or message queue before its first client."""
+        if not self._manager_initialized:
+            self._start_running()
 
     def _start_running(self) -> None:
         self._manager_initialized = True

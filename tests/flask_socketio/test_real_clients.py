@@ -3,6 +3,9 @@ ways users run one, each exercised by the python-socketio client and by the offi
 JavaScript client under node (tests/node/flask_realapp.js):
 
 * ``gevent``: ``socketio.run(app, port=...)`` (gevent's pywsgi), in a subprocess;
+* ``workers``: ``socketio.run(app, port=..., workers=2)``: one port, two worker processes
+  (a request for the other worker's session is handed over; rooms and emits cross the
+  workers' local bus);
 * ``threading``: ``socketio.run(app, allow_unsafe_werkzeug=True)`` with
   ``async_mode='threading'``: the Werkzeug dev server, WebSocket included;
 * ``gunicorn``: ``gunicorn -k gevent -w 1 realapp:app``;
@@ -50,10 +53,10 @@ from tests.flask_socketio.conftest import (
     wait_until,
 )
 
-SERVERS = ["gevent", "threading", "gunicorn", "flask_run", "uwsgi", "eventlet", "eventlet_wsgi",
+SERVERS = ["gevent", "workers", "threading", "gunicorn", "flask_run", "uwsgi", "eventlet", "eventlet_wsgi",
            "gunicorn_eventlet"]
-EXPECTED_MODE = {"gevent": "gevent", "threading": "threading", "gunicorn": "gevent", "flask_run": "threading",
-                 "uwsgi": "gevent_uwsgi", "eventlet": "eventlet", "eventlet_wsgi": "eventlet",
+EXPECTED_MODE = {"gevent": "gevent", "workers": "gevent", "threading": "threading", "gunicorn": "gevent",
+                 "flask_run": "threading", "uwsgi": "gevent_uwsgi", "eventlet": "eventlet", "eventlet_wsgi": "eventlet",
                  "gunicorn_eventlet": "eventlet"}
 EVENTLET_WSGI = (
     "import eventlet; eventlet.monkey_patch(); import sys, eventlet.wsgi; from realapp import app; "
@@ -65,6 +68,9 @@ REALAPP = os.path.join(APPS_DIR, "realapp.py")
 def server_process(kind: str, port: int, env: dict[str, str] | None = None) -> ServerProcess:
     env = dict(env or {})
     if kind == "gevent":
+        argv = [sys.executable, REALAPP, str(port)]
+    elif kind == "workers":
+        env["REALAPP_WORKERS"] = "2"
         argv = [sys.executable, REALAPP, str(port)]
     elif kind == "threading":
         env["REALAPP_ASYNC_MODE"] = "threading"

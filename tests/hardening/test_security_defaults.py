@@ -127,12 +127,13 @@ def test_engine_sids_are_128_bit_csprng_tokens(monkeypatch: pytest.MonkeyPatch) 
     assert all(len(s) == 22 and URLSAFE.match(s) for s in sids)
     low, high = bit_balance(sids, 16)  # 128 bits, each a fair coin (20 000 draws: sd 0.0035)
     assert 0.45 < low and high < 0.55, (low, high)
-    # ...drawn from `secrets` (the OS CSPRNG), not from `random`.
-    import engineio_core.server as server_module
+    # ...drawn from `secrets` (the OS CSPRNG), not from `random` (engineio_core.cluster.tags
+    # makes them, with a worker's tag in front under workers=N).
+    import engineio_core.cluster.tags as tags_module
 
     calls: list[int] = []
-    real = server_module.secrets.token_urlsafe
-    monkeypatch.setattr(server_module.secrets, "token_urlsafe", lambda n: calls.append(n) or real(n))
+    real = tags_module.secrets.token_urlsafe
+    monkeypatch.setattr(tags_module.secrets, "token_urlsafe", lambda n: calls.append(n) or real(n))
     eio.generate_id()
     assert calls == [16]
 

@@ -118,4 +118,6 @@ socketio.on_namespace(EchoNamespace("/ns"))
 
 
 if __name__ == "__main__":
-    socketio.run(app, port=int(sys.argv[1]), allow_unsafe_werkzeug=True)
+    # REALAPP_WORKERS=2: ``socketio.run(app, workers=2)``, one port served by two processes.
+    workers = int(os.environ.get("REALAPP_WORKERS") or 1)
+    socketio.run(app, port=int(sys.argv[1]), allow_unsafe_werkzeug=True, workers=workers)
