@@ -397,11 +397,16 @@ class _Restoring:
 class ClusterRecovery(ConnectionRecovery):
     """`ConnectionRecovery` whose sessions and log are in Redis (see the module docstring)."""
 
+    @property
+    def host_id(self) -> str:
+        """This node's id: the manager's (a forked worker takes a new one: `renew_host_id`)."""
+        return self.manager.host_id
+
     def __init__(self, server: SocketServer, manager: PubSubManager, broker: RedisBroker,
                  options: RecoveryOptions) -> None:
         self.redis = RedisRecoveryStore(broker.connect, manager.channel, options, manager.json)
         super().__init__(server, options, self.redis)  # type: ignore[arg-type]
-        self.host_id: str = manager.host_id
+        self.manager = manager
         self._live: dict[str, tuple[ClientState, str]] = {}  # sid -> (client, namespace), connected here
         self._parked: set[str] = set()  # sids parked at their drop (the store keeps them)
         self._restoring: dict[str, _Restoring] = {}

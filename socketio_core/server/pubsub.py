@@ -208,6 +208,11 @@ class PubSubManager(LocalManager):
         super().close_room(room, namespace)
         self.publish({"method": "close_room", "room": room, "namespace": namespace})
 
+    def renew_host_id(self) -> None:
+        """Take a new node id (a process forked from the one that made this manager, before it
+        serves: two workers must never share one)."""
+        self.host_id = uuid.uuid4().hex
+
     def disconnect_remote(self, sid: str, namespace: str) -> None:
         """The server asks to disconnect a sid it does not hold: another process may."""
         self.publish({"method": "disconnect", "sid": sid, "namespace": namespace})
@@ -436,7 +441,13 @@ def join_local_bus(server: Any, directory: str, tag: str, channel: str = "flask-
     """Make `server` (a `SocketServer` not running yet) one of the workers on the local bus:
     its `LocalManager` becomes a `PubSubManager` over a `LocalBusBroker`. A server that already
     has a pub/sub manager (``message_queue`` given: Redis, RabbitMQ) keeps it; False then."""
-    if getattr(server.manager, "is_pubsub", False):
+    manager = server.manager
+    if isinstance(manager, PubSubManager):
+        # A message queue was given: kept. The workers were forked from one process, so each
+        # becomes a node of its own (its messages are not taken for another worker's, its
+        # recovery heartbeat is its own) and its features hear of the new id.
+        manager.renew_host_id()
+        server.use_manager(manager)
         return False
     from ..brokers.local_bus import LocalBusBroker
 

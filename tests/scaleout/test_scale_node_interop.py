@@ -124,7 +124,7 @@ def test_node_emitter_except_volatile_and_several_rooms(redis_server: RedisServe
     _sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hardening"))
     from hard_support import PollClient, RawWS, sio_env
 
-    from socketio_core.brokers.node_adapter import NodeRedisBridge
+    from socketio_core.features.node_bridge import NodeRedisBridge
 
     node_server = NodeServer(free_port(), redis_server.url)
     try:
