@@ -189,8 +189,11 @@ def test_200_clients_on_two_workers_act_as_one_server(node: ProcessNode) -> None
         victim = pids[first]
         on_victim = [i for i in range(CROWD) if pids[i] == victim]
         os.kill(victim, signal.SIGKILL)
-        wait_for(lambda: len(children(supervisor)) == 2 and victim not in children(supervisor), timeout=30)
-        restarted = children(supervisor) - workers
+        def replaced() -> set[int] | None:  # one snapshot of /proc, read once
+            now = children(supervisor)
+            return now if len(now) == 2 and victim not in now else None
+
+        restarted = wait_for(replaced, timeout=30) - workers
         assert len(restarted) == 1, (workers, victim, children(supervisor))
 
         def back() -> dict[str, Any] | None:
