@@ -241,7 +241,7 @@ class SocketIOTestClient:
         import gevent
 
         if gevent.getcurrent() is not gevent.get_hub():
-            gevent.sleep(0)
+            gevent.idle()  # every callback the loop has pending (other threads' calls included)
 
     def _receive(self, data: str | bytes) -> None:
         ident = threading.get_ident()
