@@ -115,7 +115,9 @@ def test_flow_control_under_eventlet(chat: ServerProcess) -> None:
         assert reader.call("flood", (count, size), timeout=TIMEOUT) == "started"
         assert log.wait("flood_done", timeout=60)[0] == (count,)
         numbers = [args[0]["i"] for args in log.of("flood")]
-        assert numbers == list(range(count))
+        # Every message once. (The python client runs each handler in a thread of its own, so
+        # two handlers may log swapped; the order on the wire is checked with the JS client.)
+        assert sorted(numbers) == list(range(count))
     assert _closed_by_server(stalled), "the stalled client was not closed"
     stalled.close()
 
